@@ -1,0 +1,23 @@
+// A filter that forgets the header: a good unit test must fail on it.
+package main
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func main() {}
+
+func init() { proxywasm.SetHttpContext(newHeaderFilter) }
+
+type headerFilter struct {
+	types.DefaultHttpContext
+	contextID uint32
+}
+
+func newHeaderFilter(contextID uint32) types.HttpContext { return &headerFilter{contextID: contextID} }
+
+func (f *headerFilter) OnHttpResponseHeaders(numHeaders int, endOfStream bool) types.Action {
+	proxywasm.LogInfof("request %d answered", f.contextID)
+	return types.ActionContinue
+}

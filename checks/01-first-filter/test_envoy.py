@@ -1,0 +1,40 @@
+"""Step envoy: the filter changes live traffic in a real Envoy."""
+
+import time
+
+import pytest
+
+from workshop.checking import fail
+
+HEADER, VALUE = "x-wasm-workshop", "hello"
+REQUESTS = 3
+
+
+@pytest.mark.step("envoy", timeout=120)
+def test_envoy_adds_header_and_logs(go, envoy, http):
+    """in Envoy, every response carries x-wasm-workshop: hello and each request logs a line"""
+    module = go.build_wasm()
+    proxy = envoy.run_filter(module.path)
+    proxy.mark_log()
+    for path in ("/", "/status/418", "/anything?x=1")[:REQUESTS]:
+        response = http.get(proxy.url + path)
+        if response.status >= 500:
+            fail(f"Envoy answered {path} with {response.status}", seen=response.text.strip()[:200],
+                 hint="a 5xx with a Wasm filter often means the filter panicked: look at Envoy's log below")
+        got = response.header_values(HEADER)
+        if got != [VALUE]:
+            fail(f"the response to {path} does not carry the header", expected=f"{HEADER}: {VALUE}",
+                 seen=f"{HEADER}: {', '.join(got)}" if got else f"no {HEADER} header",
+                 hint="add it in OnHttpResponseHeaders with proxywasm.AddHttpResponseHeader")
+    lines: list[str] = []
+    for _ in range(40):  # Envoy flushes its log file every 50 ms
+        lines = proxy.wasm_log_lines(proxy.log_since_mark())
+        if len(lines) >= REQUESTS:
+            break
+        time.sleep(0.05)
+    time.sleep(0.1)
+    lines = proxy.wasm_log_lines(proxy.log_since_mark())
+    if len(lines) != REQUESTS:
+        fail(f"the filter should log one line per request: {REQUESTS} requests gave {len(lines)} lines",
+             seen="\n".join(ln.split("wasm log", 1)[-1].strip() for ln in lines[:6]) or "no 'wasm log' lines",
+             hint="call proxywasm.LogInfof once in OnHttpResponseHeaders")

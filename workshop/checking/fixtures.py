@@ -1,0 +1,157 @@
+"""The check vocabulary: fixtures for the learner's folder, their tools, a real Envoy and HTTP.
+
+A check reads like ``assert envoy.get("/").headers["x-wasm-workshop"] == "hello"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from workshop.checking.commands import WASM_ENV, Commands, Deadline, Result, compiler_errors, explain_go_failure
+from workshop.checking.feedback import fail
+from workshop.core import wasm as wasmlib
+from workshop.env import envoy as envoylib
+from workshop.env import http as httplib
+
+TRANSCRIPT = pytest.StashKey[list[str]]()
+DEADLINE = pytest.StashKey[Deadline]()
+
+
+@pytest.fixture
+def transcript(request: pytest.FixtureRequest) -> list[str]:
+    """What the check's commands printed; kept for the details view."""
+    return request.node.stash.setdefault(TRANSCRIPT, [])
+
+
+@pytest.fixture
+def deadline(request: pytest.FixtureRequest) -> Deadline:
+    return request.node.stash.setdefault(DEADLINE, Deadline(60))
+
+
+@pytest.fixture
+def workspace(request: pytest.FixtureRequest) -> Path:
+    """The learner's folder for this check's lab."""
+    given = request.config.getoption("workspace")
+    if not given:
+        raise pytest.UsageError("checks need --workspace DIR: the learner's workspace, or one lab's folder")
+    root = Path(given).expanduser().resolve()
+    lab = Path(str(request.node.path)).parent.name
+    folder = root / lab if (root / lab).is_dir() else root
+    if not folder.is_dir():
+        fail(f"your lab folder {folder} does not exist", hint=f"run `workshop start {lab[:2]}` to make it")
+    return folder
+
+
+@pytest.fixture
+def run(workspace: Path, deadline: Deadline, transcript: list[str]) -> Commands:
+    """Run a command in the learner's folder: ``run(["go", "vet"]).ok``."""
+    return Commands(workspace, deadline, transcript)
+
+
+class Go:
+    """The learner's Go module, built and tested the way the lab teaches."""
+
+    def __init__(self, run: Commands) -> None:
+        self.run = run
+        self.dir = run.cwd
+
+    def build_wasm(self, out: str = "plugin.wasm", timeout: float = 120) -> wasmlib.WasmModule:
+        """``GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .``, then inspect it."""
+        if not (self.dir / "go.mod").exists():
+            fail("there is no go.mod in your lab folder", seen=str(self.dir),
+                 hint="restore the starter's files with `workshop reset LAB` (your files are backed up first)")
+        result = self.run(["go", "build", "-buildmode=c-shared", "-o", out, "."], env=WASM_ENV, timeout=timeout)
+        self._judge(result, "go build")
+        return self.module(out)
+
+    def module(self, name: str = "plugin.wasm") -> wasmlib.WasmModule:
+        path = self.dir / name
+        if not path.exists():
+            fail(f"{name} is missing", hint="build it: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .")
+        try:
+            return wasmlib.inspect(path)
+        except wasmlib.NotAModule as exc:
+            fail(str(exc), expected=f"{name} is a WebAssembly module (its first bytes are 00 61 73 6d)")
+
+    def test(self, *args: str, timeout: float = 120) -> Result:
+        """``go test`` on the host, where the SDK's proxytest emulator runs the filter."""
+        return self.run(["go", "test", "-count=1", *args, "./..."], timeout=timeout)
+
+    def _judge(self, result: Result, what: str) -> None:
+        if result.timed_out:
+            fail(f"{what} did not finish in time", hint="is the Go module cache reachable? `workshop prepare` fills it")
+        if not result.ok:
+            summary, hint = explain_go_failure(result.output, what)
+            seen = "\n".join(compiler_errors(result.output)) or result.output.strip()[-600:]
+            fail(summary, seen=seen, hint=hint)
+
+
+@pytest.fixture
+def go(run: Commands) -> Go:
+    return Go(run)
+
+
+class Envoys:
+    """Starts real Envoys for a check and stops them afterwards."""
+
+    def __init__(self, tmp: Path, deadline: Deadline, transcript: list[str]) -> None:
+        self.tmp = tmp
+        self.deadline = deadline
+        self.transcript = transcript
+        self.started: list[envoylib.Envoy] = []
+
+    def run_filter(
+        self, wasm: Path, *, plugin_config: str | None = None, upstream: tuple[str, int] | None = None,
+        name: str = "workshop",
+    ) -> envoylib.Envoy:
+        """Envoy with one listener whose HTTP filter is ``wasm`` on V8; free ports, 127.0.0.1 only."""
+        config = envoylib.bootstrap([envoylib.wasm_filter(name, wasm, plugin_config)], upstream=upstream)
+        return self.run_config(config, what="your filter")
+
+    def run_config(self, config: dict, what: str = "this configuration") -> envoylib.Envoy:
+        workdir = self.tmp / f"envoy-{len(self.started)}"
+        try:
+            proxy = envoylib.start(config, workdir=workdir, timeout=self.deadline.left(60))
+        except envoylib.EnvoyError as exc:
+            text = str(exc)
+            self.transcript.append(f"Envoy failed to start:\n{text}")
+            fail(f"Envoy would not start with {what}", seen=text.split("\n", 1)[-1][-1500:],
+                 hint="read Envoy's error above: a panic in OnPluginStart or OnVMStart, or a bad configuration?")
+        self.started.append(proxy)
+        return proxy
+
+    def close(self) -> None:
+        for proxy in self.started:
+            proxy.stop()
+            self.transcript.append(f"Envoy log (last lines):\n{envoylib.last_lines(proxy.log(), 15)}")
+
+
+@pytest.fixture
+def envoy(tmp_path: Path, deadline: Deadline, transcript: list[str]) -> Iterator[Envoys]:
+    envoys = Envoys(tmp_path, deadline, transcript)
+    try:
+        yield envoys
+    finally:
+        envoys.close()
+
+
+class Http:
+    """HTTP requests with the check's deadline; a request that gets no answer fails the check plainly."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def get(self, url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> httplib.Response:
+        try:
+            return httplib.request(url, headers=headers, timeout=self.deadline.left(timeout))
+        except httplib.NoResponse as exc:
+            fail(f"the request to {url} got no answer: {exc}",
+                 hint="if Envoy is stuck, does your filter loop forever or never resume the request?")
+
+
+@pytest.fixture
+def http(deadline: Deadline) -> Http:
+    return Http(deadline)

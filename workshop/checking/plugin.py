@@ -1,0 +1,160 @@
+"""The pytest plugin behind every check: options, the ``step`` marker, timeouts and the result stream.
+
+Run alone (``pytest checks/01-first-filter --workspace DIR``) or by ``workshop check``, which reads
+one JSON line per event from the file descriptor in ``WORKSHOP_EVENTS_FD``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workshop.checking.commands import Deadline
+from workshop.checking.feedback import CheckFailed, CheckTimeout
+from workshop.checking import fixtures
+from workshop.checking.fixtures import DEADLINE, TRANSCRIPT
+from workshop.core.verdict import Verdict
+
+DEFAULT_TIMEOUT = 60.0
+OUTCOME = pytest.StashKey[Verdict]()
+
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("workshop", "workshop checks")
+    group.addoption("--workspace", metavar="DIR", help="the learner's workspace (holding one folder per lab) or one lab's folder")
+    group.addoption("--step", metavar="ID", action="append", default=[], help="only run the checks of this step (repeatable)")
+    group.addoption("--check-timeout", type=float, default=None, metavar="S", help="override every check's time limit")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "step(id, timeout=60, points=1): the lab step this check judges")
+    if not config.pluginmanager.is_registered(fixtures):
+        config.pluginmanager.register(fixtures, "workshop-fixtures")
+    fd = os.environ.get("WORKSHOP_EVENTS_FD")
+    config.stash[_EVENTS] = os.fdopen(int(fd), "w", buffering=1) if fd else None
+
+
+_EVENTS = pytest.StashKey[Any]()
+
+
+def emit(config: pytest.Config, event: dict[str, Any]) -> None:
+    stream = config.stash.get(_EVENTS, None)
+    if stream is not None:
+        stream.write(json.dumps(event) + "\n")
+
+
+def check_info(item: pytest.Item) -> dict[str, Any]:
+    """Lab, step, name, time limit and points of a collected check."""
+    marker = item.get_closest_marker("step")
+    step = marker.args[0] if marker and marker.args else ""
+    kwargs = marker.kwargs if marker else {}
+    timeout = item.config.getoption("check_timeout") or float(kwargs.get("timeout", DEFAULT_TIMEOUT))
+    return {
+        "nodeid": item.nodeid,
+        "lab": Path(str(item.path)).parent.name,
+        "step": step,
+        "name": item.name.removeprefix("test_"),
+        "title": _title(item),
+        "timeout": timeout,
+        "points": int(kwargs.get("points", 1)),
+    }
+
+
+def _title(item: pytest.Item) -> str:
+    """The check's docstring's first line, else its name in words."""
+    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+
+
+def _step_order(items: list[pytest.Item]) -> dict[tuple[str, str], int]:
+    """(lab, step) -> position of the step in its lab.md, so checks run in the order of the lab."""
+    from workshop.core.content import ContentError, load_lab
+
+    order: dict[tuple[str, str], int] = {}
+    for checks_dir in {Path(str(i.path)).parent for i in items}:
+        try:
+            lab = load_lab(checks_dir.parent.parent, checks_dir.name)
+        except ContentError:
+            continue
+        order.update({(checks_dir.name, s.id): n for n, s in enumerate(lab.steps)})
+    return order
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    order = _step_order(items)
+    items.sort(key=lambda i: order.get((check_info(i)["lab"], check_info(i)["step"]), len(order)))
+    wanted = set(config.getoption("step"))
+    if wanted:
+        keep = [i for i in items if check_info(i)["step"] in wanted]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+    emit(config, {"event": "collected", "checks": [check_info(i) for i in items]})
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise CheckTimeout("time limit reached")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    info = check_info(item)
+    item.stash[TRANSCRIPT] = []
+    item.stash[DEADLINE] = Deadline(info["timeout"])
+    emit(item.config, {"event": "start", **info})
+    item.stash[OUTCOME] = Verdict(**{k: info[k] for k in ("lab", "step", "name", "title", "points")},
+                                  nodeid=item.nodeid, status="passed")
+    started = time.monotonic()
+    yield
+    verdict = item.stash[OUTCOME]
+    verdict.seconds = round(time.monotonic() - started, 3)
+    verdict.output = "\n".join(item.stash[TRANSCRIPT])
+    emit(item.config, {"event": "result", "verdict": verdict.to_dict()})
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, check_info(item)["timeout"])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)  # teardown (stopping Envoy) must never be cut short
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    verdict: Verdict = item.stash[OUTCOME]
+    if report.skipped and verdict.status == "passed":
+        verdict.status = "skipped"
+        verdict.message = str(call.excinfo.value) if call.excinfo else "skipped"
+    if not report.failed or verdict.status not in ("passed", "skipped"):
+        return
+    exc = call.excinfo.value if call.excinfo else None
+    if isinstance(exc, CheckTimeout):
+        limit = check_info(item)["timeout"]
+        verdict.status = "timed out"
+        verdict.message = f"the check did not finish within its {limit:g} s limit"
+        verdict.hint = "does your code loop forever or wait for something that never comes?"
+    elif isinstance(exc, CheckFailed):
+        verdict.status = "failed"
+        verdict.message, verdict.expected, verdict.seen, verdict.hint = exc.summary, exc.expected, exc.seen, exc.hint
+        report.longrepr = exc.render()  # plain words, also for `pytest checks/` on its own
+    elif isinstance(exc, AssertionError):
+        verdict.status = "failed"
+        verdict.message = str(exc).strip() or "an assertion failed"
+    else:
+        verdict.status = "error"
+        verdict.message = f"the check itself broke ({type(exc).__name__}: {exc}); this is a bug in the check, not in your work"
+    verdict.traceback = str(report.longrepr)

@@ -1,0 +1,93 @@
+"""What a .wasm file is: a real WebAssembly module (parsed by wasmtime), and which ABI it speaks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workshop.core.atomic import write_atomic
+from workshop.core.locations import cache_dir
+
+WASM_MAGIC = b"\0asm"
+# Exports every Proxy-Wasm module built with the Go SDK has; the host needs them to drive it.
+PROXY_WASM_EXPORTS = ("proxy_on_context_create", "proxy_on_vm_start", "proxy_on_configure", "proxy_on_memory_allocate")
+HTTP_EXPORTS = ("proxy_on_request_headers", "proxy_on_response_headers")
+
+
+class NotAModule(ValueError):
+    """The file is not a WebAssembly module; the message says what it is instead."""
+
+
+@dataclass
+class WasmModule:
+    path: Path
+    sha256: str
+    size: int
+    exports: list[str]
+    imports: list[str]  # "module.name"
+
+    @property
+    def abi_versions(self) -> list[str]:
+        return [e for e in self.exports if e.startswith("proxy_abi_version_")]
+
+    @property
+    def is_reactor(self) -> bool:
+        """Built with -buildmode=c-shared: initialised by _initialize, no _start."""
+        return "_initialize" in self.exports and "_start" not in self.exports
+
+    @property
+    def missing_proxy_exports(self) -> list[str]:
+        return [e for e in (*PROXY_WASM_EXPORTS, *HTTP_EXPORTS) if e not in self.exports]
+
+    def imports_host_call(self, name: str) -> bool:
+        return any(i.endswith("." + name) for i in self.imports)
+
+
+def describe_non_wasm(head: bytes) -> str:
+    if head.startswith(b"\x7fELF"):
+        return "a Linux executable (ELF), not WebAssembly: build with GOOS=wasip1 GOARCH=wasm"
+    if head.startswith(b"MZ"):
+        return "a Windows executable, not WebAssembly: build with GOOS=wasip1 GOARCH=wasm"
+    if head[:4] in (b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+        return "a macOS executable, not WebAssembly: build with GOOS=wasip1 GOARCH=wasm"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip archive, not WebAssembly (an image layer? take plugin.wasm out of it)"
+    if not head:
+        return "an empty file"
+    if head.lstrip()[:1] in (b"{", b"<") or head.isascii():
+        return f"a text file, not WebAssembly (it starts with {head[:24]!r})"
+    return f"not WebAssembly: it starts with bytes {head[:8].hex(' ')}, where a module starts with 00 61 73 6d"
+
+
+def inspect(path: Path) -> WasmModule:
+    """Parse ``path`` with wasmtime; raises FileNotFoundError or NotAModule with a plain message."""
+    data = path.read_bytes()
+    if not data.startswith(WASM_MAGIC):
+        raise NotAModule(f"{path.name} is {describe_non_wasm(data[:64])}")
+    digest = hashlib.sha256(data).hexdigest()
+    cached = cache_dir() / "wasm" / f"{digest}.json"
+    try:
+        info = json.loads(cached.read_text())
+    except (OSError, ValueError):
+        info = _parse(data, path.name)
+        write_atomic(cached, json.dumps(info))
+    return WasmModule(path=path, sha256=digest, size=len(data), exports=info["exports"], imports=info["imports"])
+
+
+def _parse(data: bytes, name: str) -> dict:
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.cranelift_opt_level = "none"  # we only read the module's interface
+    engine = wasmtime.Engine(config)
+    try:
+        module = wasmtime.Module(engine, data)
+    except wasmtime.WasmtimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid module"
+        raise NotAModule(f"{name} starts like WebAssembly but is not a valid module ({first}); was the build cut short?") from None
+    return {
+        "exports": [e.name for e in module.exports],
+        "imports": [f"{i.module}.{i.name}" for i in module.imports],
+    }

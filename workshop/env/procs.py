@@ -1,0 +1,122 @@
+"""Processes the runner starts: each in its own process group, recorded on disk until stopped.
+
+The record (``<state>/procs/<pgid>.json``) names the owner process. ``reap_stale()`` kills the
+groups whose owner is gone, which is how a runner killed with -9 is cleaned up at the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from workshop.core.atomic import write_atomic
+from workshop.core.locations import state_dir
+
+
+def registry() -> Path:
+    return state_dir() / "procs"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdout: int | object = subprocess.PIPE,
+    stderr: int | object = subprocess.STDOUT,
+    stdin: int | object = subprocess.DEVNULL,
+    label: str = "",
+    pass_fds: tuple[int, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new process group and record it; stop it with ``stop()``."""
+    proc = subprocess.Popen(
+        list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+        stdout=stdout, stderr=stderr, stdin=stdin, start_new_session=True, pass_fds=pass_fds,  # type: ignore[arg-type]
+    )
+    record = {"pgid": proc.pid, "owner": os.getpid(), "argv": list(argv)[:8], "label": label, "started": time.time()}
+    write_atomic(registry() / f"{proc.pid}.json", json.dumps(record))
+    return proc
+
+
+def kill_group(pgid: int, grace: float = 3.0, leader: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM the group, then SIGKILL what is left after ``grace`` seconds.
+
+    ``leader`` is reaped as we go: an exited but unreaped leader would keep the group "alive".
+    """
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        if leader is not None:
+            leader.poll()
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if leader is not None:
+                leader.poll()
+            if not _group_alive(pgid):
+                return
+            time.sleep(0.01)
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> int | None:
+    """Stop a process started by ``spawn()`` and everything it started; returns its exit code."""
+    kill_group(proc.pid, grace if proc.poll() is None else 0.2, leader=proc)
+    try:
+        code = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        code = None
+    (registry() / f"{proc.pid}.json").unlink(missing_ok=True)
+    return code
+
+
+def tracked() -> list[dict]:
+    out = []
+    for f in sorted(registry().glob("*.json")):
+        try:
+            out.append(json.loads(f.read_text()))
+        except (OSError, ValueError):
+            f.unlink(missing_ok=True)
+    return out
+
+
+def reap_stale() -> list[dict]:
+    """Kill process groups left by runners that died; returns what was reaped."""
+    reaped = []
+    for rec in tracked():
+        if _alive(rec["owner"]):
+            continue
+        if _group_alive(rec["pgid"]):
+            kill_group(rec["pgid"], grace=1.0)
+            reaped.append(rec)
+        (registry() / f"{rec['pgid']}.json").unlink(missing_ok=True)
+    return reaped
