@@ -85,7 +85,8 @@ class Go:
             fail(f"{what} did not finish in time", hint="is the Go module cache reachable? `workshop prepare` fills it")
         if not result.ok:
             summary, hint = explain_go_failure(result.output, what)
-            seen = "\n".join(compiler_errors(result.output)) or result.output.strip()[-600:]
+            plain = "\n".join(ln for ln in result.output.strip().splitlines() if not ln.startswith("# "))
+            seen = "\n".join(compiler_errors(result.output)) or plain[-600:]
             fail(summary, seen=seen, hint=hint)
 
 

@@ -1,0 +1,61 @@
+"""Prove the content: every check fails on its lab's starter and passes on its solution."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workshop.core.content import Lab
+from workshop.core.runner import Listener, run_checks
+from workshop.core.validate import find_checks
+from workshop.core.verdict import Verdict
+from workshop.core.workspace import copy_tree
+
+
+@dataclass
+class CheckProof:
+    name: str
+    step: str
+    on_starter: Verdict | None
+    on_solution: Verdict | None
+
+    @property
+    def ok(self) -> bool:
+        return (self.on_starter is not None and not self.on_starter.passed
+                and self.on_solution is not None and self.on_solution.passed)
+
+
+@dataclass
+class LabProof:
+    lab: Lab
+    checks: list[CheckProof] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.checks) and all(c.ok for c in self.checks)
+
+
+def prove(lab: Lab, on_event: Callable[[str, dict], None] | None = None, timeout: float | None = None) -> LabProof:
+    """Run the lab's checks on fresh copies of its starter and its solution."""
+    proof = LabProof(lab=lab)
+    sides: dict[str, dict[str, Verdict]] = {}
+    with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.id}-") as tmp:
+        for side, source in (("starter", lab.starter_dir), ("solution", lab.solution_dir)):
+            folder = Path(tmp) / side / lab.slug
+            copy_tree(source, folder)
+            listener: Listener | None = (lambda e, s=side: on_event(s, e)) if on_event else None
+            run = run_checks(lab, folder, on_event=listener, timeout=timeout)
+            sides[side] = {v.nodeid: v for v in run.verdicts}
+    names = {n: v for side in sides.values() for n, v in side.items()}
+    for nodeid, v in names.items():
+        proof.checks.append(CheckProof(v.name, v.step, sides["starter"].get(nodeid), sides["solution"].get(nodeid)))
+    covered = {c.step for c in proof.checks}
+    for step in lab.steps:
+        if step.id not in covered:
+            proof.problems.append(f"step {step.id!r} has no check that ran")
+    if len(find_checks(lab.checks_dir)) != len(proof.checks):
+        proof.problems.append("some checks were not collected: run `workshop validate`")
+    return proof

@@ -1,0 +1,115 @@
+"""What the CLI and the TUI both do for a learner: resolve names, run checks, record progress, give hints.
+
+One place, so that `workshop check` and the TUI's check panel can never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from workshop.core.content import Lab, Step, Workshop, load_workshop
+from workshop.core.locations import content_root, default_workspace
+from workshop.core.progress import FAILING, NOT_STARTED, PASSED, Progress, ProgressStore
+from workshop.core.runner import CheckRun, Listener, run_checks
+from workshop.core.verdict import Verdict
+
+
+class UserError(Exception):
+    """Something the user can fix; the message is one sentence that says how."""
+
+
+@dataclass
+class Session:
+    """A learner's workshop: the content, their workspace and their progress."""
+
+    workshop: Workshop
+    workspace: Path
+    store: ProgressStore
+
+    @classmethod
+    def open(cls, content: str | None = None, workspace: str | None = None) -> Session:
+        from workshop.core.content import ContentError
+
+        root = content_root(content)
+        try:
+            ws = load_workshop(root)
+        except ContentError as exc:
+            raise UserError(f"the workshop content cannot be read: {exc}") from None
+        space = Path(workspace).expanduser().resolve() if workspace else default_workspace().resolve()
+        return cls(workshop=ws, workspace=space, store=ProgressStore(space))
+
+    def resolve(self, ref: str) -> tuple[Lab, Step | None]:
+        try:
+            return self.workshop.resolve(ref)
+        except LookupError as exc:
+            raise UserError(str(exc)) from None
+
+    def lab_dir(self, lab: Lab) -> Path:
+        return self.workspace / lab.slug
+
+    def progress(self) -> Progress:
+        return self.store.load()
+
+    def check(self, lab: Lab, step: Step | None = None, on_event: Listener | None = None,
+              timeout: float | None = None) -> CheckRun:
+        folder = self.lab_dir(lab)
+        if not folder.is_dir():
+            raise UserError(f"lab {lab.id} is not started in {self.workspace}: run `workshop start {lab.id}`")
+        run = run_checks(lab, folder, [step.id] if step else None, on_event=on_event, timeout=timeout)
+
+        def update(p: Progress) -> None:
+            record(p, lab, run.verdicts)
+            if step is None:  # after a whole-lab check, the learner is on the first step not yet passed
+                p.current_lab = lab.slug
+                p.current_step = next((s.id for s in lab.steps if p.status(lab.slug, s.id) != PASSED), lab.steps[-1].id)
+
+        self.store.update(update)
+        return run
+
+    def next_hint(self, lab: Lab, step: Step) -> tuple[int, str] | None:
+        """The next hint for this step (1-based number, text), or None when there are none."""
+        if not step.hints:
+            return None
+        shown = {}
+
+        def bump(p: Progress) -> None:
+            sp = p.step(lab.slug, step.id)
+            sp.hints_shown = min(sp.hints_shown + 1, len(step.hints))
+            shown["n"] = sp.hints_shown
+
+        self.store.update(bump)
+        n = shown["n"]
+        return n, step.hints[n - 1]
+
+    def goto(self, lab: Lab, step: Step | None = None) -> None:
+        def move(p: Progress) -> None:
+            p.current_lab = lab.slug
+            p.current_step = step.id if step else (lab.steps[0].id if lab.steps else "")
+
+        self.store.update(move)
+
+
+def record(progress: Progress, lab: Lab, verdicts: list[Verdict]) -> None:
+    """Fold check verdicts into the learner's progress: a step passes when all its checks pass."""
+    by_step: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        by_step.setdefault(v.step, []).append(v)
+    now = time.time()
+    for step_id, vs in by_step.items():
+        sp = progress.step(lab.slug, step_id)
+        for v in vs:
+            sp.checks[v.name] = v.status
+        sp.attempts += 1
+        sp.updated = now
+        failing = [v for v in vs if not v.passed]
+        all_known_pass = all(s == PASSED for s in sp.checks.values())
+        sp.status = PASSED if not failing and all_known_pass else FAILING
+        sp.message = failing[0].message if failing else ""
+    if not progress.current_lab:
+        progress.current_lab = lab.slug
+
+
+def step_status(progress: Progress, lab: Lab, step: Step) -> str:
+    return progress.status(lab.slug, step.id) if lab.slug in progress.labs else NOT_STARTED
