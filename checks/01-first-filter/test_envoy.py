@@ -5,6 +5,7 @@ import time
 import pytest
 
 from workshop.checking import fail
+from workshop.env.envoy import wasm_crash
 
 HEADER, VALUE = "x-wasm-workshop", "hello"
 REQUESTS = 3
@@ -19,8 +20,12 @@ def test_envoy_adds_header_and_logs(go, envoy, http):
     for path in ("/", "/status/418", "/anything?x=1")[:REQUESTS]:
         response = http.get(proxy.url + path)
         if response.status >= 500:
+            crash = wasm_crash(proxy.wait_for_log(" failed: "))
+            if crash:
+                fail(f"your filter crashed on {path}, so Envoy answered {response.status}", seen=crash,
+                     hint="a panic in the filter kills its VM: fix it and test with `go test` first")
             fail(f"Envoy answered {path} with {response.status}", seen=response.text.strip()[:200],
-                 hint="a 5xx with a Wasm filter often means the filter panicked: look at Envoy's log below")
+                 hint="look at Envoy's log in the details")
         got = response.header_values(HEADER)
         if got != [VALUE]:
             fail(f"the response to {path} does not carry the header", expected=f"{HEADER}: {VALUE}",

@@ -10,9 +10,12 @@ MUTANT = __import__("pathlib").Path(__file__).parent / "mutants" / "no_header.go
 
 
 def _first_failure(output: str) -> str:
+    """The failing test, its message and the learner's own file:line, without the Go runtime's frames."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    picked = [ln for ln in lines if ".go:" in ln or ln.startswith(("---", "panic"))]
-    return "\n".join((picked or lines)[:6])
+    picked = [ln for ln in lines if ln.startswith(("---", "panic")) or
+              (".go:" in ln and not ln.startswith("/") and "+0x" not in ln)]
+    mine = [ln for ln in lines if ln.startswith("/") and "/go/src/" not in ln and "/pkg/mod/" not in ln and ".go:" in ln]
+    return "\n".join((picked or lines)[:4] + [ln.split(" +0x")[0] for ln in mine[:2]])
 
 
 @pytest.mark.step("test", timeout=180)

@@ -109,6 +109,12 @@ class Envoys:
         name: str = "workshop",
     ) -> envoylib.Envoy:
         """Envoy with one listener whose HTTP filter is ``wasm`` on V8; free ports, 127.0.0.1 only."""
+        try:
+            wasmlib.inspect(wasm)
+        except wasmlib.NotAModule as exc:
+            fail(f"Envoy cannot load it: {exc}", expected="a WebAssembly module built with GOOS=wasip1 GOARCH=wasm")
+        except FileNotFoundError:
+            fail(f"{wasm.name} is missing", hint="build it first")
         config = envoylib.bootstrap([envoylib.wasm_filter(name, wasm, plugin_config)], upstream=upstream)
         return self.run_config(config, what="your filter")
 

@@ -151,6 +151,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         verdict.status = "failed"
         verdict.message, verdict.expected, verdict.seen, verdict.hint = exc.summary, exc.expected, exc.seen, exc.hint
         report.longrepr = exc.render()  # plain words, also for `pytest checks/` on its own
+        return
     elif isinstance(exc, AssertionError):
         verdict.status = "failed"
         verdict.message = str(exc).strip() or "an assertion failed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -144,6 +145,15 @@ class Envoy:
     def mark_log(self) -> None:
         self._log_offset = len(self.log())
 
+    def wait_for_log(self, needle: str, timeout: float = 1.0) -> str:
+        """The log once it contains ``needle`` (Envoy flushes its log file every 50 ms), or at the timeout."""
+        end = time.monotonic() + timeout
+        text = self.log()
+        while needle not in text and time.monotonic() < end:
+            time.sleep(0.025)
+            text = self.log()
+        return text
+
     def wasm_log_lines(self, text: str | None = None) -> list[str]:
         """Lines the Wasm plugin wrote with proxy_log (Envoy prefixes them with 'wasm log')."""
         return [ln for ln in (self.log() if text is None else text).splitlines() if "wasm log" in ln]
@@ -161,6 +171,29 @@ class Envoy:
 
     def stop(self) -> None:
         procs.stop(self.proc, grace=2.0)
+
+
+def wasm_stderr(log: str) -> str:
+    """What the Wasm module wrote to stderr: Go's runtime writes a panic in fragments, one log line each."""
+    parts = []
+    for line in log.splitlines():
+        if "[error][wasm]" in line and "wasm log " in line:
+            fragment = line.split("wasm log ", 1)[1].split(": ", 1)
+            parts.append(fragment[1] if len(fragment) > 1 and fragment[1] else "\n")
+    return "".join(parts)
+
+
+def wasm_crash(log: str) -> str | None:
+    """From Envoy's log, what crashed the Wasm VM: the panic message and the learner's file:line."""
+    failed = next((ln[ln.index("Function: ") + 10 :].strip() for ln in log.splitlines()
+                   if "Function: proxy_on_" in ln and " failed: " in ln), None)
+    stderr = wasm_stderr(log)
+    panic = next((ln.strip() for ln in stderr.splitlines() if ln.startswith(("panic:", "fatal error:"))), None)
+    where = next((Path(m).name for m in re.findall(r"(\S+?\.go:\d+)", stderr)
+                  if "/pkg/mod/" not in m and "/go/src/" not in m and "/src/runtime/" not in m), None)
+    if not (panic or failed):
+        return None
+    return "\n".join(p for p in (panic, where and f"at {where}", failed and f"Envoy: {failed}") if p)
 
 
 def last_lines(text: str, n: int = 8) -> str:
