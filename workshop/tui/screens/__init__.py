@@ -1,0 +1,1 @@
+"""Screens of the workshop app, each with its own module and stylesheet."""

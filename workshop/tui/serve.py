@@ -1,0 +1,22 @@
+"""Serve the same app to a browser with textual-serve (for rooms where learners have only a browser)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, content: str | None = None, workspace: str | None = None) -> None:
+    """Serve `workshop` (with the same --content/--workspace) at http://host:port until interrupted."""
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        from workshop.core.session import UserError
+
+        raise UserError("serving to a browser needs textual-serve: pip install 'wasm-workshop[serve]'") from None
+    argv = [sys.executable, "-m", "workshop"]
+    if content:
+        argv += ["--content", content]
+    if workspace:
+        argv += ["--workspace", workspace]
+    Server(shlex.join(argv), host=host, port=port, title="Wasm workshop").serve()

@@ -1,0 +1,132 @@
+"""The check panel: each check of a run goes pending -> running -> its verdict, live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Collapsible, Static
+
+from workshop.core.runner import CheckRun
+from workshop.core.verdict import Verdict
+
+LOOKS = {
+    "pending": ("○ pending ", "dim"),
+    "running": ("▶ running ", "bold yellow"),
+    "passed": ("✓ passed  ", "bold green"),
+    "failed": ("✗ failed  ", "bold red"),
+    "error": ("! error   ", "bold red"),
+    "timed out": ("✗ timed out", "bold red"),
+    "skipped": ("- skipped ", "dim"),
+}
+
+
+class CheckRow(Vertical):
+    """One check: a status line; for a failure, expected/seen/try and the captured output."""
+
+    DEFAULT_CSS = """
+    CheckRow { height: auto; }
+    CheckRow .line { height: auto; }
+    CheckRow .explain { height: auto; padding-left: 4; display: none; }
+    CheckRow.failed .explain { display: block; }
+    CheckRow Collapsible { padding-left: 2; border-top: none; }
+    CheckRow Collapsible Static { height: auto; }
+    """
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__()
+        self.info = info
+        self.state = "pending"
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._line(), classes="line")
+        yield Static("", classes="explain")
+
+    def _line(self, extra: str = "") -> Text:
+        label, style = LOOKS.get(self.state, (self.state, ""))
+        title = self.info.get("title") or self.info.get("name", "")
+        return Text.assemble((label, style), " ", (f"{self.info.get('step', '')}: ", "dim"), title, extra)
+
+    def running(self) -> None:
+        self.state = "running"
+        self.query_one(".line", Static).update(self._line())
+
+    def show(self, verdict: Verdict) -> None:
+        self.state = verdict.status
+        self.query_one(".line", Static).update(self._line())
+        if not verdict.passed and verdict.status != "skipped":
+            self.add_class("failed")
+            self.query_one(".explain", Static).update(Text(verdict.explain()))
+            if verdict.output.strip():
+                self.mount(Collapsible(Static(Text(verdict.output.rstrip())), title="Captured output"))
+
+
+class CheckPanel(VerticalScroll):
+    """Live view of the last check run; fed by the check worker's events."""
+
+    DEFAULT_CSS = """
+    CheckPanel { padding: 0 1; }
+    CheckPanel #summary { height: auto; text-style: bold; margin-bottom: 1; }
+    """
+
+    class Event(Message):
+        """One event from the check runner (collected, start or result), sent from the worker thread."""
+
+        def __init__(self, data: dict[str, Any]) -> None:
+            super().__init__()
+            self.data = data
+
+    def compose(self) -> ComposeResult:
+        yield Static("Press c to check this step, a to check the whole lab.", id="summary")
+
+    @property
+    def rows(self) -> dict[str, CheckRow]:
+        return {row.info["nodeid"]: row for row in self.query(CheckRow)}
+
+    def begin(self, what: str) -> None:
+        """Immediate feedback for a key press: clear the last run and say what is being checked."""
+        self.query(CheckRow).remove()
+        self._summary(f"Checking {what}... collecting checks")
+
+    def on_check_panel_event(self, message: Event) -> None:
+        message.stop()
+        data = message.data
+        kind = data.get("event")
+        rows = self.rows
+        if kind == "collected":
+            new = [CheckRow(c) for c in data["checks"] if c["nodeid"] not in rows]
+            self.mount_all(new)
+            self._summary(f"Running {len(rows) + len(new)} check(s)...")
+        elif kind == "start":
+            row = rows.get(data["nodeid"])
+            if row is None:
+                row = CheckRow(data)
+                self.mount(row)
+            row.running()
+        elif kind == "result":
+            verdict = Verdict.from_dict(data["verdict"])
+            row = rows.get(verdict.nodeid)
+            if row is None:
+                row = CheckRow(verdict.to_dict())
+                self.mount(row)
+                self.call_after_refresh(row.show, verdict)
+            else:
+                row.show(verdict)
+
+    def finish(self, run: CheckRun) -> None:
+        failed = [v for v in run.verdicts if not v.passed]
+        if not run.verdicts:
+            self._summary("No checks ran for this step.")
+        elif not failed:
+            self._summary(f"✓ All {len(run.verdicts)} check(s) passed.")
+        else:
+            self._summary(f"✗ {len(failed)} of {len(run.verdicts)} check(s) failed. Fix, save, and press c again.")
+
+    def error(self, message: str) -> None:
+        self._summary(f"The checks could not run: {message}")
+
+    def _summary(self, text: str) -> None:
+        self.query_one("#summary", Static).update(Text(text))

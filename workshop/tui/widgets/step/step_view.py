@@ -1,0 +1,73 @@
+"""The lab text for the current step: Markdown, runnable commands, hints shown so far, or the lab's end."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, Markdown, Static
+
+from workshop.core.content import Lab, Step
+from workshop.core.progress import PASSED
+from workshop.tui.widgets.step.command_block import CommandBlock
+from workshop.tui.widgets.step.commands import split_commands
+
+MARKS = {"passed": "✓ passed", "failing": "✗ failing", "not started": "○ not checked yet"}
+
+
+class StepView(VerticalScroll):
+    """Scrollable text of one step (or of a finished lab)."""
+
+    DEFAULT_CSS = """
+    StepView { padding: 0 1; }
+    StepView Markdown { margin: 0; padding: 0 1; }
+    StepView .banner { height: auto; border: round $warning; padding: 0 1; margin: 0 1 1 1; }
+    StepView .banner Static { height: auto; }
+    StepView .status { height: auto; padding: 0 2; color: $text-muted; }
+    StepView .done { border: round $success; }
+    """
+
+    def show_step(self, lab: Lab, step: Step, *, started: bool, status: str, hints: list[str]) -> None:
+        index = lab.steps.index(step)
+        widgets: list[Widget] = []
+        if not started:
+            widgets.append(_banner(lab))
+        if index == 0:
+            widgets.append(Markdown(f"# Lab {lab.id}: {lab.title}\n\n*{lab.summary}* ({lab.minutes} min)\n\n{lab.intro}"))
+        widgets.append(Markdown(f"## Step {index + 1} of {len(lab.steps)}: {step.title}"))
+        widgets.append(Static(MARKS.get(status, status), classes="status"))
+        for part in split_commands(step.body):
+            widgets.append(CommandBlock(part.text) if part.kind == "command" else Markdown(part.text))
+        if hints:
+            lines = "\n".join(f"{n}. {h}" for n, h in enumerate(hints, 1))
+            more = "" if len(hints) == len(step.hints) else "  \n*Press h for another.*"
+            widgets.append(Markdown(f"### Hints ({len(hints)} of {len(step.hints)})\n\n{lines}{more}", classes="hints"))
+        self._replace(widgets)
+
+    def show_done(self, lab: Lab, statuses: dict[str, str], next_lab: Lab | None) -> None:
+        done = "\n".join(
+            f"- {'✓' if statuses.get(s.id) == PASSED else '○'} {s.title}" for s in lab.steps
+        )
+        if next_lab:
+            after = (f"## Next: Lab {next_lab.id}, {next_lab.title}\n\n{next_lab.summary} "
+                     f"(about {next_lab.minutes} min)\n\nPress **n** to go on to it.")
+        else:
+            after = "## That was the last lab\n\nYou have finished the workshop. Well done!"
+        text = f"# ✓ Lab {lab.id} complete: {lab.title}\n\n**What you did**\n\n{done}\n\n{after}"
+        self._replace([Markdown(text, classes="done")])
+
+    def show_message(self, text: str) -> None:
+        self._replace([Markdown(text)])
+
+    def _replace(self, widgets: list[Widget]) -> None:
+        with self.app.batch_update():
+            self.remove_children()
+            self.mount_all(widgets)
+        self.scroll_home(animate=False)
+
+
+def _banner(lab: Lab) -> Widget:
+    return Vertical(
+        Static(f"Lab {lab.id} is not started: your workspace has no folder for it yet."),
+        Button("Start lab (t)", variant="warning", action="screen.start_lab", compact=True),
+        classes="banner",
+    )
