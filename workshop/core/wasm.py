@@ -61,11 +61,18 @@ def describe_non_wasm(head: bytes) -> str:
     return f"not WebAssembly: it starts with bytes {head[:8].hex(' ')}, where a module starts with 00 61 73 6d"
 
 
+def check_magic(path: Path) -> None:
+    """Raise NotAModule unless the file starts like a WebAssembly module (reads 64 bytes)."""
+    with path.open("rb") as f:
+        head = f.read(64)
+    if not head.startswith(WASM_MAGIC):
+        raise NotAModule(f"{path.name} is {describe_non_wasm(head)}")
+
+
 def inspect(path: Path) -> WasmModule:
     """Parse ``path`` with wasmtime; raises FileNotFoundError or NotAModule with a plain message."""
+    check_magic(path)
     data = path.read_bytes()
-    if not data.startswith(WASM_MAGIC):
-        raise NotAModule(f"{path.name} is {describe_non_wasm(data[:64])}")
     digest = hashlib.sha256(data).hexdigest()
     cached = cache_dir() / "wasm" / f"{digest}.json"
     try:

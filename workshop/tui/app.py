@@ -16,15 +16,13 @@ class WorkshopApp(App[int]):
 
     TITLE = "Wasm workshop"
     BINDINGS = [Binding("q", "quit", "Quit")]
+    # A mode (not get_default_screen) so that the screen's own stylesheet is loaded.
+    MODES = {"learn": lambda: _main_screen()}
+    DEFAULT_MODE = "learn"
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-
-    def get_default_screen(self) -> Screen:
-        from workshop.tui.screens.main import MainScreen
-
-        return MainScreen(self.session)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -36,6 +34,16 @@ class WorkshopApp(App[int]):
     async def action_quit(self) -> None:
         stop_started_processes()
         self.exit(0)
+
+
+def _main_screen() -> Screen:
+    from textual._context import active_app
+
+    from workshop.tui.screens.main import MainScreen
+
+    app = active_app.get()
+    assert isinstance(app, WorkshopApp)
+    return MainScreen(app.session)
 
 
 def stop_started_processes() -> None:

@@ -40,12 +40,12 @@ class MainScreen(Screen[None]):
         Binding("n", "next", "Next"),
         Binding("p", "previous", "Prev"),
         Binding("h", "hint", "Hint"),
-        Binding("s", "solution", "Solution"),
+        Binding("s", "solution", "Solve"),
         Binding("r", "reset", "Reset"),
         Binding("w", "watch", "Watch"),
         Binding("exclamation_mark", "shell", "Shell", key_display="!"),
-        Binding("t", "start_lab", "Start lab"),
-        Binding("x", "stop_command", "Stop cmd"),
+        Binding("t", "start_lab", "Start"),
+        Binding("x", "stop_command", "Stop"),
     ]
     DESCRIPTIONS = {
         "check": "Check this step", "check_lab": "Check the whole lab", "next": "Next step",
@@ -75,7 +75,7 @@ class MainScreen(Screen[None]):
                         yield CommandLog(id="output")
                     with TabPane("Services", id="services-tab"):
                         yield ServicesPanel(id="services")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         progress = self.session.progress()

@@ -61,7 +61,7 @@ class CheckRow(Vertical):
             self.add_class("failed")
             self.query_one(".explain", Static).update(Text(verdict.explain()))
             if verdict.output.strip():
-                self.mount(Collapsible(Static(Text(verdict.output.rstrip())), title="Captured output"))
+                self.mount(Collapsible(Static(Text(verdict.output.rstrip()), classes="output"), title="Captured output"))
 
 
 class CheckPanel(VerticalScroll):

@@ -24,6 +24,7 @@ class Navigator(Vertical):
     Navigator { height: 1fr; }
     Navigator #overall { height: 1; padding: 0 1; }
     Navigator ProgressBar { height: 1; padding: 0 1; }
+    Navigator Bar { width: 1fr; }
     Navigator Tree { height: 1fr; }
     """
 

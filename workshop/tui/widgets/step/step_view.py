@@ -32,15 +32,15 @@ class StepView(VerticalScroll):
         if not started:
             widgets.append(_banner(lab))
         if index == 0:
-            widgets.append(Markdown(f"# Lab {lab.id}: {lab.title}\n\n*{lab.summary}* ({lab.minutes} min)\n\n{lab.intro}"))
-        widgets.append(Markdown(f"## Step {index + 1} of {len(lab.steps)}: {step.title}"))
+            widgets.append(Markdown(f"## Lab {lab.id}: {lab.title}\n\n*{lab.summary}* ({lab.minutes} min)\n\n{_demote(lab.intro)}"))
+        widgets.append(Markdown(f"### Step {index + 1} of {len(lab.steps)}: {step.title}"))
         widgets.append(Static(MARKS.get(status, status), classes="status"))
         for part in split_commands(step.body):
             widgets.append(CommandBlock(part.text) if part.kind == "command" else Markdown(part.text))
         if hints:
             lines = "\n".join(f"{n}. {h}" for n, h in enumerate(hints, 1))
-            more = "" if len(hints) == len(step.hints) else "  \n*Press h for another.*"
-            widgets.append(Markdown(f"### Hints ({len(hints)} of {len(step.hints)})\n\n{lines}{more}", classes="hints"))
+            more = "" if len(hints) == len(step.hints) else "\n\n*Press h for another.*"
+            widgets.append(Markdown(f"#### Hints ({len(hints)} of {len(step.hints)})\n\n{lines}{more}", classes="hints"))
         self._replace(widgets)
 
     def show_done(self, lab: Lab, statuses: dict[str, str], next_lab: Lab | None) -> None:
@@ -71,3 +71,8 @@ def _banner(lab: Lab) -> Widget:
         Button("Start lab (t)", variant="warning", action="screen.start_lab", compact=True),
         classes="banner",
     )
+
+
+def _demote(markdown: str) -> str:
+    """Headings inside a lab's intro sit below the lab's own title."""
+    return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())

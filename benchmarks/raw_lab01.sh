@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# What `workshop check 01` wraps, done by hand as a shell script would: build, unit test, Envoy up, one request.
+# Usage: raw_lab01.sh LAB_FOLDER ENVOY_BINARY [with-test]   (with-test adds `go test`, as the whole lab checks it)
+set -euo pipefail
+cd "$1"
+envoy_bin=$2
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .
+if [ "${3:-}" = with-test ]; then go test ./... >/dev/null; fi
+work=$(mktemp -d)
+cat > "$work/envoy.yaml" <<YAML
+node: {id: bench, cluster: bench}
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - address: {socket_address: {address: 127.0.0.1, port_value: 18123}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          route_config:
+            virtual_hosts:
+            - {name: all, domains: ["*"], routes: [{match: {prefix: "/"}, direct_response: {status: 200}}]}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                vm_config: {runtime: envoy.wasm.runtime.v8, code: {local: {filename: $PWD/plugin.wasm}}}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+YAML
+"$envoy_bin" -c "$work/envoy.yaml" --concurrency 1 --disable-hot-restart --admin-address-path "$work/admin" \
+  --log-path "$work/envoy.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 1000); do
+  if [ -s "$work/admin" ] && curl -sf "http://$(cat "$work/admin")/ready" >/dev/null 2>&1; then break; fi
+  sleep 0.01
+done
+curl -sf -D - -o /dev/null http://127.0.0.1:18123/ | grep -qi '^x-wasm-workshop: hello'
