@@ -221,9 +221,17 @@ def start(
     return envoy
 
 
+LOG_PREFIX = re.compile(r"^\[[^\]]*\]\[\d+\]\[(\w+)\]\[[\w-]+\] \[[^\]]*\] ")
+
+
+def plain(line: str) -> str:
+    """An Envoy log line without its time, thread and source prefix: 'error: Wasm VM failed ...'."""
+    return LOG_PREFIX.sub(lambda m: f"{m.group(1)}: ", line)
+
+
 def _why_not(envoy: Envoy) -> str:
     text = envoy.log() + (envoy.workdir / "envoy.out").read_text(errors="replace")
-    errors = [ln for ln in text.splitlines() if "[critical]" in ln or "[error]" in ln]
+    errors = [plain(ln) for ln in text.splitlines() if "[critical]" in ln or "[error]" in ln]
     return last_lines("\n".join(errors) if errors else text)
 
 
