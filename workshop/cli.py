@@ -177,9 +177,10 @@ def _print_verdict(v: Verdict, verbose: bool) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from workshop.core import reports
+    from workshop.core import reports, runner
     from workshop.core.verdict import Verdict
 
+    runner.prewarm()  # Python and pytest load in the check process while we read the content
     session = _session(args)
     target = args.target or session.progress().current_lab
     if not target:

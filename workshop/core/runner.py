@@ -8,6 +8,7 @@ out, and starts a new child for the checks that have not run yet.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
@@ -43,9 +44,9 @@ class CheckRun:
 
 def pytest_argv(lab: Lab, workspace: Path, steps: list[str], deselect: list[str], timeout: float | None) -> list[str]:
     argv = [
-        sys.executable, "-m", "pytest", str(lab.checks_dir), "--workspace", str(workspace),
-        "-p", "workshop.checking.plugin", "-p", "no:cacheprovider", "-q", "--no-header", "-rN",
-        "--rootdir", str(lab.root), "-c", os.devnull, "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        str(lab.checks_dir), "--workspace", str(workspace), "-p", "workshop.checking.plugin",
+        "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--rootdir", str(lab.root), "-c", os.devnull,
+        "-W", "ignore::pytest.PytestAssertRewriteWarning", "--step-order", ",".join(s.id for s in lab.steps),
     ]
     for step in steps:
         argv += ["--step", step]
@@ -54,6 +55,71 @@ def pytest_argv(lab: Lab, workspace: Path, steps: list[str], deselect: list[str]
     if timeout:
         argv += ["--check-timeout", str(timeout)]
     return argv
+
+
+@dataclass
+class CheckProcess:
+    """A pytest process waiting for its job, with the read end of its event pipe and its output file."""
+
+    proc: subprocess.Popen[bytes]
+    events: int
+    log: Any
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+_warm: CheckProcess | None = None
+
+
+def _spawn_check_process() -> CheckProcess:
+    from workshop.env import procs
+
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "WORKSHOP_EVENTS_FD": str(write_fd), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    log = tempfile.TemporaryFile()
+    try:
+        proc = procs.spawn([sys.executable, "-m", "workshop.checking.warm"], env=env, stdout=log,
+                           stdin=subprocess.PIPE, label="checks", pass_fds=(write_fd,))
+    except BaseException:
+        os.close(read_fd)
+        log.close()
+        raise
+    finally:
+        os.close(write_fd)
+    return CheckProcess(proc=proc, events=read_fd, log=log)
+
+
+def prewarm() -> None:
+    """Start the next check process now, so the next run does not wait for Python and pytest to load."""
+    global _warm
+    if _warm is None or not _warm.alive():
+        discard_warm()
+        _warm = _spawn_check_process()
+
+
+def discard_warm() -> None:
+    global _warm
+    if _warm is not None:
+        from workshop.env import procs
+
+        procs.stop(_warm.proc, grace=0.5)
+        os.close(_warm.events)
+        _warm.log.close()
+        _warm = None
+
+
+atexit.register(discard_warm)
+
+
+def _take_check_process() -> CheckProcess:
+    global _warm
+    if _warm is not None and _warm.alive():
+        taken, _warm = _warm, None
+        return taken
+    discard_warm()
+    return _spawn_check_process()
 
 
 def run_checks(
@@ -81,18 +147,18 @@ def _run_child(
     lab: Lab, workspace: Path, steps: list[str], deselect: list[str], timeout: float | None,
     result: CheckRun, emit: Listener,
 ) -> bool:
-    """One pytest child; returns False when it had to be killed and the rest must run in a new one."""
+    """One pytest process; returns False when it had to be killed and the rest must run in a new one."""
     from workshop.env import procs
 
-    read_fd, write_fd = os.pipe()
-    env = {**os.environ, "WORKSHOP_EVENTS_FD": str(write_fd), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    log = tempfile.TemporaryFile()
+    checker = _take_check_process()
+    child, read_fd, log = checker.proc, checker.events, checker.log
+    job = {"argv": pytest_argv(lab, workspace, steps, deselect, timeout), "cwd": str(workspace) if workspace.is_dir() else ""}
     try:
-        child = procs.spawn(pytest_argv(lab, workspace, steps, deselect, timeout), env=env, stdout=log,
-                            cwd=workspace if workspace.is_dir() else None, label="checks", pass_fds=(write_fd,))
-    finally:
-        os.close(write_fd)
+        assert child.stdin is not None
+        child.stdin.write((json.dumps(job) + "\n").encode())
+        child.stdin.close()
+    except BrokenPipeError:
+        pass  # it died before its job; its output below says why
     current: dict[str, Any] | None = None
     current_deadline = 0.0
     buffer = b""
@@ -107,8 +173,7 @@ def _run_child(
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
-                    event = json.loads(line)
-                    current, current_deadline = _handle(event, result, emit, current, current_deadline)
+                    current, current_deadline = _handle(json.loads(line), result, emit, current, current_deadline)
             elif current and time.monotonic() > current_deadline:
                 procs.stop(child, grace=1.0)
                 verdict = _lost(current, TIMED_OUT, f"the check did not finish within its {current['timeout']:g} s limit")

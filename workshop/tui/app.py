@@ -26,10 +26,11 @@ class WorkshopApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        from workshop.tui.palette import commands
         from workshop.tui.screens.main import MainScreen
 
         if isinstance(screen, MainScreen):
-            yield from screen.commands()
+            yield from commands(screen)
 
     async def action_quit(self) -> None:
         stop_started_processes()

@@ -28,14 +28,14 @@ class ConfirmScreen(ModalScreen[bool]):
         self.diff = diff
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with Vertical(id="dialog", classes="-diff" if self.diff else ""):
             yield Static(Text(self.question), id="question")
             if self.diff:
                 with VerticalScroll(id="diff"):
                     yield Static(Syntax(self.diff, "diff", theme="ansi_dark", word_wrap=True))
             with Horizontal(id="buttons"):
-                yield Button(f"{self.yes} (y)", id="yes", variant="warning")
-                yield Button("Cancel (n)", id="no")
+                yield Button(f"{self.yes} (y)", id="yes", variant="warning", compact=True)
+                yield Button("Cancel (n)", id="no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable
 
 from textual import on, work
-from textual.app import ComposeResult, SuspendNotSupported, SystemCommand
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -47,12 +46,6 @@ class MainScreen(Screen[None]):
         Binding("t", "start_lab", "Start"),
         Binding("x", "stop_command", "Stop"),
     ]
-    DESCRIPTIONS = {
-        "check": "Check this step", "check_lab": "Check the whole lab", "next": "Next step",
-        "previous": "Previous step", "hint": "Show one more hint", "solution": "Apply the solution (asks first)",
-        "reset": "Reset the lab to its starter (asks first)", "watch": "Watch mode: re-check on save",
-        "shell": "Open a shell in the lab folder", "start_lab": "Start this lab", "stop_command": "Stop the running command",
-    }
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -85,6 +78,7 @@ class MainScreen(Screen[None]):
         if lab is not None and lab.steps:
             step = next((s for s in lab.steps if s.id == progress.current_step), lab.steps[0])
         self.set_interval(0.4, self._poll_watch)
+        self._prewarm()
         self.show(lab, step, record=False)
         self.query_one("#nav Tree").focus()
 
@@ -169,6 +163,15 @@ class MainScreen(Screen[None]):
     def run_checks(self, lab: Lab, step: Step | None) -> CheckRun:
         panel = self.query_one(CheckPanel)
         return self.session.check(lab, step, on_event=lambda e: panel.post_message(CheckPanel.Event(e)))
+
+    @work(thread=True, group="prewarm", exit_on_error=False)
+    def _prewarm(self) -> None:
+        """Have a check process ready before the first `c`, where the runner offers one."""
+        from workshop.core import runner
+
+        warm = getattr(runner, "prewarm", None)
+        if warm is not None:
+            warm()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -324,11 +327,3 @@ class MainScreen(Screen[None]):
         if action == "stop_command":
             return self.is_mounted and self.query_one(CommandLog).running
         return True
-
-    def commands(self) -> Iterable[SystemCommand]:
-        """Command palette entries: only what fits the state right now."""
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if self.check_action(binding.action, ()):
-                yield SystemCommand(self.DESCRIPTIONS[binding.action], f"Key {binding.key_display or binding.key}",
-                                    getattr(self, f"action_{binding.action}"))

@@ -1,0 +1,31 @@
+"""A check process started ahead of time: pytest and the check plugin are imported before the
+checks are known, so a check cycle does not wait for Python to start.
+
+The runner writes one JSON line on stdin, ``{"argv": [...], "cwd": "..."}``; this process then runs
+pytest once with it and exits. Events go to the descriptor in WORKSHOP_EVENTS_FD, set at spawn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main() -> int:
+    import pytest
+
+    import workshop.checking.fixtures  # noqa: F401  (the imports a check run needs, done now)
+    import workshop.checking.plugin  # noqa: F401
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0  # the runner closed us unused
+    job = json.loads(line)
+    if job.get("cwd"):
+        os.chdir(job["cwd"])
+    return int(pytest.main(job["argv"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
