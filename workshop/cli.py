@@ -361,7 +361,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from workshop.env.tools import PrepareError, prepare
+    from workshop.env.prepare import PrepareError, prepare
 
     session = _session(args)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,20 +57,9 @@ class Commands:
         limit = self.deadline.left(timeout)
         start = time.monotonic()
         try:
-            proc = procs.spawn(argv, cwd=cwd or self.cwd, env=full_env, label="check")
+            code, text = procs.run(argv, cwd=cwd or self.cwd, env=full_env, timeout=limit, label="check")
         except FileNotFoundError:
             fail(f"`{argv[0]}` is not installed or not on PATH", hint="run `workshop doctor` to see how to install it")
-        code: int | None = None
-        out = b""
-        try:
-            out, _ = proc.communicate(timeout=limit)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            procs.stop(proc, grace=0.5)
-            out = proc.stdout.read() if proc.stdout else b""
-        finally:
-            procs.stop(proc, grace=0.5)  # also whatever it left behind in its group
-        text = out.decode("utf-8", errors="replace")
         shown = " ".join(argv)
         status = "killed: time limit" if code is None else f"exit {code}"
         self.transcript.append(f"$ {shown}    ({status}, {time.monotonic() - start:.2f} s)\n{text}")

