@@ -27,6 +27,18 @@ class ContentError(Exception):
         self.message = message
 
 
+class Run(BaseModel):
+    """A program the learner keeps running while the checks look at it (e.g. their own Envoy).
+
+    Checks never start it for a learner; selftest and grading start it in their copy, as the learner would.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    command: list[str] = Field(min_length=1)
+    ready: str = Field(pattern=r"^http://127\.0\.0\.1:\d+/")  # answers 200 once it is up
+    timeout: float = 60
+
+
 class FrontMatter(BaseModel):
     """What a lab.md declares about itself."""
 
@@ -38,6 +50,7 @@ class FrontMatter(BaseModel):
     tools: list[str] = []
     services: list[str] = []
     files: dict[str, list[str]] = {}  # step id -> the files `workshop reset LAB/STEP` restores
+    runs: list[Run] = []
 
 
 @dataclass
@@ -63,6 +76,7 @@ class Lab:
     tools: list[str]
     services: list[str]
     files: dict[str, list[str]]
+    runs: list[Run]
     intro: str
     steps: list[Step]
     root: Path  # the content folder
@@ -163,7 +177,7 @@ def load_lab(root: Path, slug: str) -> Lab:
     intro, steps = parse_steps(text, body_start, where)
     return Lab(
         id=meta.id, slug=slug, title=meta.title, summary=meta.summary, minutes=meta.minutes,
-        tools=meta.tools, services=meta.services, files=meta.files, intro=intro, steps=steps, root=root, lab_md=path,
+        tools=meta.tools, services=meta.services, files=meta.files, runs=meta.runs, intro=intro, steps=steps, root=root, lab_md=path,
     )
 
 

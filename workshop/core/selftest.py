@@ -12,6 +12,7 @@ from workshop.core.runner import Listener, run_checks
 from workshop.core.validate import find_checks
 from workshop.core.verdict import Verdict
 from workshop.core.workspace import copy_tree
+from workshop.env.learner import NotReady, running
 
 
 @dataclass
@@ -41,14 +42,11 @@ class LabProof:
 def prove(lab: Lab, on_event: Callable[[str, dict], None] | None = None, timeout: float | None = None) -> LabProof:
     """Run the lab's checks on fresh copies of its starter and its solution."""
     proof = LabProof(lab=lab)
-    sides: dict[str, dict[str, Verdict]] = {}
-    with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.id}-") as tmp:
-        for side, source in (("starter", lab.starter_dir), ("solution", lab.solution_dir)):
-            folder = Path(tmp) / side / lab.slug
-            copy_tree(source, folder)
-            listener: Listener | None = (lambda e, s=side: on_event(s, e)) if on_event else None
-            run = run_checks(lab, folder, on_event=listener, timeout=timeout)
-            sides[side] = {v.nodeid: v for v in run.verdicts}
+    try:
+        sides = _run_both(lab, on_event, timeout)
+    except NotReady as exc:
+        proof.problems.append(f"the solution's programs did not start: {exc}")
+        return proof
     names = {n: v for side in sides.values() for n, v in side.items()}
     for nodeid, v in names.items():
         proof.checks.append(CheckProof(v.name, v.step, sides["starter"].get(nodeid), sides["solution"].get(nodeid)))
@@ -59,3 +57,17 @@ def prove(lab: Lab, on_event: Callable[[str, dict], None] | None = None, timeout
     if len(find_checks(lab.checks_dir)) != len(proof.checks):
         proof.problems.append("some checks were not collected: run `workshop validate`")
     return proof
+
+
+def _run_both(lab: Lab, on_event: Callable[[str, dict], None] | None, timeout: float | None) -> dict[str, dict[str, Verdict]]:
+    """Verdicts by node id, for each side; what the learner keeps running is started as they would."""
+    sides: dict[str, dict[str, Verdict]] = {}
+    with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.id}-") as tmp:
+        for side, source in (("starter", lab.starter_dir), ("solution", lab.solution_dir)):
+            folder = Path(tmp) / side / lab.slug
+            copy_tree(source, folder)
+            listener: Listener | None = (lambda e, s=side: on_event(s, e)) if on_event else None
+            with running(lab, folder, must_start=side == "solution"):
+                run = run_checks(lab, folder, on_event=listener, timeout=timeout)
+            sides[side] = {v.nodeid: v for v in run.verdicts}
+    return sides

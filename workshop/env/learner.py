@@ -1,0 +1,70 @@
+"""What a learner keeps running while the checks look at it, started the way they would start it.
+
+Used by selftest and grading, which have no learner at the keyboard; a learner's own checks never
+start these for them (they say how to start them instead).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from workshop.core.content import Lab
+from workshop.core.locations import tools_bin
+from workshop.env import http, procs
+
+
+class NotReady(Exception):
+    """A learner's program did not come up; the message carries its last output lines."""
+
+
+def learner_env() -> dict[str, str]:
+    """The environment a prepared learner's shell has: the workshop's tools on PATH, func-e offline."""
+    from workshop.env.tools import func_e_env
+
+    env = {**os.environ, **func_e_env()}
+    env["PATH"] = f"{tools_bin()}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+@contextmanager
+def running(lab: Lab, folder: Path, must_start: bool = True) -> Iterator[list[str]]:
+    """Start ``lab.runs`` in ``folder``, wait until each is ready, stop them all afterwards.
+
+    Yields what went wrong for those that did not start (when ``must_start`` is False).
+    """
+    started = []
+    problems: list[str] = []
+    try:
+        for run in lab.runs:
+            log = folder.parent / f".{folder.name}-{run.command[0]}.log"
+            with open(log, "wb") as out:
+                proc = procs.spawn(run.command, cwd=folder, env=learner_env(), stdout=out, label="learner")
+            started.append(proc)
+            error = _wait(proc, run.ready, run.timeout, log)
+            if error:
+                if must_start:
+                    raise NotReady(error)
+                problems.append(error)
+        yield problems
+    finally:
+        for proc in started:
+            procs.stop(proc, grace=2.0)
+
+
+def _wait(proc, url: str, timeout: float, log: Path) -> str | None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
+            return f"`{' '.join(proc.args)}` exited with {proc.returncode}:\n{tail}"
+        try:
+            if http.request(url, timeout=1).status == 200:
+                return None
+        except http.NoResponse:
+            pass
+        time.sleep(0.05)
+    return f"`{' '.join(proc.args)}` was not ready at {url} within {timeout:g} s"
