@@ -20,6 +20,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WORKSHOP_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.delenv("WORKSHOP_CONTENT", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("WORKSHOP_SERVICES", "owned")  # what checks start goes away with them
     return tmp_path
 
 

@@ -5,6 +5,7 @@ A check reads like ``assert envoy.get("/").headers["x-wasm-workshop"] == "hello"
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,6 +131,10 @@ class Envoys:
         self.started.append(proxy)
         return proxy
 
+    def attach(self, admin_port: int, listen_port: int) -> envoylib.Envoy:
+        """The learner's own running Envoy, known by its ports."""
+        return envoylib.Envoy.attach(admin_port, listen_port)
+
     def close(self) -> None:
         for proxy in self.started:
             proxy.stop()
@@ -143,6 +148,28 @@ def envoy(tmp_path: Path, deadline: Deadline, transcript: list[str]) -> Iterator
         yield envoys
     finally:
         envoys.close()
+
+
+class Services:
+    """The workshop's own services (httpbin, the registry, the gateway), started when a check needs them.
+
+    For a learner they stay up afterwards (their own Envoy talks to them); selftest, grading and tests
+    set WORKSHOP_SERVICES=owned so that what a check starts goes away with it.
+    """
+
+    def ensure(self, *names: str) -> dict:
+        from workshop.env import services
+
+        detached = os.environ.get("WORKSHOP_SERVICES", "") != "owned"
+        try:
+            return services.ensure(list(names), detached=detached)
+        except services.ServiceError as exc:
+            fail(f"the workshop could not start {', '.join(names)}: {exc}", hint="see `workshop env status`")
+
+
+@pytest.fixture
+def services() -> Services:
+    return Services()
 
 
 class Http:

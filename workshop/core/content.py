@@ -28,14 +28,16 @@ class ContentError(Exception):
 
 
 class Run(BaseModel):
-    """A program the learner keeps running while the checks look at it (e.g. their own Envoy).
+    """What the learner does before checking: a command run to completion (a build), or, with ``ready``,
+    a program they keep running while the checks look at it (their own Envoy).
 
-    Checks never start it for a learner; selftest and grading start it in their copy, as the learner would.
+    Checks never do these for a learner; selftest and grading do them in their copy, as the learner would.
     """
 
     model_config = ConfigDict(extra="forbid")
     command: list[str] = Field(min_length=1)
-    ready: str = Field(pattern=r"^http://127\.0\.0\.1:\d+/")  # answers 200 once it is up
+    env: dict[str, str] = {}
+    ready: str | None = Field(default=None, pattern=r"^http://127\.0\.0\.1:\d+/")  # answers 200 once up
     timeout: float = 60
 
 

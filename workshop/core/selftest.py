@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,7 +62,28 @@ def prove(lab: Lab, on_event: Callable[[str, dict], None] | None = None, timeout
 
 def _run_both(lab: Lab, on_event: Callable[[str, dict], None] | None, timeout: float | None) -> dict[str, dict[str, Verdict]]:
     """Verdicts by node id, for each side; what the learner keeps running is started as they would."""
+    from workshop.env import services
+
     sides: dict[str, dict[str, Verdict]] = {}
+    # The lab's services belong to this run: up before the checks, gone when it ends.
+    previous = os.environ.get("WORKSHOP_SERVICES")
+    os.environ["WORKSHOP_SERVICES"] = "owned"
+    try:
+        if lab.services:
+            services.ensure(lab.services)
+        _prove_sides(lab, on_event, timeout, sides)
+    finally:
+        services.stop_owned()
+        if previous is None:
+            os.environ.pop("WORKSHOP_SERVICES", None)
+        else:
+            os.environ["WORKSHOP_SERVICES"] = previous
+    return sides
+
+
+def _prove_sides(
+    lab: Lab, on_event: Callable[[str, dict], None] | None, timeout: float | None, sides: dict[str, dict[str, Verdict]]
+) -> None:
     with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.id}-") as tmp:
         for side, source in (("starter", lab.starter_dir), ("solution", lab.solution_dir)):
             folder = Path(tmp) / side / lab.slug
@@ -70,4 +92,3 @@ def _run_both(lab: Lab, on_event: Callable[[str, dict], None] | None, timeout: f
             with running(lab, folder, must_start=side == "solution"):
                 run = run_checks(lab, folder, on_event=listener, timeout=timeout)
             sides[side] = {v.nodeid: v for v in run.verdicts}
-    return sides

@@ -105,14 +105,19 @@ def bootstrap(
 
 @dataclass
 class Envoy:
-    """A running Envoy started by us; stop() it (the fixtures and services do)."""
+    """A running Envoy: one we started (``proc`` set; stop() it) or one we found (the learner's own)."""
 
-    proc: subprocess.Popen[bytes]
-    workdir: Path
+    proc: subprocess.Popen[bytes] | None
+    workdir: Path | None
     admin_port: int
-    log_path: Path
+    log_path: Path | None
     listen_port: int = 0
     _log_offset: int = field(default=0, repr=False)
+
+    @classmethod
+    def attach(cls, admin_port: int, listen_port: int) -> Envoy:
+        """The Envoy someone else runs, known by its ports (its log is theirs: ``log()`` is empty)."""
+        return cls(proc=None, workdir=None, admin_port=admin_port, log_path=None, listen_port=listen_port)
 
     @property
     def url(self) -> str:
@@ -126,9 +131,12 @@ class Envoy:
 
     def log(self) -> str:
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
+            return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path else ""
         except FileNotFoundError:
             return ""
+
+    def config_dump(self) -> dict:
+        return json.loads(self.admin("/config_dump").text)
 
     def log_since_mark(self) -> str:
         return self.log()[self._log_offset :]
@@ -158,10 +166,11 @@ class Envoy:
         return out
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        procs.stop(self.proc, grace=2.0)
+        if self.proc is not None:
+            procs.stop(self.proc, grace=2.0)
 
 
 def wasm_stderr(log: str) -> str:
@@ -230,7 +239,8 @@ def plain(line: str) -> str:
 
 
 def _why_not(envoy: Envoy) -> str:
-    text = envoy.log() + (envoy.workdir / "envoy.out").read_text(errors="replace")
+    out = envoy.workdir / "envoy.out" if envoy.workdir else None
+    text = envoy.log() + (out.read_text(errors="replace") if out and out.exists() else "")
     errors = [plain(ln) for ln in text.splitlines() if "[critical]" in ln or "[error]" in ln]
     return last_lines("\n".join(errors) if errors else text)
 
@@ -239,7 +249,8 @@ def _wait_ready(envoy: Envoy, addr_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not envoy.alive():
-            raise EnvoyError(f"Envoy exited at start (code {envoy.proc.returncode}):\n{_why_not(envoy)}")
+            code = envoy.proc.returncode if envoy.proc else None
+            raise EnvoyError(f"Envoy exited at start (code {code}):\n{_why_not(envoy)}")
         if not envoy.admin_port and addr_path.exists():
             text = addr_path.read_text().strip()
             if text:

@@ -22,10 +22,17 @@ class NotReady(Exception):
 
 
 def learner_env() -> dict[str, str]:
-    """The environment a prepared learner's shell has: the workshop's tools on PATH, func-e offline."""
-    from workshop.env.tools import func_e_env
+    """The environment of a prepared learner's shell: the workshop's tools on PATH, func-e offline.
 
-    env = {**os.environ, **func_e_env()}
+    func-e gets the packaged Envoy (seeded on first use) and a versions address where nothing
+    listens, so it never tries to download anything here.
+    """
+    from workshop.env.prepare import OFFLINE_VERSIONS_URL, seed_func_e
+    from workshop.env.tools import func_e_env, seeded_envoys
+
+    if not seeded_envoys():
+        seed_func_e(lambda _message: None)
+    env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL}
     env["PATH"] = f"{tools_bin()}{os.pathsep}{env.get('PATH', '')}"
     return env
 
@@ -40,11 +47,17 @@ def running(lab: Lab, folder: Path, must_start: bool = True) -> Iterator[list[st
     problems: list[str] = []
     try:
         for run in lab.runs:
-            log = folder.parent / f".{folder.name}-{run.command[0]}.log"
-            with open(log, "wb") as out:
-                proc = procs.spawn(run.command, cwd=folder, env=learner_env(), stdout=out, label="learner")
-            started.append(proc)
-            error = _wait(proc, run.ready, run.timeout, log)
+            if run.ready is None:
+                env = {**learner_env(), **run.env}
+                code, out = procs.run(run.command, cwd=folder, env=env, timeout=run.timeout, label="learner")
+                error = None if code == 0 else f"`{' '.join(run.command)}` failed ({code}):\n{out.strip()[-800:]}"
+            else:
+                log = folder.parent / f".{folder.name}-{run.command[0]}.log"
+                with open(log, "wb") as out_file:
+                    proc = procs.spawn(run.command, cwd=folder, env={**learner_env(), **run.env}, stdout=out_file,
+                                       label="learner")
+                started.append(proc)
+                error = _wait(proc, run.ready, run.timeout, log)
             if error:
                 if must_start:
                     raise NotReady(error)

@@ -1,0 +1,83 @@
+"""Reading an Envoy bootstrap (a learner's envoy.yaml, or /config_dump) in the learner's terms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+HCM = "envoy.filters.network.http_connection_manager"
+
+
+@dataclass
+class WasmFilter:
+    name: str
+    runtime: str
+    code: str  # the local filename, or the remote URI
+    plugin_config: str | None
+
+
+def address(addr: dict[str, Any] | None) -> tuple[str, int] | None:
+    sock = (addr or {}).get("socket_address") or {}
+    if "port_value" not in sock:
+        return None
+    return str(sock.get("address", "")), int(sock["port_value"])
+
+
+def listeners(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(((config.get("static_resources") or {}).get("listeners")) or [])
+
+
+def http_filters(listener: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for chain in listener.get("filter_chains") or []:
+        for f in chain.get("filters") or []:
+            if f.get("name") == HCM or "HttpConnectionManager" in str((f.get("typed_config") or {}).get("@type", "")):
+                yield from (f.get("typed_config") or {}).get("http_filters") or []
+
+
+def routes(listener: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for chain in listener.get("filter_chains") or []:
+        for f in chain.get("filters") or []:
+            rc = (f.get("typed_config") or {}).get("route_config") or {}
+            for vh in rc.get("virtual_hosts") or []:
+                yield from vh.get("routes") or []
+
+
+def wasm_filter(entry: dict[str, Any]) -> WasmFilter | None:
+    tc = entry.get("typed_config") or {}
+    if "envoy.extensions.filters.http.wasm.v3.Wasm" not in str(tc.get("@type", "")):
+        return None
+    config = tc.get("config") or {}
+    vm = config.get("vm_config") or {}
+    code = vm.get("code") or {}
+    where = (code.get("local") or {}).get("filename") or ((code.get("remote") or {}).get("http_uri") or {}).get("uri", "")
+    raw = config.get("configuration")
+    plugin_config = raw.get("value") if isinstance(raw, dict) else None
+    return WasmFilter(name=str(config.get("name", "")), runtime=str(vm.get("runtime", "")), code=str(where),
+                      plugin_config=plugin_config)
+
+
+def cluster_endpoints(config: dict[str, Any], name: str) -> list[tuple[str, int]]:
+    for cluster in (config.get("static_resources") or {}).get("clusters") or []:
+        if cluster.get("name") != name:
+            continue
+        found = []
+        for ep in ((cluster.get("load_assignment") or {}).get("endpoints")) or []:
+            for lb in ep.get("lb_endpoints") or []:
+                a = address((lb.get("endpoint") or {}).get("address"))
+                if a:
+                    found.append(a)
+        return found
+    return []
+
+
+def dumped_listeners(dump: dict[str, Any]) -> list[dict[str, Any]]:
+    """The active listeners of a running Envoy's /config_dump, shaped like bootstrap listeners."""
+    out = []
+    for section in dump.get("configs") or []:
+        if "ListenersConfigDump" in section.get("@type", ""):
+            for item in section.get("static_listeners") or []:
+                out.append(item.get("listener") or {})
+            for item in section.get("dynamic_listeners") or []:
+                out.append(((item.get("active_state") or {}).get("listener")) or {})
+    return out
