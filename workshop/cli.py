@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("validate", "lint the content: front matter, steps, checks, starter and solution", json_opt)
     cmd("doctor", "check the tools the labs need, and say how to fix what is missing", json_opt)
     cmd("prepare", "download and install what the labs need, so the workshop then runs offline")
+    p = cmd("serve", "serve the workshop app to a browser (textual-serve), on 127.0.0.1 unless told otherwise")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     return parser
 
 
@@ -358,6 +361,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             if not t.ok:
                 print(f"      needed for: {t.needed_for}\n      fix: {t.fix}")
     return EXIT_OK if all(t.ok or t.optional for t in tools) else EXIT_FAILED
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from workshop.env.http import port_free
+    from workshop.tui.serve import serve
+
+    if not port_free(args.port, args.host):
+        raise _usage(f"port {args.port} on {args.host} is taken: choose another with --port N")
+    print(f"Serving the workshop at http://{args.host}:{args.port} (Ctrl-C stops it)")
+    serve(args.host, args.port, content=args.content, workspace=args.workspace)
+    return EXIT_OK
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

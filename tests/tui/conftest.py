@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import shutil
 import textwrap
 import time
 from collections.abc import Callable
@@ -132,6 +133,15 @@ This step's check never finishes.
             """it waits for something that never comes"""
             time.sleep(30)
     ''')
+    return root
+
+
+@pytest.fixture
+def lab01_content(tmp_path: Path) -> Path:
+    """Only the shipped lab 01, so screens and snapshots do not change when other labs are added."""
+    root = tmp_path / "lab01-content"
+    for part in ("labs", "solutions", "checks"):
+        shutil.copytree(ROOT / part / "01-first-filter", root / part / "01-first-filter")
     return root
 
 

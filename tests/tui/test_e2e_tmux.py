@@ -1,4 +1,4 @@
-"""End to end: the real `workshop` in a real terminal (tmux), through lab 01 with its solution applied."""
+"""End to end: the real `workshop` in a real 80x24 terminal (tmux), through lab 01 with its solution applied."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Terminal:
         self.base = ["tmux", "-L", name]
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=10)
+        return subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=10, check=False)
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "app").stdout
@@ -43,22 +43,21 @@ class Terminal:
         return self.tmux("has-session", "-t", "app").returncode == 0
 
 
-def test_lab01_solved_passes_every_step_in_the_real_app(tmp_path: Path) -> None:
+def test_lab01_solved_passes_every_step_in_the_real_app(tmp_path: Path, lab01_content: Path) -> None:
     ws = tmp_path / "ws"
-    cli = [sys.executable, "-m", "workshop", "--workspace", str(ws)]
+    cli = [sys.executable, "-m", "workshop", "--content", str(lab01_content), "--workspace", str(ws)]
     for args in (["start", "01"], ["solve", "01"]):
         subprocess.run([*cli, *args], check=True, capture_output=True, timeout=60)
     env = [f"{k}={v}" for k, v in os.environ.items() if k.startswith("WORKSHOP_") or k in ("PATH", "HOME", "GOPATH",
                                                                                             "GOCACHE", "GOMODCACHE")]
     term = Terminal(f"workshop-e2e-{os.getpid()}")
     try:
-        started = term.tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "32",
+        started = term.tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
                             shlex.join(["env", "TERM=xterm-256color", *env, *cli]))
         assert started.returncode == 0, started.stderr
         term.wait_for("Lab 01 · step 1/3", "c Check", timeout=30)
         for n, expected in ((1, "All 1 check(s) passed"), (2, "All 2 check(s) passed"), (3, "All 1 check(s) passed")):
             term.press("c")
-            term.wait_for("Checking step", timeout=5)  # the key press is acknowledged at once
             shown = term.wait_for(expected, f"step {n}/3", timeout=240)
             assert "failed" not in shown
             if n < 3:
@@ -66,7 +65,7 @@ def test_lab01_solved_passes_every_step_in_the_real_app(tmp_path: Path) -> None:
                 term.wait_for(f"step {n + 1}/3", timeout=10)
         shown = term.wait_for("Lab 01 complete", "3 of 3 steps passed", timeout=10)
         assert "✓ Build a Proxy-Wasm module" in shown and "✓ Run it in Envoy" in shown
-        assert "✓ passed" in shown and "envoy adds header" in shown.replace("_", " ").lower()
+        term.wait_for("✓ passed   envoy:", "✓ All 1 check(s) passed.", timeout=10)  # once the notices fade
         term.press("q")
         deadline = time.monotonic() + 15
         while term.alive() and time.monotonic() < deadline:

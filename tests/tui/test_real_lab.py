@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.tui.conftest import make_app, wait_for
 from workshop.core import workspace
 from workshop.core.session import Session
 from workshop.tui.widgets.checks.check_panel import CheckRow
 from workshop.tui.widgets.step.step_view import StepView
 
-from tests.tui.conftest import make_app, wait_for
 
-
-def lab01(tmp_path: object) -> Session:
-    session = Session.open(workspace=str(tmp_path / "ws"))  # type: ignore[operator]
+def lab01(tmp_path: Path, content: Path) -> Session:
+    session = Session.open(content=str(content), workspace=str(tmp_path / "ws"))
     session.workspace.mkdir(parents=True)
     workspace.start(session.workspace, session.workshop.lab("01"))
     return session
 
 
-async def test_the_starter_fails_its_checks_live(tmp_path: object) -> None:
-    session = lab01(tmp_path)
+async def test_the_starter_fails_its_checks_live(tmp_path: Path, lab01_content: Path) -> None:
+    session = lab01(tmp_path, lab01_content)
     app = make_app(session)
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("a")
@@ -33,8 +34,8 @@ async def test_the_starter_fails_its_checks_live(tmp_path: object) -> None:
 
 
 @pytest.mark.slow
-async def test_the_solution_passes_the_lab(tmp_path: object) -> None:
-    session = lab01(tmp_path)
+async def test_the_solution_passes_the_lab(tmp_path: Path, lab01_content: Path) -> None:
+    session = lab01(tmp_path, lab01_content)
     lab = session.workshop.lab("01")
     workspace.put(session.workspace, lab, lab.solution_dir, reason="solve")
     app = make_app(session)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.tui.conftest import make_app
 from workshop.core import workspace
 from workshop.core.session import Session
-
-from tests.tui.conftest import make_app
 
 SIZE = (100, 32)
 
@@ -19,8 +18,8 @@ async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
-def test_main_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    session = Session.open(workspace=str(tmp_path / "ws"))  # the shipped lab 01, not started
+def test_main_screen(snap_compare, tmp_path: Path, lab01_content: Path) -> None:  # type: ignore[no-untyped-def]
+    session = Session.open(content=str(lab01_content), workspace=str(tmp_path / "ws"))  # lab 01, not started
     assert snap_compare(make_app(session), terminal_size=SIZE, run_before=_settle)
 
 

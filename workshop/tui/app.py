@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from workshop.core.session import Session
@@ -15,9 +16,9 @@ class WorkshopApp(App[int]):
     """A learner's whole workshop: read a step, run its commands, check it, move on."""
 
     TITLE = "Wasm workshop"
-    BINDINGS = [Binding("q", "quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
     # A mode (not get_default_screen) so that the screen's own stylesheet is loaded.
-    MODES = {"learn": lambda: _main_screen()}
+    MODES: ClassVar[dict] = {"learn": lambda: _main_screen()}
     DEFAULT_MODE = "learn"
 
     def __init__(self, session: Session) -> None:

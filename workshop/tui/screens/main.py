@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
@@ -33,7 +34,7 @@ class MainScreen(Screen[None]):
     """Where the learner reads, runs, checks and moves through the labs."""
 
     CSS_PATH = "main.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "check", "Check"),
         Binding("a", "check_lab", "Check lab", show=False),
         Binding("n", "next", "Next"),
