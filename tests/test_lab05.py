@@ -1,0 +1,119 @@
+"""Lab 05 for real: images pushed to the real registry, judged the way Istio's agent reads them."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from workshop.core import oci
+from workshop.core.content import load_workshop
+from workshop.core.runner import run_checks
+from workshop.env import procs, services
+
+pytestmark = pytest.mark.slow
+LAB = load_workshop(ROOT).lab("05")
+
+
+@pytest.fixture
+def registry() -> str:
+    info = services.ensure(["registry"])["registry"]
+    yield f"127.0.0.1:{info.port}"
+    services.stop_owned()
+
+
+def _solution(tmp_path: Path) -> Path:
+    folder = tmp_path / "ws" / LAB.slug
+    shutil.copytree(LAB.solution_dir, folder)
+    subprocess.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=folder, check=True,
+                   env={**__import__("os").environ, "GOOS": "wasip1", "GOARCH": "wasm"}, timeout=300)
+    return folder
+
+
+def _push(folder: Path, image: str, files: list[str]) -> None:
+    code = ("import sys, oras.client; c = oras.client.OrasClient(hostname=sys.argv[1].split('/')[0], insecure=True);"
+            "c.push(sys.argv[1], files=sys.argv[2:])")
+    subprocess.run([sys.executable, "-c", code, image, *files], cwd=folder, check=True, timeout=120, capture_output=True)
+
+
+def _verdicts(folder: Path) -> dict:
+    verdicts = {v.name: v for v in run_checks(LAB, folder).verdicts}
+    assert [r for r in procs.tracked() if not r["label"].startswith("service ")] == []  # the runner left nothing behind
+    return verdicts
+
+
+def test_selftest_lab05(workshop_cli) -> None:
+    data = json.loads(workshop_cli("selftest", "05", "--json", check_code=0).stdout)
+    assert data["labs"][0]["ok"]
+
+
+def test_one_layer_artifact_is_rejected_as_istio_would(tmp_path: Path, registry: str) -> None:
+    folder = _solution(tmp_path)
+    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"plugin.wasm:{oci.WASM_LAYER}"])
+    v = _verdicts(folder)["the_image_is_one_istio_accepts"]
+    assert v.status == "failed" and "one-layer Wasm artifact" in v.message and oci.WASM_CONFIG in v.hint
+
+
+def test_wrong_media_type(tmp_path: Path, registry: str) -> None:
+    folder = _solution(tmp_path)
+    _push(folder, f"{registry}/wasm-workshop/filter:v1",
+          ["plugin.wasm:application/octet-stream", "runtime-config.json:application/json"])
+    v = _verdicts(folder)["the_image_is_one_istio_accepts"]
+    assert "Istio would not read this image" in v.message and "application/octet-stream" in v.message
+
+
+def test_push_to_the_wrong_tag(tmp_path: Path, registry: str) -> None:
+    folder = _solution(tmp_path)
+    _push(folder, f"{registry}/wasm-workshop/filter:v2", [f"plugin.wasm:{oci.WASM_LAYER}", f"runtime-config.json:{oci.WASM_CONFIG}"])
+    v = _verdicts(folder)["the_image_is_one_istio_accepts"]
+    assert "has no wasm-workshop/filter:v1" in v.message and "tags: v2" in v.message
+
+
+def test_an_image_without_plugin_wasm(tmp_path: Path, registry: str) -> None:
+    folder = _solution(tmp_path)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(folder / "plugin.wasm", arcname="filter.wasm")
+    (folder / "layer.tar.gz").write_bytes(gzip.compress(buf.getvalue()))
+    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"layer.tar.gz:{oci.OCI_LAYER}"])
+    v = _verdicts(folder)["the_image_is_one_istio_accepts"]
+    assert "has no plugin.wasm" in v.message and "filter.wasm" in v.message
+
+
+def test_a_stale_image(tmp_path: Path, registry: str) -> None:
+    folder = _solution(tmp_path)
+    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"plugin.wasm:{oci.WASM_LAYER}", f"runtime-config.json:{oci.WASM_CONFIG}"])
+    main = folder / "main.go"
+    main.write_text(main.read_text().replace("request %d answered", "request %d done"))
+    verdicts = _verdicts(folder)
+    assert verdicts["the_image_is_one_istio_accepts"].passed
+    v = verdicts["the_image_holds_your_current_build"]
+    assert v.status == "failed" and "stale" in v.message
+
+
+def test_a_registry_that_is_down() -> None:
+    with pytest.raises(oci.ImageProblem, match="does not answer") as caught:
+        oci.fetch("127.0.0.1:9/wasm-workshop/filter:v1")
+    assert "workshop env up registry" in caught.value.hint
+
+
+def test_the_docker_form_passes(tmp_path: Path, registry: str) -> None:
+    docker = shutil.which("docker")
+    if not docker or subprocess.run([docker, "info"], capture_output=True, timeout=20).returncode != 0:
+        pytest.skip("no Docker engine answers (CI starts dockerd)")
+    folder = _solution(tmp_path)
+    tag = f"{registry}/wasm-workshop/filter:v1"
+    subprocess.run([docker, "build", "-t", tag, "."], cwd=folder, check=True, timeout=300, capture_output=True)
+    subprocess.run([docker, "push", tag], check=True, timeout=300, capture_output=True)
+    subprocess.run([docker, "rmi", tag], timeout=60, capture_output=True)
+    image = oci.fetch(tag)
+    assert image.form in ("docker image", "OCI image")
+    assert all(v.passed for v in _verdicts(folder).values())
