@@ -7,12 +7,11 @@ step; a ``### Hints`` list inside a step gives its hints, revealed one at a time
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 STEP_ID = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
 LAB_DIR = re.compile(r"^(\d\d)-[a-z0-9-]+$")
@@ -27,32 +26,18 @@ class ContentError(Exception):
         self.message = message
 
 
-class Run(BaseModel):
+@dataclass
+class Run:
     """What the learner does before checking: a command run to completion (a build), or, with ``ready``,
     a program they keep running while the checks look at it (their own Envoy).
 
     Checks never do these for a learner; selftest and grading do them in their copy, as the learner would.
     """
 
-    model_config = ConfigDict(extra="forbid")
-    command: list[str] = Field(min_length=1)
-    env: dict[str, str] = {}
-    ready: str | None = Field(default=None, pattern=r"^http://127\.0\.0\.1:\d+/")  # answers 200 once up
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready: str | None = None  # a URL on 127.0.0.1 that answers 200 once it is up
     timeout: float = 60
-
-
-class FrontMatter(BaseModel):
-    """What a lab.md declares about itself."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^\d\d$")
-    title: str = Field(min_length=1)
-    summary: str = Field(min_length=1)
-    minutes: int = Field(gt=0, le=600)
-    tools: list[str] = []
-    services: list[str] = []
-    files: dict[str, list[str]] = {}  # step id -> the files `workshop reset LAB/STEP` restores
-    runs: list[Run] = []
 
 
 @dataclass
@@ -133,16 +118,49 @@ class Workshop:
 
 
 def load_workshop(root: Path) -> Workshop:
-    """Read every lab under ``root/labs``; raises ContentError on the first broken lab."""
+    """Read every lab under ``root/labs``; raises ContentError on the first broken lab.
+
+    The parsed content is cached, keyed on every lab.md's path, size and time: starting the app or a
+    check then needs neither YAML, pydantic nor a Markdown parse.
+    """
     labs_dir = root / "labs"
     if not labs_dir.is_dir():
         raise ContentError(str(root), "not a workshop folder: it has no labs/ folder")
-    labs = [load_lab(root, d.name) for d in sorted(labs_dir.iterdir()) if LAB_DIR.match(d.name)]
-    return Workshop(root=root, labs=labs)
+    slugs = sorted(d.name for d in labs_dir.iterdir() if LAB_DIR.match(d.name))
+    cached = _cache_path(root, slugs)
+    try:
+        workshop = pickle.loads(cached.read_bytes())
+        if isinstance(workshop, Workshop):
+            return workshop
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+        pass
+    workshop = Workshop(root=root, labs=[load_lab(root, slug) for slug in slugs])
+    try:
+        from workshop.core.atomic import write_atomic
+
+        write_atomic(cached, pickle.dumps(workshop))
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return workshop
+
+
+def _cache_path(root: Path, slugs: list[str]) -> Path:
+    from workshop import __version__
+    from workshop.core.locations import cache_dir
+
+    key = [__version__, str(root)]
+    for slug in slugs:
+        try:
+            st = (root / "labs" / slug / "lab.md").stat()
+            key.append(f"{slug}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            key.append(f"{slug}:missing")
+    return cache_dir() / "content" / (hashlib.sha256("|".join(key).encode()).hexdigest()[:24] + ".pickle")
 
 
 def split_front_matter(text: str, where: str) -> tuple[dict, int]:
     """Return the front matter mapping and the 0-based line where the Markdown body starts."""
+    import yaml
     from markdown_it import MarkdownIt
     from mdit_py_plugins.front_matter import front_matter_plugin
 
@@ -165,6 +183,10 @@ def load_lab(root: Path, slug: str) -> Lab:
     where = str(path)
     if not path.is_file():
         raise ContentError(where, "missing lab.md")
+    from pydantic import ValidationError
+
+    from workshop.core.frontmatter import FrontMatter
+
     text = path.read_text(encoding="utf-8")
     data, body_start = split_front_matter(text, where)
     try:
@@ -179,7 +201,7 @@ def load_lab(root: Path, slug: str) -> Lab:
     intro, steps = parse_steps(text, body_start, where)
     return Lab(
         id=meta.id, slug=slug, title=meta.title, summary=meta.summary, minutes=meta.minutes,
-        tools=meta.tools, services=meta.services, files=meta.files, runs=meta.runs, intro=intro, steps=steps, root=root, lab_md=path,
+        tools=meta.tools, services=meta.services, files=meta.files, runs=[Run(**r.model_dump()) for r in meta.runs], intro=intro, steps=steps, root=root, lab_md=path,
     )
 
 

@@ -1,0 +1,29 @@
+"""The schema of a lab.md's front matter, checked with pydantic (only when a lab.md is parsed)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunSpec(BaseModel):
+    """One entry of ``runs:`` (see content.Run)."""
+
+    model_config = ConfigDict(extra="forbid")
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = {}
+    ready: str | None = Field(default=None, pattern=r"^http://127\.0\.0\.1:\d+/")  # answers 200 once up
+    timeout: float = 60
+
+
+class FrontMatter(BaseModel):
+    """What a lab.md declares about itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^\d\d$")
+    title: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
+    minutes: int = Field(gt=0, le=600)
+    tools: list[str] = []
+    services: list[str] = []
+    files: dict[str, list[str]] = {}  # step id -> the files `workshop reset LAB/STEP` restores
+    runs: list[RunSpec] = []
