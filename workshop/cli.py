@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("validate", "lint the content: front matter, steps, checks, starter and solution", json_opt)
     cmd("doctor", "check the tools the labs need, and say how to fix what is missing", json_opt)
     cmd("prepare", "download and install what the labs need, so the workshop then runs offline")
+    from workshop.cli_env import add_env_parser
+
+    add_env_parser(sub, [common])
     p = cmd("serve", "serve the workshop app to a browser (textual-serve), on 127.0.0.1 unless told otherwise")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -372,6 +375,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Serving the workshop at http://{args.host}:{args.port} (Ctrl-C stops it)")
     serve(args.host, args.port, content=args.content, workspace=args.workspace)
     return EXIT_OK
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from workshop.cli_env import cmd_env as run
+
+    return run(args)
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

@@ -68,6 +68,15 @@ class Session:
         self.store.update(update)
         return run
 
+    def planned_checks(self, lab: Lab, step: Step | None = None) -> list[dict[str, str]]:
+        """The checks a run will report, in the order it runs them, known before it starts."""
+        from workshop.core.validate import find_checks
+
+        order = {s.id: n for n, s in enumerate(lab.steps)}
+        found = [c for c in find_checks(lab.checks_dir) if step is None or c.step == step.id]
+        found.sort(key=lambda c: order.get(c.step or "", len(order)))  # stable: file, then line order
+        return [c.info(lab.root) for c in found]
+
     def next_hint(self, lab: Lab, step: Step) -> tuple[int, str] | None:
         """The next hint for this step (1-based number, text), or None when there are none."""
         if not step.hints:

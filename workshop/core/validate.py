@@ -26,6 +26,13 @@ class CheckDef:
     line: int
     name: str
     step: str | None
+    title: str = ""
+
+    def info(self, root: Path) -> dict[str, str]:
+        """What the runner will report about this check once collected (nodeid, lab, step, name, title)."""
+        return {"nodeid": f"{self.path.relative_to(root).as_posix()}::{self.name}", "lab": self.path.parent.name,
+                "step": self.step or "", "name": self.name.removeprefix("test_"),
+                "title": self.title or self.name.removeprefix("test_").replace("_", " ")}
 
 
 def find_checks(checks_dir: Path) -> list[CheckDef]:
@@ -38,7 +45,8 @@ def find_checks(checks_dir: Path) -> list[CheckDef]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_"):
-                found.append(CheckDef(path, node.lineno, node.name, _step_of(node)))
+                doc = (ast.get_docstring(node) or "").strip().splitlines()
+                found.append(CheckDef(path, node.lineno, node.name, _step_of(node), doc[0] if doc else ""))
     return found
 
 

@@ -157,7 +157,7 @@ class MainScreen(Screen[None]):
         self.checking = True
         self.query_one(TabbedContent).active = "checks-tab"
         what = f"lab {self.lab.id}" if whole_lab else f"step {self.lab.steps.index(self.step) + 1}, {self.step.title}"
-        self.query_one(CheckPanel).begin(what)
+        self.query_one(CheckPanel).begin(what, self.session.planned_checks(self.lab, None if whole_lab else self.step))
         self.run_checks(self.lab, None if whole_lab else self.step)
 
     @work(thread=True, exclusive=True, group="check", exit_on_error=False)
@@ -167,12 +167,10 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, group="prewarm", exit_on_error=False)
     def _prewarm(self) -> None:
-        """Have a check process ready before the first `c`, where the runner offers one."""
+        """Have a check process ready before the next `c`."""
         from workshop.core import runner
 
-        warm = getattr(runner, "prewarm", None)
-        if warm is not None:
-            warm()
+        runner.prewarm()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -188,6 +186,7 @@ class MainScreen(Screen[None]):
             return
         run: CheckRun = event.worker.result
         panel.finish(run)
+        self._prewarm()
         self._after_check(run)
 
     def _after_check(self, run: CheckRun) -> None:

@@ -52,7 +52,8 @@ class CheckRow(Vertical):
 
     def running(self) -> None:
         self.state = "running"
-        self.query_one(".line", Static).update(self._line())
+        if self.is_mounted:  # before that, compose() draws the new state
+            self.query_one(".line", Static).update(self._line())
 
     def show(self, verdict: Verdict) -> None:
         self.state = verdict.status
@@ -86,10 +87,20 @@ class CheckPanel(VerticalScroll):
     def rows(self) -> dict[str, CheckRow]:
         return {row.info["nodeid"]: row for row in self.query(CheckRow)}
 
-    def begin(self, what: str) -> None:
-        """Immediate feedback for a key press: clear the last run and say what is being checked."""
+    def begin(self, what: str, planned: list[dict[str, Any]] | None = None) -> None:
+        """Immediate feedback for a key press: the checks about to run, the first one already running.
+
+        The check process is started ahead of time, so the first check is under way as soon as the
+        key is pressed; the runner's own events then confirm (or add to) these rows.
+        """
         self.query(CheckRow).remove()
-        self._summary(f"Checking {what}... collecting checks")
+        rows = [CheckRow(info) for info in planned or []]
+        if rows:
+            self.mount_all(rows)
+            rows[0].running()
+            self._summary(f"Checking {what}: {len(rows)} check(s)...")
+        else:
+            self._summary(f"Checking {what}... collecting checks")
 
     def on_check_panel_event(self, message: Event) -> None:
         message.stop()

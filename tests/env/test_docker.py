@@ -1,0 +1,107 @@
+"""`workshop env` with the Docker backend: images built here from the binaries, host network, labels."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+
+import pytest
+
+from tests.env.conftest import env_cli
+from workshop.env import http, services
+from workshop.env.services import Ports, containers, images, records
+
+
+def test_docker_asked_for_but_not_running_says_how_to_start_it(ports: Ports) -> None:
+    proc = env_cli("up", "httpbin", "--backend", "docker", env={"DOCKER_HOST": "unix:///tmp/nothing.sock"})
+    assert proc.returncode == 1
+    assert "the Docker engine does not answer at unix:///tmp/nothing.sock" in proc.stderr
+    assert "dockerd" in proc.stderr and "--backend process" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = env_cli("up", "httpbin", env={"DOCKER_HOST": "unix:///tmp/nothing.sock", "WORKSHOP_BACKEND": "docker"})
+    assert proc.returncode == 1 and "does not answer" in proc.stderr
+
+
+def test_auto_falls_back_to_processes_without_an_engine(ports: Ports, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/nothing.sock")
+    assert services.choose_backend("auto") == "process"
+
+
+def test_images_are_scratch_plus_the_binary_and_its_libraries(real_tools: dict) -> None:
+    if "go-httpbin" not in real_tools:
+        pytest.skip("go-httpbin not installed: run `workshop prepare`")
+    import tarfile
+
+    with tarfile.open(fileobj=images.build_context(real_tools["go-httpbin"], "go-httpbin")) as tar:
+        names = tar.getnames()
+        dockerfile = tar.extractfile("Dockerfile").read().decode()  # type: ignore[union-attr]
+    assert dockerfile.startswith("FROM scratch\n")
+    assert "rootfs/usr/local/bin/go-httpbin" in names
+    libs = images.shared_libraries(real_tools["go-httpbin"])
+    assert all(f"rootfs{lib}" in names for lib in libs)
+
+
+@pytest.mark.usefixtures("docker_engine", "needs_binaries")
+def test_up_status_logs_down_in_containers(ports: Ports) -> None:
+    proc = env_cli("up", "--backend", "docker", "--json", timeout=600)  # the first run builds the images
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    up = {s["name"]: s for s in json.loads(proc.stdout)["services"]}
+    assert all(s["backend"] == "docker" and s["container"] for s in up.values())
+
+    client = containers.client()
+    for name, s in up.items():
+        c = client.containers.get(s["container"])
+        assert c.status == "running"
+        assert c.attrs["HostConfig"]["NetworkMode"] == "host"  # never a bridge network
+        assert c.labels[containers.SERVICE_LABEL] == name
+        assert c.labels[containers.STATE_LABEL] == records.state_key()
+        assert client.images.get(c.image.id).tags[0].startswith(f"wasm-workshop/{name}:")
+
+    assert http.request(f"http://127.0.0.1:{ports.registry}/v2/").status == 200
+    echoed = json.loads(http.request(f"http://127.0.0.1:{ports.envoy}/get", headers={"x-probe": "c"}).text)
+    assert echoed["headers"]["X-Probe"] == ["c"]
+    status = json.loads(env_cli("status", "--json").stdout)["services"]
+    assert all(s["up"] and s["backend"] == "docker" for s in status)
+    assert "container" in env_cli("status").stdout
+    assert "listening on http://127.0.0.1" in env_cli("logs", "httpbin").stdout
+
+    down = env_cli("down")
+    assert down.returncode == 0, down.stderr
+    assert client.containers.list(all=True, filters={"label": f"{containers.STATE_LABEL}={records.state_key()}"}) == []
+    assert all(http.port_free(p) for p in (ports.envoy, ports.envoy_admin, ports.registry, ports.httpbin))
+    assert "listening on http://127.0.0.1" in env_cli("logs", "httpbin").stdout  # saved when it was removed
+
+
+@pytest.mark.usefixtures("docker_engine", "needs_binaries")
+def test_a_taken_port_is_refused_before_any_container_runs(ports: Ports) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", ports.httpbin))
+        s.listen()
+        proc = env_cli("up", "httpbin", "--backend", "docker")
+    assert proc.returncode == 1 and f"port {ports.httpbin} on 127.0.0.1" in proc.stderr
+    assert containers.client().containers.list(all=True, filters={"label": f"{containers.STATE_LABEL}={records.state_key()}"}) == []
+
+
+@pytest.mark.usefixtures("docker_engine", "needs_binaries")
+def test_a_container_left_by_a_crash_before_its_record_is_swept(ports: Ports) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(records, "me", lambda: (dead.pid, 1))  # as if created by a process that then died
+        info = services.ensure(["httpbin"], backend="docker", detached=True)["httpbin"]
+    client = containers.client()
+    assert client.containers.get(info.container).labels[containers.OWNER_LABEL] == f"{dead.pid}:1"
+    records.forget("httpbin")  # the crash came between create and record
+    assert services.reap(sweep_docker=True) == ["httpbin"]
+    assert client.containers.list(all=True, filters={"label": f"{containers.STATE_LABEL}={records.state_key()}"}) == []
+
+
+def test_records_of_containers_whose_engine_is_gone_are_forgotten(ports: Ports, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/nothing.sock")
+    for name in ("httpbin", "registry"):
+        records.save(records.ServiceInfo(name=name, backend="docker", ports={"http": 1}, container="0" * 64))
+    assert services.down(["registry"]) == ["registry"]
+    assert services.status() == []
+    assert records.load_all() == {}
+

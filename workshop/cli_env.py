@@ -1,0 +1,171 @@
+"""`workshop env up|down|status|logs`: the live services from the command line.
+
+Wire it into ``workshop.cli``: ``add_env_parser(sub, [common])`` in ``build_parser()`` and
+``from workshop.cli_env import cmd_env`` so ``main()`` finds the handler. Also runs on its own:
+``python -m workshop.cli_env up``. Imports stay lazy: this module loads nothing heavy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workshop.env.services import ServiceInfo
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+NAMES = "envoy, registry, httpbin"
+
+HELP = """\
+The services the labs talk to, all on 127.0.0.1: envoy (the gateway: listener 10000, admin 9901,
+routing to httpbin), registry (the OCI registry, 5000) and httpbin (the upstream, 8080).
+
+  workshop env up                    start them all as local processes (they run until `env down`)
+  workshop env up registry --backend docker
+  workshop env status                what runs, where, and who owns it
+  workshop env logs envoy --lines 50
+  workshop env down                  stop everything that was started
+
+Ports: --envoy-port, --envoy-admin-port, --registry-port, --httpbin-port, or WORKSHOP_PORT_ENVOY,
+WORKSHOP_PORT_ENVOY_ADMIN, WORKSHOP_PORT_REGISTRY, WORKSHOP_PORT_HTTPBIN. Backend: --backend or
+WORKSHOP_BACKEND (process, the default; docker; auto = docker when an engine answers).
+"""
+
+
+def add_env_parser(subparsers: Any, common_parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
+    """Add `env` and its commands to the `workshop` subparsers; returns the `env` parser."""
+    json_opt = argparse.ArgumentParser(add_help=False)
+    json_opt.add_argument("--json", action="store_true", help="print JSON for machines")
+    parents = [*common_parents, json_opt]
+    env = subparsers.add_parser("env", help="start, stop and inspect the live services (Envoy, registry, httpbin)",
+                                description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                parents=list(common_parents))
+    sub = env.add_subparsers(dest="env_command", metavar="ACTION")
+    up = sub.add_parser("up", help="start services and wait until they are ready", parents=parents)
+    up.add_argument("services", nargs="*", metavar="SERVICE", help=f"{NAMES} (default: all)")
+    up.add_argument("--backend", choices=("process", "docker", "auto"),
+                    help="local processes (default, or $WORKSHOP_BACKEND) or Docker containers")
+    for name in ("envoy", "envoy-admin", "registry", "httpbin"):
+        up.add_argument(f"--{name}-port", type=int, metavar="N", help=f"port for {name.replace('-', ' ')}")
+    up.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for readiness (30)")
+    down = sub.add_parser("down", help="stop services (default: all) and remove their containers", parents=parents)
+    down.add_argument("services", nargs="*", metavar="SERVICE", help=f"{NAMES} (default: all)")
+    sub.add_parser("status", help="show what runs, where, and who owns it", parents=parents)
+    logs = sub.add_parser("logs", help="print the end of a service's log", parents=parents)
+    logs.add_argument("service", metavar="SERVICE", help=NAMES)
+    logs.add_argument("--lines", "-n", type=int, default=50, metavar="N", help="how many lines (default 50; 0: all)")
+    return env
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """Run `workshop env ACTION`; 0 on success, 1 when a service fails, 2 for a usage mistake."""
+    from workshop.env.services import ServiceError, UsageError
+
+    action = getattr(args, "env_command", None)
+    if not action:
+        print("workshop env: name an action: up, down, status or logs (`workshop env --help`)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(ACTIONS[action](args))
+    except ServiceError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"ok": False, "error": str(exc)}, indent=2))
+        print(f"workshop env {action}: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
+
+
+def _say(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if args.json:
+        return lambda _msg: None
+    return lambda msg: print(f"  … {msg}", flush=True)
+
+
+def _row(info: ServiceInfo) -> str:
+    backend = "container" if info.backend == "docker" else "process"
+    where = info.url + (f"  admin {info.admin_url}" if info.admin_url else "")
+    runner = f"container {info.container[:12]}" if info.container else f"pid {info.pid}"
+    owner = "until `workshop env down`" if info.detached else f"owned by pid {info.owner}"
+    return f"  {info.name:<9} {backend:<9} {where:<50} {runner:<22} {owner}"
+
+
+def _up(args: argparse.Namespace) -> int:
+    import time
+
+    from workshop.env import services
+
+    given = {"envoy": args.envoy_port, "envoy_admin": args.envoy_admin_port,
+             "registry": args.registry_port, "httpbin": args.httpbin_port}
+    ports = services.Ports.from_env(**given) if any(v is not None for v in given.values()) else None
+    began = time.monotonic()
+    up = services.ensure(args.services or None, backend=args.backend, ports=ports, progress=_say(args),
+                         detached=True, timeout=args.timeout)
+    seconds = time.monotonic() - began
+    if args.json:
+        print(json.dumps({"ok": True, "seconds": round(seconds, 3),
+                          "services": [i.to_dict() for i in up.values()]}, indent=2))
+        return EXIT_OK
+    print(f"Up ({seconds:.1f} s):")
+    for info in up.values():
+        print(_row(info))
+    print("Stop them with `workshop env down`; read a log with `workshop env logs SERVICE`.")
+    return EXIT_OK
+
+
+def _down(args: argparse.Namespace) -> int:
+    from workshop.env import services
+
+    stopped = services.down(args.services or None, progress=_say(args))
+    if args.json:
+        print(json.dumps({"ok": True, "stopped": stopped}, indent=2))
+    else:
+        print(f"Stopped: {', '.join(stopped)}." if stopped else "Nothing was running.")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from workshop.env import services
+
+    running = {i.name: i for i in services.status()}
+    if args.json:
+        print(json.dumps({"ok": True, "services": [
+            {"name": n, "up": n in running, **(running[n].to_dict() if n in running else {})}
+            for n in services.START_ORDER]}, indent=2))
+        return EXIT_OK
+    for name in services.START_ORDER:
+        print(_row(running[name]) if name in running else f"  {name:<9} down")
+    if not running:
+        print("Nothing runs. Start the services with `workshop env up`.")
+    return EXIT_OK
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from workshop.env import services
+
+    text = services.logs(args.service, lines=args.lines or None)
+    if args.json:
+        print(json.dumps({"ok": True, "service": args.service, "log": text}, indent=2))
+    else:
+        print(text)
+    return EXIT_OK
+
+
+ACTIONS = {"up": _up, "down": _down, "status": _status, "logs": _logs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m workshop.cli_env ACTION ...`, the same as `workshop env ACTION ...`."""
+    parser = argparse.ArgumentParser(prog="workshop")
+    add_env_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["env", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return cmd_env(args)
+    except KeyboardInterrupt:
+        print("workshop env: interrupted; everything it started has been stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Service images built here from the same binaries the processes backend runs; nothing is pulled.
+
+An image is ``FROM scratch`` plus the binary and, when it is dynamically linked (Envoy always; Go
+binaries built with cgo), the shared libraries ``ldd`` names and the dynamic loader, at the paths
+the binary expects. The image is labelled with the binary's identity (path, size, mtime), so it is
+reused until the binary changes, and tagged like ``wasm-workshop/registry:v3.1.2``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workshop.env.services.catalog import Service
+from workshop.env.services.records import ServiceError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+REPO = "wasm-workshop"
+BINARY_LABEL = "wasm-workshop.binary"
+IN_IMAGE = "/usr/local/bin"
+
+
+def identity(binary: Path) -> str:
+    real = Path(os.path.realpath(binary))
+    st = real.stat()
+    return hashlib.sha256(f"{real}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:20]
+
+
+def shared_libraries(binary: Path) -> list[str]:
+    """The absolute paths of the libraries ``binary`` loads (with the loader); [] for a static binary."""
+    ldd = shutil.which("ldd")
+    if not ldd:
+        return []
+    proc = subprocess.run([ldd, str(binary)], capture_output=True, text=True, timeout=20, check=False)
+    out = proc.stdout + proc.stderr
+    if "not a dynamic executable" in out or "statically linked" in out:
+        return []
+    missing = re.findall(r"^\s*(\S+) => not found", out, re.MULTILINE)
+    if missing:
+        raise ServiceError(f"{binary} needs libraries this machine lacks ({', '.join(missing)}): reinstall it with `workshop prepare`")
+    return re.findall(r"(/\S+) \(0x[0-9a-f]+\)", out)
+
+
+def _add(tar: tarfile.TarFile, src: str, arcname: str) -> None:
+    real = os.path.realpath(src)
+    info = tar.gettarinfo(real, arcname=arcname)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode |= 0o555
+    with open(real, "rb") as f:
+        tar.addfile(info, f)
+
+
+def build_context(binary: Path, name: str) -> tempfile.SpooledTemporaryFile[bytes]:
+    """A tar build context: the Dockerfile and rootfs/ (binary, libraries, an empty /tmp)."""
+    dockerfile = f'FROM scratch\nCOPY rootfs/ /\nENTRYPOINT ["{IN_IMAGE}/{name}"]\n'.encode()
+    out: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - returned open
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        _add(tar, str(binary), f"rootfs{IN_IMAGE}/{name}")
+        for lib in shared_libraries(binary):
+            _add(tar, lib, f"rootfs{lib}")
+        tmp = tarfile.TarInfo("rootfs/tmp")
+        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(tmp)
+    out.seek(0)
+    return out
+
+
+def ensure_image(client: DockerClient, service: Service, progress: Callable[[str], None]) -> str:
+    """The id of ``service``'s image for its current binary, built now if there is none."""
+    from docker.errors import APIError, BuildError
+
+    binary = service.binary()
+    ident = identity(binary)
+    found = client.images.list(filters={"label": f"{BINARY_LABEL}={ident}"})
+    if found:
+        return str(found[0].id)
+    tag = f"{REPO}/{service.name}:{service.image_version()}"
+    progress(f"building the image {tag} from {binary} (once; nothing is pulled)")
+    context = build_context(binary, service.binary_name)
+    labels = {BINARY_LABEL: ident, "wasm-workshop.source": str(binary)}
+    try:
+        image, _ = client.images.build(fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True,
+                                       forcerm=True, pull=False, timeout=600)
+    except (BuildError, APIError) as exc:
+        raise ServiceError(f"building the image {tag} failed ({_reason(exc)}): check `docker info` and the disk space") from None
+    finally:
+        context.close()
+    return str(image.id)
+
+
+def _reason(exc: Any) -> str:
+    return str(getattr(exc, "explanation", None) or getattr(exc, "msg", None) or exc).strip().splitlines()[-1]
