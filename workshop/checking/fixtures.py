@@ -120,16 +120,23 @@ class Envoys:
         return self.run_config(config, what="your filter")
 
     def run_config(self, config: dict, what: str = "this configuration") -> envoylib.Envoy:
-        workdir = self.tmp / f"envoy-{len(self.started)}"
+        proxy, log = self.try_config(config)
+        if proxy is None:
+            fail(f"Envoy would not start with {what}", seen=envoylib.errors_in(log),
+                 hint="read Envoy's error above: a panic in OnPluginStart or OnVMStart, or a bad configuration?")
+        return proxy
+
+    def try_config(self, config: dict) -> tuple[envoylib.Envoy | None, str]:
+        """Start Envoy: (it, "") when it runs; (None, its whole log) when it would not start."""
+        workdir = self.tmp / f"envoy-{len(self.started)}-{len(self.transcript)}"
         try:
             proxy = envoylib.start(config, workdir=workdir, timeout=self.deadline.left(60))
         except envoylib.EnvoyError as exc:
-            text = str(exc)
-            self.transcript.append(f"Envoy failed to start:\n{text}")
-            fail(f"Envoy would not start with {what}", seen=text.split("\n", 1)[-1][-1500:],
-                 hint="read Envoy's error above: a panic in OnPluginStart or OnVMStart, or a bad configuration?")
+            self.transcript.append(f"Envoy did not start:\n{exc}")
+            log = workdir / "envoy.log"
+            return None, (log.read_text(errors="replace") if log.exists() else "") or str(exc)
         self.started.append(proxy)
-        return proxy
+        return proxy, ""
 
     def attach(self, admin_port: int, listen_port: int) -> envoylib.Envoy:
         """The learner's own running Envoy, known by its ports."""

@@ -238,11 +238,15 @@ def plain(line: str) -> str:
     return LOG_PREFIX.sub(lambda m: f"{m.group(1)}: ", line)
 
 
+def errors_in(log: str) -> str:
+    """The last error and critical lines of an Envoy log, in plain words (or its last lines if none)."""
+    errors = [plain(ln) for ln in log.splitlines() if "[critical]" in ln or "[error]" in ln]
+    return last_lines("\n".join(errors) if errors else log)
+
+
 def _why_not(envoy: Envoy) -> str:
     out = envoy.workdir / "envoy.out" if envoy.workdir else None
-    text = envoy.log() + (out.read_text(errors="replace") if out and out.exists() else "")
-    errors = [plain(ln) for ln in text.splitlines() if "[critical]" in ln or "[error]" in ln]
-    return last_lines("\n".join(errors) if errors else text)
+    return errors_in(envoy.log() + (out.read_text(errors="replace") if out and out.exists() else ""))
 
 
 def _wait_ready(envoy: Envoy, addr_path: Path, timeout: float) -> None:
