@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,19 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("WORKSHOP_SERVICES", "owned")  # what checks start goes away with them
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Skip unless a Docker engine answers; fail instead where one must (CI sets WORKSHOP_REQUIRE_DOCKER=1)."""
+    from workshop.env.services import ServiceError, containers
+
+    try:
+        containers.client()
+    except ServiceError as exc:
+        if os.environ.get("WORKSHOP_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"WORKSHOP_REQUIRE_DOCKER=1 but {exc}")
+        pytest.skip(f"no Docker engine answers, so the Docker backend cannot be tested: {exc}")
 
 
 @pytest.fixture

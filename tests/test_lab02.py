@@ -60,3 +60,16 @@ def test_a_broken_yaml_names_its_line(tmp_path: Path) -> None:
 def test_no_envoy_running_says_how_to_start_it(tmp_path: Path) -> None:
     v = _verdict(_solution(tmp_path), "run", "your_envoy_runs_your_filter_on_v8")
     assert v.status == "failed" and "not running" in v.message and "func-e run -c envoy.yaml" in v.hint
+
+
+def test_no_wasm_filter(tmp_path: Path) -> None:
+    folder = _solution(tmp_path)
+    starter = (LAB.starter_dir / "envoy.yaml").read_text()
+    (folder / "envoy.yaml").write_text(starter.replace("direct_response: {status: 200, body: {inline_string: \"Envoy answers this itself\\n\"}}", "route: {cluster: httpbin}"))
+    v = _verdict(folder, "config", "envoy_yaml_routes_through_your_filter")
+    assert v.status == "failed" and "no Wasm HTTP filter" in v.message
+
+
+def test_selftest_lab02_with_docker_services(workshop_cli, docker_engine) -> None:
+    data = json.loads(workshop_cli("selftest", "02", "--backend", "docker", "--json", check_code=0).stdout)
+    assert data["labs"][0]["ok"]

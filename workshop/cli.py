@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="LAB[/STEP]")
     p = cmd("selftest", "prove every check fails on its lab's starter and passes on its solution", json_opt)
     p.add_argument("lab", nargs="?", help="only this lab")
+    p.add_argument("--backend", choices=("process", "docker"), help="run the lab's services as local processes or containers")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     cmd("validate", "lint the content: front matter, steps, checks, starter and solution", json_opt)
     cmd("doctor", "check the tools the labs need, and say how to fix what is missing", json_opt)
@@ -292,6 +293,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
     session = _session(args)
     labs = [session.resolve(args.lab)[0]] if args.lab else session.workshop.labs
+    if args.backend:
+        os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
     proofs = []
     for lab in labs:
         if not args.json:

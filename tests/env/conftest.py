@@ -83,19 +83,6 @@ def stop_services(isolated: Path) -> Iterator[None]:
         pass
 
 
-@pytest.fixture(scope="session")
-def docker_engine() -> None:
-    """Skip unless a Docker engine answers; fail instead where one must (CI sets WORKSHOP_REQUIRE_DOCKER=1)."""
-    from workshop.env.services import ServiceError, containers
-
-    try:
-        containers.client()
-    except ServiceError as exc:
-        if os.environ.get("WORKSHOP_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"WORKSHOP_REQUIRE_DOCKER=1 but {exc}")
-        pytest.skip(f"no Docker engine answers, so the Docker backend cannot be tested: {exc}")
-
-
 def env_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`workshop env ARGS` in a child process (through workshop.cli_env, wired or not into `workshop`)."""
     return subprocess.run([sys.executable, "-m", "workshop.cli_env", *args], capture_output=True, text=True, check=False,
