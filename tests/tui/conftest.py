@@ -35,6 +35,20 @@ A tiny lab for the TUI tests.
 '''
 
 
+@pytest.fixture(autouse=True)
+def no_warm_check_process_left() -> object:
+    """The app keeps a check process warm; a test's app is gone afterwards, so is that process."""
+    import threading
+
+    from workshop.core import runner
+
+    yield
+    for thread in threading.enumerate():  # a prewarm worker may still be spawning one
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=5)
+    runner.discard_warm()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run ``async def`` tests (Pilot drives the app from a coroutine) without an async plugin."""

@@ -13,7 +13,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, content: str | None = None,
     except ImportError:
         from workshop.core.session import UserError
 
-        raise UserError("serving to a browser needs textual-serve: pip install 'wasm-workshop[serve]'") from None
+        raise UserError("serving to a browser needs textual-serve: pip install textual-serve") from None
     argv = [sys.executable, "-m", "workshop"]
     if content:
         argv += ["--content", content]
