@@ -68,3 +68,11 @@ def test_id_must_match_folder(tmp_path: Path) -> None:
     root = _lab_md(tmp_path, "---\nid: '02'\ntitle: T\nsummary: S\nminutes: 5\n---\n## A {#a}\n")
     with pytest.raises(ContentError, match="does not match the folder"):
         load_lab(root, "01-tiny")
+
+
+def test_a_broken_lab_does_not_hide_the_others(tmp_path: Path) -> None:
+    root = make_content(tmp_path / "c", "")
+    (root / "labs" / "02-broken").mkdir()
+    ws = load_workshop(root)
+    assert [lab.slug for lab in ws.labs] == ["01-tiny"]
+    assert len(ws.problems) == 1 and "02-broken/lab.md: missing lab.md" in ws.problems[0]

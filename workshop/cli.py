@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 def _session(args: argparse.Namespace) -> Session:
     from workshop.core.session import Session
 
-    return Session.open(args.content, args.workspace)
+    session = Session.open(args.content, args.workspace)
+    for problem in session.workshop.problems:
+        print(f"workshop: left out a lab that cannot be read: {problem} (see `workshop validate`)", file=sys.stderr)
+    return session
 
 
 def _print_json(data: Any) -> None:

@@ -100,6 +100,7 @@ class Workshop:
 
     root: Path
     labs: list[Lab]
+    problems: list[str] = field(default_factory=list)  # "file:line: message" of labs that could not be read
 
     def lab(self, ref: str) -> Lab:
         """Find a lab by ``01``, ``1``, ``01-first-filter`` or ``first-filter``."""
@@ -118,7 +119,7 @@ class Workshop:
 
 
 def load_workshop(root: Path) -> Workshop:
-    """Read every lab under ``root/labs``; raises ContentError on the first broken lab.
+    """Read every lab under ``root/labs``; a lab that cannot be read is left out and named in ``problems``.
 
     The parsed content is cached, keyed on every lab.md's path, size and time: starting the app or a
     check then needs neither YAML, pydantic nor a Markdown parse.
@@ -134,7 +135,14 @@ def load_workshop(root: Path) -> Workshop:
             return workshop
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         pass
-    workshop = Workshop(root=root, labs=[load_lab(root, slug) for slug in slugs])
+    labs: list[Lab] = []
+    problems: list[str] = []
+    for slug in slugs:  # one broken lab must not hide the others; `workshop validate` details it
+        try:
+            labs.append(load_lab(root, slug))
+        except ContentError as exc:
+            problems.append(str(exc))
+    workshop = Workshop(root=root, labs=labs, problems=problems)
     try:
         from workshop.core.atomic import write_atomic
 

@@ -37,6 +37,8 @@ class Session:
             ws = load_workshop(root)
         except ContentError as exc:
             raise UserError(f"the workshop content cannot be read: {exc}") from None
+        if ws.problems and not ws.labs:
+            raise UserError(f"no lab of {root} can be read: {ws.problems[0]}")
         space = Path(workspace).expanduser().resolve() if workspace else default_workspace().resolve()
         return cls(workshop=ws, workspace=space, store=ProgressStore(space))
 
