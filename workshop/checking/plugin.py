@@ -21,6 +21,7 @@ from workshop.checking.feedback import CheckFailed, CheckTimeout
 from workshop.checking import fixtures
 from workshop.checking.fixtures import DEADLINE, TRANSCRIPT
 from workshop.core.verdict import Verdict
+from workshop.env import clock
 
 DEFAULT_TIMEOUT = 60.0
 OUTCOME = pytest.StashKey[Verdict]()
@@ -117,10 +118,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  #
     emit(item.config, {"event": "start", **info})
     item.stash[OUTCOME] = Verdict(**{k: info[k] for k in ("lab", "step", "name", "title", "points")},
                                   nodeid=item.nodeid, status="passed")
-    started = time.monotonic()
+    started, tools_before = time.monotonic(), clock.spent()
     yield
     verdict = item.stash[OUTCOME]
     verdict.seconds = round(time.monotonic() - started, 3)
+    verdict.tool_seconds = round(clock.spent() - tools_before, 3)
     verdict.output = "\n".join(item.stash[TRANSCRIPT])
     emit(item.config, {"event": "result", "verdict": verdict.to_dict()})
 

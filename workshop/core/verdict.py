@@ -23,6 +23,7 @@ class Verdict:
     output: str = ""  # what the check's commands printed, for the details view
     traceback: str = ""  # shown only with --verbose
     seconds: float = 0.0
+    tool_seconds: float = 0.0  # of ``seconds``, what the wrapped tools (go, Envoy, requests) took
     points: int = 1
 
     @property

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop.env import http, procs
+from workshop.env import clock, http, procs
 
 V8 = "envoy.wasm.runtime.v8"
 WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
@@ -170,7 +170,8 @@ class Envoy:
 
     def stop(self) -> None:
         if self.proc is not None:
-            procs.stop(self.proc, grace=2.0)
+            with clock.tool_time():
+                procs.stop(self.proc, grace=2.0)
 
 
 def wasm_stderr(log: str) -> str:
@@ -223,7 +224,8 @@ def start(
         out.close()
     envoy = Envoy(proc=proc, workdir=workdir, admin_port=0, log_path=log_path)
     try:
-        _wait_ready(envoy, addr_path, timeout)
+        with clock.tool_time():
+            _wait_ready(envoy, addr_path, timeout)
     except BaseException:
         envoy.stop()
         raise

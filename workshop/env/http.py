@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from workshop.env import clock
+
 
 class NoResponse(Exception):
     """Nothing answered: the message says whether nothing listens or nothing came back in time."""
@@ -30,6 +32,11 @@ class Response:
 def request(
     url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None, timeout: float = 5.0
 ) -> Response:
+    with clock.tool_time():
+        return _request(url, method, headers, body, timeout)
+
+
+def _request(url: str, method: str, headers: dict[str, str] | None, body: bytes | None, timeout: float) -> Response:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

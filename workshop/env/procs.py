@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import state_dir
+from workshop.env import clock
 
 
 def registry() -> Path:
@@ -107,7 +108,11 @@ def run(
 
     Raises OSError when the program cannot be started. Whatever it started is stopped too.
     """
-    proc = spawn(argv, cwd=cwd, env=env, label=label)
+    with clock.tool_time():
+        return _run(spawn(argv, cwd=cwd, env=env, label=label), timeout)
+
+
+def _run(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, str]:
     code: int | None = None
     out = b""
     try:
