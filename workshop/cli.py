@@ -77,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("doctor", "check the tools the labs need, and say how to fix what is missing", json_opt)
     cmd("prepare", "download and install what the labs need, so the workshop then runs offline")
     from workshop.cli_env import add_env_parser
+    from workshop.cli_mesh import add_mesh_parser
 
     add_env_parser(sub, [common])
+    add_mesh_parser(sub, [common])
     p = cmd("serve", "serve the workshop app to a browser (textual-serve), on 127.0.0.1 unless told otherwise")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -385,6 +387,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     from workshop.cli_env import cmd_env as run
+
+    return run(args)
+
+
+def cmd_mesh(args: argparse.Namespace) -> int:
+    from workshop.cli_mesh import cmd_mesh as run
 
     return run(args)
 

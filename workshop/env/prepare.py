@@ -200,8 +200,11 @@ def check_func_e(timeout: float = 30.0) -> float:
 
 
 def prepare(workshop: Workshop, progress: Progress) -> list[str]:
-    """Make the workshop run offline: Go modules, the pinned tools, and func-e with its Envoy."""
+    """Make the workshop run offline: Go modules, Istio's CRD schema, the pinned tools, func-e with its Envoy."""
+    from workshop.env.mesh import fetch_crd
+
     done = download_modules(workshop, progress)
+    done.append(f"Istio's WasmPlugin schema: {fetch_crd(progress)}")
     done += install_tools(progress)
     done += seed_func_e(progress)
     progress("Checking that `func-e run` starts Envoy offline")
