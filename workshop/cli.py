@@ -79,8 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     from workshop.cli_env import add_env_parser
     from workshop.cli_mesh import add_mesh_parser
 
+    from workshop.cli_grade import add_grade_parsers
+
     add_env_parser(sub, [common])
     add_mesh_parser(sub, [common])
+    add_grade_parsers(sub, [common])
     p = cmd("serve", "serve the workshop app to a browser (textual-serve), on 127.0.0.1 unless told otherwise")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -393,6 +396,18 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_mesh(args: argparse.Namespace) -> int:
     from workshop.cli_mesh import cmd_mesh as run
+
+    return run(args)
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from workshop.cli_grade import cmd_grade as run
+
+    return run(args)
+
+
+def cmd_room(args: argparse.Namespace) -> int:
+    from workshop.cli_grade import cmd_room as run
 
     return run(args)
 

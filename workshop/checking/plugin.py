@@ -91,6 +91,8 @@ def _step_order(items: list[pytest.Item]) -> dict[tuple[str, str], int]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(is_check(i) for i in items):
+        return  # not a run of workshop checks (e.g. the project's own tests)
     given = config.getoption("step_order")
     if given and items:  # the runner knows the order already; no need to read lab.md again
         lab = check_info(items[0])["lab"]
@@ -110,8 +112,16 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise CheckTimeout("time limit reached")
 
 
+def is_check(item: pytest.Item) -> bool:
+    """A workshop check (it has a step marker); any other test in the same run is left alone."""
+    return item.get_closest_marker("step") is not None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    if not is_check(item):
+        yield
+        return
     info = check_info(item)
     item.stash[TRANSCRIPT] = []
     item.stash[DEADLINE] = Deadline(info["timeout"])
@@ -128,7 +138,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  #
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if hasattr(signal, "setitimer"):
+    if is_check(item) and hasattr(signal, "setitimer"):
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, check_info(item)["timeout"])
 
@@ -143,6 +153,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  #
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
+    if OUTCOME not in item.stash:
+        return
     report: pytest.TestReport = outcome.get_result()
     verdict: Verdict = item.stash[OUTCOME]
     if report.skipped and verdict.status == "passed":

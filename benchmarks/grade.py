@@ -1,0 +1,88 @@
+"""Grading throughput: `workshop grade` of 20 copies of a lab-01 submission with --jobs 2, against 20
+single `workshop check 01` runs divided by 2 (the ideal of two at a time). Goal: ratio <= 1.3.
+
+    python benchmarks/grade.py [--copies 20] [--sandbox docker|none]
+
+Both sides are warmed first (one untimed run each: Go's build cache, the sandbox image and its
+seeded Go cache), so the figures are steady-state, as in a class where the instructor grades
+after the learners have run their checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB = "01-first-filter"
+
+
+def workshop(*args: str, env: dict[str, str], module: str = "workshop") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, timeout=1800, check=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--sandbox", choices=("docker", "none"), default=None, help="default: docker when an engine answers")
+    args = parser.parse_args()
+    from workshop.env.sandbox import engine_answers
+
+    sandbox = args.sandbox or ("docker" if engine_answers() else "none")
+    with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp_name:
+        tmp = Path(tmp_name)
+        content = tmp / "content"  # lab 01 alone: other labs being written do not matter here
+        for part, src in (("labs", ROOT / "labs" / LAB), ("checks", ROOT / "checks" / LAB), ("solutions", ROOT / "solutions" / LAB)):
+            (content / part).mkdir(parents=True)
+            (content / part / LAB).symlink_to(src)
+        env = {**os.environ, "WORKSHOP_STATE_DIR": str(tmp / "state"), "WORKSHOP_CONTENT": str(content), "NO_COLOR": "1"}
+        copies = []
+        for n in range(args.copies + 1):
+            ws = tmp / "class" / f"learner-{n:02d}"
+            shutil.copytree(ROOT / "solutions" / LAB, ws / LAB)
+            copies.append(ws)
+        warm, copies = copies[0], copies[1:]
+
+        if workshop("check", "01", "--workspace", str(warm), env=env).returncode != 0:
+            print("the warm-up `workshop check 01` failed: run `workshop doctor`", file=sys.stderr)
+            return 1
+        started = time.monotonic()
+        for ws in copies:
+            proc = workshop("check", "01", "--workspace", str(ws), env=env)
+            if proc.returncode != 0:
+                print(f"`workshop check 01` failed on {ws}:\n{proc.stdout[-2000:]}", file=sys.stderr)
+                return 1
+        checks = time.monotonic() - started
+
+        grade_args = ["grade", "--labs", "01", "--sandbox", sandbox, "--quiet"]
+        warmed = workshop(*grade_args, str(warm), env=env, module="workshop.cli_grade")
+        if warmed.returncode != 0:
+            print(f"the warm-up grade failed:\n{warmed.stdout[-2000:]}{warmed.stderr[-2000:]}", file=sys.stderr)
+            return 1
+        started = time.monotonic()
+        proc = workshop(*grade_args, "--jobs", str(args.jobs), "--min-score", "100", *map(str, copies), env=env,
+                        module="workshop.cli_grade")
+        graded = time.monotonic() - started
+        if proc.returncode != 0:
+            print(f"grading failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}", file=sys.stderr)
+            return 1
+
+    ideal = checks / args.jobs
+    ratio = graded / ideal
+    print(f"{args.copies} x `workshop check 01`:               {checks:7.1f} s  ({checks / args.copies:.2f} s each)")
+    print(f"  divided by {args.jobs} (the ideal of {args.jobs} at once):   {ideal:7.1f} s")
+    print(f"`workshop grade` of {args.copies} copies, --jobs {args.jobs}, --sandbox {sandbox}: {graded:7.1f} s "
+          f"({graded / args.copies:.2f} s per submission)")
+    print(f"ratio grade / (checks / {args.jobs}): {ratio:.2f}  (goal <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Fast tests: safe extraction, signed events, the room view, the gradebook formats."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from workshop.core import gradebook, room
+from workshop.core.grade_job import sign, verify
+from workshop.core.grading import LabGrade, SubmissionGrade
+from workshop.core.progress import FAILING, PASSED, Progress, StepProgress
+from workshop.core.submission import (
+    FOLDER,
+    Submission,
+    SubmissionError,
+    identify,
+    materialize,
+)
+from workshop.core.verdict import Verdict
+
+LAB = "01-first-filter"
+
+
+def _tar(path: Path, *members: tuple[str, str, str]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, kind, data in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data.encode()))
+            elif kind in ("sym", "hard"):
+                info.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+                info.linkname = data
+                tar.addfile(info)
+            elif kind == "fifo":
+                info.type = tarfile.FIFOTYPE
+                tar.addfile(info)
+    return path
+
+
+@pytest.mark.parametrize("member", [
+    ("/etc/evil", "file", "x"), ("a/../../evil", "file", "x"), ("link", "sym", "/root/.ssh/id_rsa"),
+    ("link", "sym", "../../outside"), ("hard", "hard", "/etc/passwd"), ("pipe", "fifo", ""),
+])
+def test_unsafe_tarballs_are_refused(tmp_path: Path, member: tuple[str, str, str]) -> None:
+    tarball = _tar(tmp_path / "bob.tar.gz", (f"{LAB}/main.go", "file", "package main\n"), member)
+    with pytest.raises(SubmissionError, match="unsafe"):
+        materialize(identify(str(tarball)), tmp_path / "out", [LAB])
+    assert not (tmp_path / "evil").exists() and not Path("/etc/evil").exists()
+
+
+def test_a_wrapped_tarball_gives_its_workspace(tmp_path: Path) -> None:
+    tarball = _tar(tmp_path / "alice.tgz", (f"alice/{LAB}/main.go", "file", "package main\n"),
+                   (f"alice/{LAB}/same.go", "sym", "main.go"))
+    sub = identify(str(tarball))
+    assert (sub.name, sub.kind) == ("alice", "tarball")
+    ws = materialize(sub, tmp_path / "out", [LAB])
+    assert (ws / LAB / "main.go").read_text() == "package main\n" and (ws / LAB / "same.go").is_symlink()
+
+
+def test_a_folder_copy_drops_links_that_leave_it(tmp_path: Path) -> None:
+    src = tmp_path / "carol" / LAB
+    src.mkdir(parents=True)
+    (src / "main.go").write_text("package main\n")
+    (src / "key").symlink_to("/root/.ssh/id_rsa")
+    (src / "up").symlink_to("../../other")
+    (src / "ok").symlink_to("main.go")
+    ws = materialize(identify(str(tmp_path / "carol")), tmp_path / "out", [LAB])
+    assert sorted(p.name for p in (ws / LAB).iterdir()) == ["main.go", "ok"]
+
+
+def test_only_signed_events_in_order_are_believed() -> None:
+    key = b"k" * 32
+    line = sign(key, 0, {"event": "done"})
+    assert verify(key, line, 0) == {"event": "done"}
+    assert verify(key, line, 1) is None  # replayed
+    assert verify(b"x" * 32, line, 0) is None  # forged with another key
+    assert verify(key, json.dumps({"event": "result", "verdict": {"status": "passed"}}), 0) is None
+
+
+def _progress(ws: str, lab: str, step: str, steps: dict[str, StepProgress]) -> Progress:
+    return Progress(workspace=ws, current_lab=lab, current_step=step, labs={lab: steps}, updated=time.time())
+
+
+def test_the_room_puts_who_is_stuck_longest_first(tmp_path: Path) -> None:
+    now = 10_000.0
+    alice = _progress("/home/alice/wasm-workshop", LAB, "envoy", {
+        "build": StepProgress(status=PASSED, updated=now - 1200),
+        "envoy": StepProgress(status=FAILING, updated=now - 10, attempts=4, message="Envoy answered / with 503")})
+    bob = _progress("/srv/class/bob", LAB, "test", {
+        "build": StepProgress(status=PASSED, updated=now - 60),
+        "test": StepProgress(status=FAILING, updated=now - 5, attempts=1, message="go test fails")})
+    carol = _progress("/srv/class/carol", LAB, "envoy", {"envoy": StepProgress(status=PASSED, updated=now - 30)})
+    for name, p in (("a", alice), ("b", bob), ("c", carol)):
+        (tmp_path / f"{name}.json").write_text(p.to_json())
+    (tmp_path / "half-written.json").write_text("{")
+    seats = room.read_room(tmp_path, now=now)
+    assert [s.learner for s in seats] == ["alice", "bob", "carol"]
+    assert (seats[0].stuck_seconds, seats[0].message, seats[0].attempts) == (1200, "Envoy answered / with 503", 4)
+    assert seats[2].stuck_seconds == 0
+    assert "20 min" in room.table(seats)
+
+
+def test_gradebook_formats(tmp_path: Path) -> None:
+    sub = Submission("dave", str(tmp_path / "dave"), FOLDER)
+    (tmp_path / "dave" / LAB).mkdir(parents=True)
+    ok = Verdict(lab=LAB, step="build", name="builds", nodeid="a", status="passed", points=2)
+    bad = Verdict(lab=LAB, step="envoy", name="header", nodeid="b", status="failed", message="no header, sorry\nsee: x",
+                  points=3)
+    grade = SubmissionGrade(submission=sub, labs=[LabGrade(lab=LAB, verdicts=[ok, bad])], forged_lines=2)
+    assert (grade.points, grade.max_points, grade.percent) == (2, 5, 40.0)
+
+    class FakeLab:
+        id, slug, files = "01", LAB, {"envoy": ["main.go"]}
+
+    labs = [FakeLab()]
+    assert "2/5" in gradebook.table([grade], labs) and "forged" in gradebook.table([grade], labs)
+    assert gradebook.to_csv([grade], labs).splitlines()[1].startswith(f"dave,{sub.source},2,2,5,40.0,graded")
+    assert "| ❌ dave | 2/5 | 2/5 | 40 |" in gradebook.markdown([grade], labs)
+    (line,) = gradebook.github_annotations([grade], labs, cwd=tmp_path)
+    assert line.startswith(f"::error file=dave/{LAB}/main.go,title=dave%3A {LAB}/envoy/header failed::no header, sorry%0A")
+    (xml,) = gradebook.junit_files([grade], tmp_path / "junit")
+    assert 'failures="1"' in xml.read_text()

@@ -1,0 +1,208 @@
+"""`workshop grade` and `workshop room`: the instructor's and the CI job's commands.
+
+Wire into ``workshop.cli``: call ``add_grade_parsers(sub, [common])`` in ``build_parser()`` and import
+``cmd_grade`` and ``cmd_room`` so ``main()`` finds them. Imports stay lazy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+
+GRADE_HELP = """\
+Grade submissions with the workshop's own checks (never with anything a submission carries).
+
+A SUBMISSION is a workspace folder (one folder per lab, like ~/wasm-workshop), a git repository
+(cloned; what is committed is graded) or a tarball (extracted safely). Each is graded in its own
+copy; with --sandbox docker (the default when a Docker engine answers) in a container with no
+network, no capabilities, CPU, memory and process limits, the checks read-only.
+
+Exit status: 0 when every submission was graded, whatever its score (1 when --min-score is not met
+by one of them); 3 when grading itself failed (the reason is printed); 2 for a usage error.
+
+  workshop grade ~/class/* --jobs 4 --csv grades.csv
+  workshop grade . --labs 01 --junit reports --markdown "$GITHUB_STEP_SUMMARY" --github --min-score 100
+"""
+
+ROOM_HELP = """\
+Who is on which lab and step, who has been stuck longest, and their last failing message.
+
+DIR holds the learners' progress files (copied from each machine's state folder, `progress/*.json`)
+or their workspaces (whose progress is read from this machine's state folder).
+"""
+
+
+def add_grade_parsers(subparsers: Any, common_parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+    """Register `grade` and `room` on the `workshop` subparsers."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = subparsers.add_parser("grade", help="grade submissions (folders, git repositories, tarballs) with the workshop's checks",
+                              description=GRADE_HELP, formatter_class=fmt, parents=list(common_parents))
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION")
+    p.add_argument("--labs", metavar="IDS", help="labs to grade, like 01,02 (default: all)")
+    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="grade N submissions at once (default 1)")
+    p.add_argument("--sandbox", choices=("docker", "none"), help="docker (default when an engine answers) or none: on this host")
+    p.add_argument("--junit", metavar="DIR", help="write JUnit XML, one file per submission, into DIR")
+    p.add_argument("--json", metavar="FILE", help="write every verdict as JSON (- for stdout)")
+    p.add_argument("--csv", metavar="FILE", help="write one row per learner for a gradebook (- for stdout)")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--github", action="store_true", help="print GitHub Actions ::error annotations for failing checks")
+    p.add_argument("--min-score", type=float, metavar="PERCENT", help="exit 1 unless every submission scores at least PERCENT")
+    p.add_argument("--timeout", type=float, metavar="S", help="override every check's time limit, in seconds")
+    p.add_argument("--time-limit", type=float, default=900.0, metavar="S", help="seconds for one lab of one submission (900)")
+    p.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory for each sandbox (2048)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines while grading")
+    r = subparsers.add_parser("room", help="live table of a room: who is where, who is stuck, and why",
+                              description=ROOM_HELP, formatter_class=fmt, parents=list(common_parents))
+    r.add_argument("folder", metavar="DIR")
+    r.add_argument("--json", action="store_true", help="print JSON for machines")
+    r.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
+    r.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes (2)")
+
+
+def _usage(message: str) -> Exception:
+    from workshop.core.session import UserError
+
+    return UserError(message)
+
+
+def _labs(workshop: Any, given: str | None) -> list[Any]:
+    if not given:
+        return list(workshop.labs)
+    try:
+        return [workshop.lab(ref) for ref in given.split(",") if ref.strip()]
+    except LookupError as exc:
+        raise _usage(str(exc)) from None
+
+
+class ProgressLines:
+    """One line per event on stderr, with how many submissions are done."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+
+    def __call__(self, who: str, what: str) -> None:
+        with self.lock:
+            if what.startswith("done:"):
+                self.done += 1
+            if self.quiet and not what.startswith(("done:", "grading failed", "cannot be read")):
+                return
+            clock = f"{time.monotonic() - self.started:6.1f}s"
+            print(f"{clock} [{self.done}/{self.total}] {who + ': ' if who else ''}{what}", file=sys.stderr, flush=True)
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from workshop.core import gradebook
+    from workshop.core.grading import DOCKER, NONE, GradeOptions, GradingError, grade
+    from workshop.core.session import Session
+    from workshop.core.submission import SubmissionError, identify, unique_names
+
+    workshop = Session.open(getattr(args, "content", None), None).workshop
+    labs = _labs(workshop, args.labs)
+    if args.jobs < 1:
+        raise _usage("--jobs must be 1 or more")
+    try:
+        submissions = [identify(s) for s in args.submissions]
+    except SubmissionError as exc:
+        raise _usage(str(exc)) from None
+    unique_names(submissions)
+    sandbox = args.sandbox
+    if sandbox is None:
+        from workshop.env.sandbox import engine_answers
+
+        if not engine_answers():
+            raise _usage("no Docker engine answers, so there is no sandbox: start dockerd, or pass --sandbox none "
+                         "to run the submissions' code on this host")
+        sandbox = DOCKER
+    options = GradeOptions(labs=labs, jobs=args.jobs, sandbox=sandbox if sandbox == DOCKER else NONE,
+                           timeout=args.timeout, lab_time_limit=args.time_limit, memory_mb=args.memory)
+    say = ProgressLines(len(submissions), args.quiet)
+    try:
+        grades = grade(workshop, submissions, options, say)
+    except GradingError as exc:
+        print(f"workshop grade: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
+    print(gradebook.table(grades, labs))
+    if args.junit:
+        gradebook.junit_files(grades, Path(args.junit))
+    if args.json:
+        gradebook.write(args.json, gradebook.to_json(grades, sandbox=options.sandbox, labs=[lab.slug for lab in labs]))
+    if args.csv:
+        gradebook.write(args.csv, gradebook.to_csv(grades, labs))
+    if args.markdown:
+        gradebook.write(args.markdown, gradebook.markdown(grades, labs))
+    if args.github:
+        for line in gradebook.github_annotations(grades, labs):
+            print(line)
+    broken = [g for g in grades if g.broken]
+    if broken:
+        for g in broken:
+            print(f"workshop grade: {g.name} was not graded: {g.broken}", file=sys.stderr)
+        return EXIT_BROKEN
+    if args.min_score is not None:
+        low = [g for g in grades if g.percent < args.min_score]
+        if low:
+            names = ", ".join(f"{g.name} ({g.percent:g}%)" for g in low)
+            print(f"workshop grade: below --min-score {args.min_score:g}%: {names}", file=sys.stderr)
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_room(args: argparse.Namespace) -> int:
+    from workshop.core import room
+
+    folder = Path(args.folder).expanduser()
+    if not folder.is_dir():
+        raise _usage(f"{folder} is not a folder: pass the folder holding the progress files or workspaces")
+    render = (lambda seats: room.to_json(seats)) if args.json else (lambda seats: room.table(seats, _width()))
+    if not args.watch:
+        print(render(room.read_room(folder)))
+        return EXIT_OK
+    try:
+        while True:
+            seats = room.read_room(folder)
+            if sys.stdout.isatty() and not args.json:
+                sys.stdout.write("\033[H\033[2J")
+            print(f"{folder}  {time.strftime('%H:%M:%S')}  {len(seats)} learner(s)  (Ctrl-C to stop)\n")
+            print(render(seats), flush=True)
+            time.sleep(max(0.2, args.interval))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _width() -> int:
+    import shutil
+
+    return max(80, shutil.get_terminal_size((120, 24)).columns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m workshop.cli_grade grade ...`, before these commands are wired into `workshop`."""
+    from workshop.core.session import UserError
+
+    parser = argparse.ArgumentParser(prog="workshop")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--content", metavar="DIR", default=None, help="another workshop folder")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_grade_parsers(sub, [common])
+    args = parser.parse_args(argv)
+    try:
+        return cmd_grade(args) if args.command == "grade" else cmd_room(args)
+    except UserError as exc:
+        print(f"workshop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("workshop: interrupted; every job and container it started has been stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

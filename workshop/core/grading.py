@@ -1,0 +1,255 @@
+"""Grade submissions: the workshop's own checks against each learner's copy, in parallel, in a sandbox.
+
+Each submission is copied, then graded by one job process (``workshop.core.grade_job``): in a Docker
+container (``sandbox="docker"``) or on this host (``sandbox="none"``). The job signs what it reports;
+what it reports is folded into the checks this grader collected itself from the content, so the
+points always come from the workshop, and a check that never reported counts as failed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workshop.core.content import Lab, Workshop
+from workshop.core.jobs import JobOutcome, run_job, stop_all
+from workshop.core.submission import Submission, SubmissionError, materialize
+from workshop.core.verdict import ERROR, FAILED, TIMED_OUT, Verdict
+
+DOCKER, NONE = "docker", "none"
+Progress = Callable[[str, str], None]  # (learner, what happened)
+
+
+class GradingError(Exception):
+    """Grading itself cannot go on (not the submission's fault); the message says how to fix it."""
+
+
+@dataclass
+class GradeOptions:
+    labs: list[Lab]
+    jobs: int = 1
+    sandbox: str = NONE
+    timeout: float | None = None  # overrides every check's own limit
+    lab_time_limit: float = 900.0  # seconds for one lab of one submission, all its checks together
+    cpus: float | None = None
+    memory_mb: int = 2048
+
+
+@dataclass
+class LabGrade:
+    lab: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the learner keeps running and did not start
+    submitted: bool = True
+
+    @property
+    def points(self) -> int:
+        return sum(v.points for v in self.verdicts if v.passed)
+
+    @property
+    def max_points(self) -> int:
+        return sum(v.points for v in self.verdicts)
+
+
+@dataclass
+class SubmissionGrade:
+    submission: Submission
+    labs: list[LabGrade] = field(default_factory=list)
+    problem: str = ""  # the submission could not be read: it scores 0
+    broken: str = ""  # grading itself failed: no score
+    forged_lines: int = 0  # output lines that claimed to be results but were not signed by the grader
+    seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.submission.name
+
+    @property
+    def points(self) -> int:
+        return sum(lab.points for lab in self.labs)
+
+    @property
+    def max_points(self) -> int:
+        return sum(lab.max_points for lab in self.labs)
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.points / self.max_points, 1) if self.max_points else 0.0
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [v for lab in self.labs for v in lab.verdicts]
+
+
+def holds_fixed_ports(lab: Lab) -> bool:
+    """Labs whose services or learner programs listen on fixed ports (Envoy on 9901/10000, httpbin on 8080)."""
+    return bool(lab.services) or any(run.ready for run in lab.runs)
+
+
+COLLECT = """
+import contextlib, io, json, os, sys
+import pytest
+from workshop.checking.plugin import check_info
+
+class Collector:
+    checks = []
+    def pytest_collection_finish(self, session):
+        Collector.checks = [check_info(item) for item in session.items]
+
+argv = json.loads(sys.argv[1])
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = pytest.main(argv, plugins=[Collector()])
+print(json.dumps({"code": int(code), "checks": Collector.checks, "output": out.getvalue()[-800:]}))
+"""
+
+
+def catalog(lab: Lab) -> list[dict[str, Any]]:
+    """The lab's checks (node id, step, name, title, points), collected here from the workshop's own files."""
+    import json
+    import subprocess
+
+    argv = [str(lab.checks_dir), "--collect-only", "-q", "-p", "workshop.checking.plugin", "-p", "no:cacheprovider",
+            "--rootdir", str(lab.root), "-c", os.devnull, "--workspace", os.devnull,
+            "--step-order", ",".join(s.id for s in lab.steps)]
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("WORKSHOP_EVENTS_FD", None)
+    proc = subprocess.run([*python_argv(), "-c", COLLECT, json.dumps(argv)], capture_output=True, text=True,
+                          env=env, timeout=120, check=False, cwd=lab.root)
+    try:
+        found = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        found = {"code": proc.returncode, "checks": [], "output": proc.stderr}
+    if found["code"] not in (0, 5) or not found["checks"]:
+        raise GradingError(f"the checks of lab {lab.id} cannot be collected: run `workshop validate`\n{found['output'][-800:]}")
+    return list(found["checks"])
+
+
+def grade(workshop: Workshop, submissions: list[Submission], options: GradeOptions,
+          on_progress: Progress | None = None) -> list[SubmissionGrade]:
+    """Grade every submission; raises GradingError only when nothing can be graded at all."""
+    say = on_progress or (lambda who, what: None)
+    expected = {lab.slug: catalog(lab) for lab in options.labs}
+    sandbox_plan = _sandbox_setup(workshop, options, say)
+    fixed_lock = threading.Lock()
+    work = Path(tempfile.mkdtemp(prefix="workshop-grade-"))
+    try:
+        def one(sub: Submission) -> SubmissionGrade:
+            return _grade_one(sub, work / f"{len(sub.name)}-{sub.name}", expected, options, sandbox_plan, fixed_lock, say)
+
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            try:
+                return list(pool.map(one, submissions))
+            except BaseException:  # Ctrl-C: stop every job so the workers end now
+                pool.shutdown(wait=False, cancel_futures=True)
+                stop_all()
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _sandbox_setup(workshop: Workshop, options: GradeOptions, say: Progress) -> dict[str, Any] | None:
+    if options.sandbox != DOCKER:
+        return None
+    from workshop.core.locations import cache_dir
+    from workshop.env import sandbox
+
+    if not sandbox.engine_answers():
+        raise GradingError("no Docker engine answers here: start dockerd, or grade on this host with --sandbox none")
+    sandbox.remove_leftovers()
+    say("", "preparing the sandbox (image and Go build cache; once per machine)")
+    try:
+        sandbox.ensure_image()
+        go_labs = [lab.solution_dir for lab in options.labs if (lab.solution_dir / "go.mod").exists()]
+        seeds = Path(os.environ.get("WORKSHOP_GRADE_SEEDS") or cache_dir() / "grade-seeds")
+        seed = sandbox.seed_gocache(go_labs, seeds)
+        return {"plan": sandbox.plan(workshop.root, seed)}
+    except sandbox.SandboxError as exc:
+        raise GradingError(str(exc)) from None
+
+
+def _grade_one(sub: Submission, work: Path, expected: dict[str, list[dict[str, Any]]], options: GradeOptions,
+               sandbox_plan: dict[str, Any] | None, fixed_lock: threading.Lock, say: Progress) -> SubmissionGrade:
+    started = time.monotonic()
+    result = SubmissionGrade(submission=sub)
+    slugs = [lab.slug for lab in options.labs]
+    try:
+        workspace = materialize(sub, work / "copy", slugs)
+    except SubmissionError as exc:
+        result.problem = str(exc)
+        result.labs = [_fold(slug, expected[slug], None, str(exc)) for slug in slugs]
+        say(sub.name, f"cannot be read: {exc}")
+        return result
+    for path in [workspace, *workspace.rglob("*")]:  # the sandbox user reads the copy
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
+    say(sub.name, f"grading {', '.join(slugs)} ({options.sandbox} sandbox)")
+    groups = [options.labs]
+    if sandbox_plan is None and options.jobs > 1:  # on the host, labs on fixed ports take turns
+        groups = [[lab for lab in options.labs if not holds_fixed_ports(lab)], [lab for lab in options.labs if holds_fixed_ports(lab)]]
+    for group in (g for g in groups if g):
+        lock = fixed_lock if sandbox_plan is None and options.jobs > 1 and holds_fixed_ports(group[0]) else None
+        if lock:
+            lock.acquire()
+        try:
+            outcome = run_job(workspace, [lab.slug for lab in group], work, options, sandbox_plan,
+                              lambda event: _tell(sub.name, event, say))
+        finally:
+            if lock:
+                lock.release()
+        result.forged_lines += outcome.forged
+        if outcome.broken:
+            result.broken = outcome.broken
+            say(sub.name, f"grading failed: {outcome.broken}")
+        for lab in group:
+            result.labs.append(_fold(lab.slug, expected[lab.slug], outcome, outcome.ended_early))
+    if result.forged_lines:
+        say(sub.name, f"{result.forged_lines} line(s) of forged results were ignored")
+    result.seconds = round(time.monotonic() - started, 2)
+    say(sub.name, f"done: {result.points}/{result.max_points} points ({result.seconds:.0f} s)")
+    return result
+
+
+def _tell(who: str, event: dict[str, Any], say: Progress) -> None:
+    if event.get("event") == "result":
+        v = event["verdict"]
+        say(who, f"{v.get('lab', '')[:2]} {v.get('status')}: {v.get('step')}/{v.get('name')}")
+
+
+def _fold(slug: str, checks: list[dict[str, Any]], outcome: JobOutcome | None, why_missing: str) -> LabGrade:
+    """One verdict per expected check: the job's, or a failing one saying why it never came."""
+    grade = LabGrade(lab=slug)
+    got: dict[str, Verdict] = {}
+    if outcome is not None:
+        grade.submitted = outcome.submitted.get(slug, False)
+        grade.problems = outcome.problems.get(slug, [])
+        got = outcome.verdicts.get(slug, {})
+    broken = outcome.lab_broken.get(slug, "") if outcome else ""
+    for info in checks:
+        v = got.get(info["nodeid"])
+        if v is None:
+            status = TIMED_OUT if outcome is not None and outcome.timed_out else (FAILED if outcome is None else ERROR)
+            message = broken or why_missing or "this check never reported a result"
+            v = Verdict(lab=slug, step=info["step"], name=info["name"], nodeid=info["nodeid"], status=status,
+                        title=info["title"], message=message)
+        v.points = int(info["points"])  # points come from the workshop, never from the job
+        grade.verdicts.append(v)
+    return grade
+
+
+def python_argv() -> list[str]:
+    """This Python, not importing anything from its working folder."""
+    return [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else [])]
+
+
+def python_job_argv() -> list[str]:
+    """The job on this host."""
+    return [*python_argv(), "-m", "workshop.core.grade_job"]

@@ -1,0 +1,183 @@
+"""One grading job: start ``workshop.core.grade_job`` (in a container or on this host), feed it its job,
+read its signed events until it is done or its time is up, and stop everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import select
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workshop.core.grade_job import verify
+from workshop.core.verdict import Verdict
+
+if TYPE_CHECKING:
+    from workshop.core.grading import GradeOptions
+
+SANDBOX_WORKSPACE = "/tmp/work"  # the submission's private, writable copy inside the container
+_live: dict[int, tuple[subprocess.Popen[bytes], str | None, Path]] = {}
+_live_lock = threading.Lock()
+
+
+@dataclass
+class JobOutcome:
+    """What one job reported, believed only when signed."""
+
+    verdicts: dict[str, dict[str, Verdict]] = field(default_factory=dict)  # lab -> node id -> verdict
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    submitted: dict[str, bool] = field(default_factory=dict)
+    lab_broken: dict[str, str] = field(default_factory=dict)
+    forged: int = 0
+    done: bool = False
+    timed_out: bool = False
+    broken: str = ""  # the job could not grade at all (not the submission's fault)
+    ended_early: str = ""  # why checks may be missing
+
+
+def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions, sandbox: dict[str, Any] | None,
+            on_event: Callable[[dict[str, Any]], None]) -> JobOutcome:
+    from workshop.core.grading import python_job_argv
+
+    key = secrets.token_bytes(32)
+    job: dict[str, Any] = {"key": key.hex(), "labs": slugs, "timeout": options.timeout}
+    state = Path(tempfile.mkdtemp(prefix="job-", dir=work))
+    container = None
+    if sandbox is None:
+        argv, cwd = python_job_argv(), state
+        env = {**os.environ, "WORKSHOP_STATE_DIR": str(state / "state"), "WORKSHOP_SERVICES": "owned",
+               "WORKSHOP_CONTENT": str(options.labs[0].root), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        job["submission"] = str(workspace)
+    else:
+        from workshop.env import sandbox as sandboxlib
+
+        cpus = options.cpus or max(1.0, (os.cpu_count() or 1) / max(1, options.jobs))
+        limits = sandboxlib.Limits(cpus=cpus, memory_mb=options.memory_mb)
+        argv, container = sandboxlib.run_argv(sandbox["plan"], limits, str(os.getpid()), workspace)
+        cwd, env = None, dict(os.environ)
+        job.update(submission=sandboxlib.SUBMISSION, copy_to=SANDBOX_WORKSPACE)
+    limit = options.lab_time_limit * len(slugs) + 60
+    outcome = JobOutcome()
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=cwd,
+                                    env=env, start_new_session=True)
+        except OSError as exc:
+            outcome.broken = f"the grading job could not start ({exc})"
+            return outcome
+        with _live_lock:
+            _live[proc.pid] = (proc, container, state)
+        try:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write((json.dumps(job) + "\n").encode())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            _read(proc, key, time.monotonic() + limit, outcome, on_event)
+        finally:
+            _stop(proc, container, state)
+            with _live_lock:
+                _live.pop(proc.pid, None)
+        errors.seek(0)
+        tail = errors.read().decode("utf-8", errors="replace").strip()[-1500:]
+    _explain_end(outcome, proc.returncode, tail, limit)
+    return outcome
+
+
+def _read(proc: subprocess.Popen[bytes], key: bytes, deadline: float, outcome: JobOutcome,
+          on_event: Callable[[dict[str, Any]], None]) -> None:
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buffer, seq = b"", 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            outcome.timed_out = True
+            return
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            event = verify(key, line.decode("utf-8", errors="replace"), seq)
+            if event is None:
+                outcome.forged += 1 if line.strip() else 0
+                continue
+            seq += 1
+            _take(event, outcome, on_event)
+
+
+def _take(event: dict[str, Any], outcome: JobOutcome, on_event: Callable[[dict[str, Any]], None]) -> None:
+    kind, lab = event.get("event"), str(event.get("lab", ""))
+    if kind == "lab-start":
+        outcome.submitted[lab] = bool(event.get("submitted"))
+        outcome.verdicts.setdefault(lab, {})
+    elif kind == "result":
+        verdict = Verdict.from_dict(event["verdict"])
+        outcome.verdicts.setdefault(verdict.lab, {})[verdict.nodeid] = verdict
+    elif kind == "lab-end":
+        outcome.problems[lab] = [str(p) for p in event.get("problems", [])]
+    elif kind == "lab-broken":
+        outcome.lab_broken[lab] = f"the checks of this lab could not run: {event.get('reason', '')}"
+        outcome.broken = outcome.lab_broken[lab]
+    elif kind == "broken":
+        outcome.broken = f"the grading job failed: {event.get('reason', '')}"
+    elif kind == "done":
+        outcome.done = True
+    on_event(event)
+
+
+def _explain_end(outcome: JobOutcome, code: int | None, stderr_tail: str, limit: float) -> None:
+    if outcome.done or outcome.broken:
+        return
+    if outcome.timed_out:
+        outcome.ended_early = f"grading this submission took longer than its {limit:g} s limit; it was stopped"
+    elif not outcome.submitted:
+        outcome.broken = f"the grading job stopped before grading anything (exit {code}): {stderr_tail or 'no output'}"
+    else:
+        outcome.ended_early = (f"the sandbox ended before this check reported (exit {code}): the submission was killed "
+                               "for using too much memory or too many processes, or it killed the grader")
+
+
+def _stop(proc: subprocess.Popen[bytes], container: str | None, state: Path) -> None:
+    """Stop the job and everything it started: the container, or (on the host) the process groups it recorded."""
+    from workshop.env import procs
+
+    if container:
+        from workshop.env.sandbox import remove
+
+        if proc.poll() is None:
+            remove(container)
+    if proc.poll() is None:
+        procs.kill_group(proc.pid, grace=1.0, leader=proc)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for record in (state / "state" / "procs").glob("*.json"):
+        try:
+            procs.kill_group(int(json.loads(record.read_text())["pgid"]), grace=0.5)
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def stop_all() -> None:
+    """Stop every job still running (on Ctrl-C)."""
+    with _live_lock:
+        live = list(_live.values())
+    for proc, container, state in live:
+        _stop(proc, container, state)

@@ -1,0 +1,294 @@
+"""The grading sandbox: a submission's work runs in a Docker container cut off from the host.
+
+The image is built here, ``FROM scratch`` (nothing is pulled): a passwd file, empty mount points and a
+copy of the Python launcher that the sandbox user may execute but not read. A process started from
+an unreadable file is not dumpable, so the learner's code (same user) can neither open the check
+processes' file descriptors in /proc nor trace them: it cannot write into their result stream.
+
+At run time the host's toolchains are bind-mounted read-only at their own paths (/usr, the Python
+prefix, the Go root and module cache, Envoy, the workshop's package, the labs and checks, never the
+solutions); /tmp is a size-limited tmpfs, the rest of the file system is read-only. The container
+has no network but its own loopback (``--network none``), so each one may use the lab's fixed ports;
+it runs as an unprivileged user with no capabilities and CPU, memory and process limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IMAGE = "wasm-workshop/grade-sandbox"
+LABEL = "wasm-workshop.grade"
+LAYOUT = "4"  # bump when the image's contents change
+PYTHON = "/opt/sandbox/bin/python3"
+CONTENT = "/opt/workshop/content"
+SOURCE = "/opt/workshop/src"
+SUBMISSION = "/opt/submission"
+GOCACHE_SEED = "/opt/gocache-seed"
+USER = "1000:1000"
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nlearner:x:1000:1000:learner:/tmp/home:/bin/sh\n"
+GROUP = "root:x:0:\nlearner:x:1000:\n"
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be used; the message says how to fix it or to choose --sandbox none."""
+
+
+@dataclass
+class Limits:
+    """What one submission's container may use."""
+
+    cpus: float = 1.0
+    memory_mb: int = 2048
+    pids: int = 512
+    tmp_mb: int = 1024  # the tmpfs holding the submission's copy, the Go cache and scratch files
+
+
+@dataclass
+class Mount:
+    source: str
+    target: str
+    writable: bool = False
+
+
+@dataclass
+class SandboxPlan:
+    """Everything `docker run` needs for one submission."""
+
+    image: str
+    mounts: list[Mount] = field(default_factory=list)
+    masks: list[str] = field(default_factory=list)  # read-only empty tmpfs over these (the solutions)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def docker_cli() -> str | None:
+    return shutil.which("docker")
+
+
+def engine_answers(timeout: float = 5.0) -> bool:
+    """True when a Docker engine answers here (the default sandbox then is docker)."""
+    cli = docker_cli()
+    if not cli:
+        return False
+    try:
+        proc = subprocess.run([cli, "version", "--format", "{{.Server.Version}}"], capture_output=True, timeout=timeout,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def _python_binary() -> Path:
+    return Path(os.path.realpath(sys.executable))
+
+
+def _identity() -> str:
+    py = _python_binary()
+    st = py.stat()
+    return hashlib.sha256(f"{LAYOUT}:{py}:{st.st_size}:{st.st_mtime_ns}:{os.path.islink('/lib')}".encode()).hexdigest()[:16]
+
+
+def _context() -> io.BytesIO:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        def add(name: str, data: bytes = b"", mode: int = 0o644, kind: bytes = tarfile.REGTYPE, link: str = "") -> None:
+            info = tarfile.TarInfo(name)
+            info.mode, info.type, info.linkname, info.size = mode, kind, link, len(data)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+
+        add("Dockerfile", b"FROM scratch\nCOPY rootfs/ /\nUSER 1000:1000\n")
+        add("rootfs/etc/passwd", PASSWD.encode())
+        add("rootfs/etc/group", GROUP.encode())
+        for d in ("tmp", "opt/sandbox/bin", "opt/workshop/content", "opt/workshop/src", "opt/submission",
+                  "opt/gocache-seed", "usr", "proc", "dev", "sys", "sbin"):
+            add(f"rootfs/{d}", mode=0o1777 if d == "tmp" else 0o755, kind=tarfile.DIRTYPE)
+        for top in ("bin", "lib", "lib64", "lib32", "libx32"):  # /sbin stays a folder: docker puts its init there
+            if os.path.islink(f"/{top}"):
+                add(f"rootfs/{top}", kind=tarfile.SYMTYPE, link=os.readlink(f"/{top}"), mode=0o777)
+        # Executable but unreadable by the sandbox user: every Python process in it is then not dumpable.
+        add(f"rootfs{PYTHON}", _python_binary().read_bytes(), mode=0o711)
+    out.seek(0)
+    return out
+
+
+def ensure_image() -> str:
+    """The sandbox image's tag, built now if this machine has none for the current Python."""
+    cli = docker_cli()
+    if not cli:
+        raise SandboxError("the docker command is not installed: install Docker, or grade with --sandbox none")
+    tag = f"{IMAGE}:{_identity()}"
+    found = subprocess.run([cli, "image", "inspect", tag], capture_output=True, timeout=30, check=False)
+    if found.returncode == 0:
+        return tag
+    proc = subprocess.run([cli, "build", "--quiet", "--label", f"{LABEL}=image", "-t", tag, "-"], input=_context().read(),
+                          capture_output=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise SandboxError(f"building the sandbox image failed ({reason[0]}): check `docker info` and the disk space")
+    return tag
+
+
+def _go_env() -> dict[str, str]:
+    from workshop.env.procs import run
+
+    code, out = run(["go", "env", "GOROOT", "GOMODCACHE"], env=os.environ, timeout=30, label="grade")
+    lines = out.strip().splitlines()
+    if code != 0 or len(lines) < 2:
+        raise SandboxError("`go env` failed on this machine: install Go >= 1.24, or see `workshop doctor`")
+    return {"GOROOT": lines[0], "GOMODCACHE": lines[1]}
+
+
+def _covered(path: str, mounts: list[Mount]) -> bool:
+    return any(path == m.target or path.startswith(m.target.rstrip("/") + "/") for m in mounts)
+
+
+def _solutions_inside(root: Path) -> list[str]:
+    """Solution folders that a read-only mount of ``root`` would show; they get masked."""
+    found = []
+    for candidate in (root / "solutions", *root.glob("lib/python*/site-packages/workshop/_content/solutions"),
+                      root / "_content" / "solutions"):
+        if candidate.is_dir():
+            found.append(str(candidate))
+    return found
+
+
+def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
+    """The mounts and environment shared by every submission's container (``run_argv`` adds the submission)."""
+    import workshop
+    from workshop.core.locations import data_dir
+    from workshop.env.envoy import EnvoyError, find_envoy
+
+    go = _go_env()
+    prefix = Path(sys.prefix).resolve()
+    mounts = [Mount("/usr", "/usr")]
+    for top in ("/bin", "/lib", "/lib64"):
+        if os.path.isdir(top) and not os.path.islink(top):
+            mounts.append(Mount(top, top))
+    if os.path.exists("/etc/ld.so.cache"):
+        mounts.append(Mount("/etc/ld.so.cache", "/etc/ld.so.cache"))
+    for path in (str(prefix), go["GOROOT"], go["GOMODCACHE"]):
+        if os.path.isdir(path) and not _covered(path, mounts):
+            mounts.append(Mount(path, path))
+    env_extra: dict[str, str] = {}
+    try:
+        envoy = str(find_envoy()[0].resolve())
+        if not _covered(envoy, mounts):
+            mounts.append(Mount(envoy, envoy))
+        env_extra["ENVOY_PATH"] = envoy
+    except EnvoyError:
+        pass
+    data = data_dir().resolve()
+    if data.is_dir() and not _covered(str(data), mounts):
+        mounts.append(Mount(str(data), str(data)))
+    package = Path(workshop.__file__).resolve().parent
+    mounts.append(Mount(str(package), f"{SOURCE}/workshop"))
+    for part in ("labs", "checks"):  # one mount per lab: a lab may be a link to another folder
+        for lab in sorted((content_root / part).iterdir()):
+            if lab.is_dir():
+                mounts.append(Mount(str(lab.resolve()), f"{CONTENT}/{part}/{lab.name}"))
+    if gocache_seed is not None:
+        mounts.append(Mount(str(gocache_seed), GOCACHE_SEED))
+    masks = _solutions_inside(prefix) + _solutions_inside(package)
+    gobin = str(Path(go["GOROOT"]) / "bin")
+    path = os.pathsep.join([gobin, str(prefix / "bin"), str(data / "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
+    env = {
+        "PATH": path, "HOME": "/tmp/home", "USER": "learner", "LOGNAME": "learner", "TMPDIR": "/tmp",
+        "PYTHONHOME": str(prefix), "PYTHONPATH": SOURCE, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1",
+        "GOROOT": go["GOROOT"], "GOMODCACHE": go["GOMODCACHE"], "GOCACHE": "/tmp/gocache", "GOPATH": "/tmp/go",
+        "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off", "GOSUMDB": "off", "GOTOOLCHAIN": "local",
+        "GOTELEMETRY": "off", "WORKSHOP_CONTENT": CONTENT, "WORKSHOP_STATE_DIR": "/tmp/state",
+        "WORKSHOP_CACHE_DIR": "/tmp/cache", "WORKSHOP_DATA_DIR": str(data), "WORKSHOP_SERVICES": "owned",
+        "WORKSHOP_BACKEND": "process", "WORKSHOP_GOCACHE_SEED": GOCACHE_SEED if gocache_seed else "",
+        **env_extra,
+    }
+    return SandboxPlan(image=ensure_image(), mounts=mounts, masks=masks, env=env)
+
+
+def run_argv(sandbox: SandboxPlan, limits: Limits, owner: str, submission_copy: Path) -> tuple[list[str], str]:
+    """`docker run` for the grading job of one submission (its copy mounted read-only), and the container's name."""
+    cli = docker_cli() or "docker"
+    name = f"wasm-workshop-grade-{uuid.uuid4().hex[:12]}"
+    argv = [
+        cli, "run", "--rm", "-i", "--name", name, "--label", f"{LABEL}={owner}", "--init",
+        "--network", "none", "--read-only", "--user", USER, "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges", "--ipc", "private",
+        "--cpus", f"{limits.cpus:g}", "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
+        "--pids-limit", str(limits.pids), "--ulimit", "nofile=4096:4096", "--ulimit", f"fsize={limits.tmp_mb << 20}",
+        "--tmpfs", f"/tmp:rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777", "--workdir", "/",
+    ]
+    for m in [*sandbox.mounts, Mount(str(submission_copy), SUBMISSION)]:
+        argv += ["--mount", f"type=bind,source={m.source},target={m.target}" + ("" if m.writable else ",readonly")]
+    for mask in sandbox.masks:
+        argv += ["--mount", f"type=tmpfs,target={mask},tmpfs-size=4k,tmpfs-mode=0555"]
+    for key, value in sandbox.env.items():
+        argv += ["--env", f"{key}={value}"]
+    # -P: the working folder (/, read-only) is not put on sys.path; nothing is imported from the submission.
+    argv += [sandbox.image, PYTHON, "-P", "-m", "workshop.core.grade_job"]
+    return argv, name
+
+
+def remove(name: str) -> None:
+    """Remove a container (it may be gone already)."""
+    cli = docker_cli()
+    if cli:
+        subprocess.run([cli, "rm", "-f", name], capture_output=True, timeout=30, check=False)
+
+
+def remove_leftovers() -> int:
+    """Remove grading containers whose grader is gone (after a crash); returns how many."""
+    from workshop.env.procs import _alive
+
+    cli = docker_cli()
+    if not cli:
+        return 0
+    proc = subprocess.run([cli, "ps", "-a", "--filter", f"label={LABEL}", "--format", f'{{{{.Names}}}} {{{{.Label "{LABEL}"}}}}'],
+                          capture_output=True, text=True, timeout=30, check=False)
+    removed = 0
+    for line in proc.stdout.splitlines():
+        name, _, owner = line.partition(" ")
+        if owner.isdigit() and not _alive(int(owner)):
+            remove(name)
+            removed += 1
+    return removed
+
+
+def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
+    """A Go build cache warmed with the workshop's own solutions (trusted), copied into each container.
+
+    Built once per Go version and content; the containers never write to it.
+    """
+    from workshop.env.procs import run
+
+    if not labs_with_go:
+        return None
+    key = hashlib.sha256("|".join(sorted(str(p) for p in labs_with_go)).encode() + _go_env()["GOROOT"].encode())
+    for lab in labs_with_go:
+        for f in sorted(lab.rglob("*.go")) + [lab / "go.mod", lab / "go.sum"]:
+            if f.exists():
+                key.update(f.read_bytes())
+    seed = dest_root / f"gocache-{key.hexdigest()[:12]}"
+    if (seed / "README").exists():
+        return seed
+    env = {**os.environ, "GOCACHE": str(seed), "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off",
+           "GOTOOLCHAIN": "local", "GOSUMDB": "off"}
+    with tempfile.TemporaryDirectory(prefix="workshop-seed-") as tmp:
+        for n, lab in enumerate(labs_with_go):
+            work = Path(tmp) / str(n)
+            shutil.copytree(lab, work)
+            run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=work,
+                env={**env, "GOOS": "wasip1", "GOARCH": "wasm"}, timeout=600, label="grade")
+            run(["go", "test", "-count=1", "-run", "^$", "./..."], cwd=work, env=env, timeout=600, label="grade")
+    for path in [seed, *seed.rglob("*")]:  # readable by the sandbox user; its copy is its own, so writable
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (seed / "README").write_text("Go build cache seeded from the workshop's solutions, for grading sandboxes.\n")
+    return seed
