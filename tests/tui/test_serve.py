@@ -41,5 +41,5 @@ def test_a_taken_port_is_a_clear_error() -> None:
         s.listen()
         port = s.getsockname()[1]
         proc = subprocess.run([sys.executable, "-m", "workshop", "serve", "--port", str(port)],
-                              capture_output=True, text=True, timeout=30)
+                              check=False, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and f"port {port}" in proc.stderr and "--port" in proc.stderr

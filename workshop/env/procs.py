@@ -74,19 +74,28 @@ def kill_group(pgid: int, grace: float = 3.0, leader: subprocess.Popen[bytes] | 
     ``leader`` is reaped as we go: an exited but unreaped leader would keep the group "alive".
     """
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        if leader is not None:
-            leader.poll()
+        _reap(pgid, leader)
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if leader is not None:
-                leader.poll()
+            _reap(pgid, leader)
             if not _group_alive(pgid):
                 return
             time.sleep(0.01)
+
+
+def _reap(pgid: int, leader: subprocess.Popen[bytes] | None) -> None:
+    """Collect an exited leader that is our child, so its zombie does not keep the group "alive"."""
+    if leader is not None:
+        leader.poll()
+        return
+    try:
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: its own parent reaps it
 
 
 def stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> int | None:

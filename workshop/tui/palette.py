@@ -16,6 +16,7 @@ DESCRIPTIONS = {
     "previous": "Previous step", "hint": "Show one more hint", "solution": "Apply the solution (asks first)",
     "reset": "Reset the lab to its starter (asks first)", "watch": "Watch mode: re-check on save",
     "shell": "Open a shell in the lab folder", "start_lab": "Start this lab", "stop_command": "Stop the running command",
+    "output": "Show the output of the commands you ran", "services": "Services: start, stop, read logs",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
@@ -14,20 +14,27 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from workshop.core import workspace
-from workshop.core.content import Lab, Step
 from workshop.core.progress import PASSED
-from workshop.core.runner import CheckRun
-from workshop.core.session import Session
 from workshop.tui.errors import friendly
-from workshop.tui.screens.confirm import ConfirmScreen
-from workshop.tui.watch import FolderWatch
 from workshop.tui.widgets.checks.check_panel import CheckPanel
 from workshop.tui.widgets.navigator.navigator import Navigator
-from workshop.tui.widgets.output.command_log import CommandLog
-from workshop.tui.widgets.services.services_panel import ServicesPanel
-from workshop.tui.widgets.step.command_block import CommandBlock
 from workshop.tui.widgets.step.step_view import StepView
+
+if TYPE_CHECKING:
+    from workshop.core.content import Lab, Step
+    from workshop.core.runner import CheckRun
+    from workshop.core.session import Session
+    from workshop.tui.watch import FolderWatch
+    from workshop.tui.widgets.output.command_log import CommandLog
+    from workshop.tui.widgets.step.command_block import CommandBlock
+
+# The first frame holds the navigator, the header, the footer and an empty check panel. The step's
+# text, the Output and Services panels and the warm check process come right after it (the app calls
+# after_first_frame when it is Ready): they made the first paint slow, and the learner reads the frame
+# before they could use any of them.
+
+
+PREWARM_AFTER = 0.5  # seconds after the first frame (a `c` before then starts its own check process)
 
 
 class MainScreen(Screen[None]):
@@ -46,6 +53,8 @@ class MainScreen(Screen[None]):
         Binding("exclamation_mark", "shell", "Shell", key_display="!"),
         Binding("t", "start_lab", "Start"),
         Binding("x", "stop_command", "Stop"),
+        Binding("o", "output", "Output", show=False),  # no room in an 80-column footer; in the palette
+        Binding("e", "services", "Services", show=False),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -65,10 +74,8 @@ class MainScreen(Screen[None]):
                 with TabbedContent(id="panels"):
                     with TabPane("Checks", id="checks-tab"):
                         yield CheckPanel(id="checks")
-                    with TabPane("Output", id="output-tab"):
-                        yield CommandLog(id="output")
-                    with TabPane("Services", id="services-tab"):
-                        yield ServicesPanel(id="services")
+                    yield TabPane("Output", id="output-tab")  # filled after the first frame
+                    yield TabPane("Services", id="services-tab")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -78,10 +85,25 @@ class MainScreen(Screen[None]):
         step = None
         if lab is not None and lab.steps:
             step = next((s for s in lab.steps if s.id == progress.current_step), lab.steps[0])
-        self.set_interval(0.4, self._poll_watch)
-        self._prewarm()
-        self.show(lab, step, record=False)
+        self.lab, self.step = lab, step
+        self.query_one(Navigator).show(progress, lab, step)
+        self._title()
         self.query_one("#nav Tree").focus()
+
+    def after_first_frame(self) -> None:
+        """The step's text first; the rest once that is on screen (see the note at the top)."""
+        self.show(self.lab, self.step, record=False)
+        self.call_after_refresh(self._load_the_rest)
+
+    async def _load_the_rest(self) -> None:
+        from workshop.tui.widgets.output.command_log import CommandLog
+        from workshop.tui.widgets.services.services_panel import ServicesPanel
+
+        await self.query_one("#output-tab", TabPane).mount(CommandLog(id="output"))
+        await self.query_one("#services-tab", TabPane).mount(ServicesPanel(self.lab, id="services"))
+        self.set_interval(0.4, self._poll_watch)
+        # A check process warming up takes a CPU for a second; let the text settle on screen first.
+        self.set_timer(PREWARM_AFTER, self._prewarm)
 
     # -- where the learner is -------------------------------------------------------------------
 
@@ -103,8 +125,11 @@ class MainScreen(Screen[None]):
         hints = step.hints[: progress.step(lab.slug, step.id).hints_shown]
         view.show_step(lab, step, started=self.started, status=progress.status(lab.slug, step.id), hints=hints)
         self.query_one(Navigator).show(progress, lab, step)
-        self.query_one(ServicesPanel).show(lab)
+        for panel in self.query("ServicesPanel"):
+            panel.show(lab)  # type: ignore[attr-defined]
         if moved and self.watch is not None:
+            from workshop.tui.watch import FolderWatch
+
             self.watch = FolderWatch(self.session.lab_dir(lab))
         self._title()
         self.refresh_bindings()
@@ -225,6 +250,9 @@ class MainScreen(Screen[None]):
         self.notify(f"Hint {shown[0]} of {len(self.step.hints)} added below the step.", timeout=2)
 
     def action_solution(self) -> None:
+        from workshop.core import workspace
+        from workshop.tui.screens.confirm import ConfirmScreen
+
         lab = self.lab
         if lab is None:
             return
@@ -237,6 +265,8 @@ class MainScreen(Screen[None]):
                              lambda ok: self._put(lab, "solve") if ok else None)
 
     def action_reset(self) -> None:
+        from workshop.tui.screens.confirm import ConfirmScreen
+
         lab = self.lab
         if lab is None:
             return
@@ -244,6 +274,8 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(question, yes="Reset"), lambda ok: self._put(lab, "reset") if ok else None)
 
     def _put(self, lab: Lab, reason: str) -> None:
+        from workshop.core import workspace
+
         source = lab.solution_dir if reason == "solve" else lab.starter_dir
         try:
             self.session.workspace.mkdir(parents=True, exist_ok=True)
@@ -257,6 +289,8 @@ class MainScreen(Screen[None]):
         self.show(self.lab, self.step, record=False)
 
     def action_start_lab(self) -> None:
+        from workshop.core import workspace
+
         if self.lab is None:
             return
         try:
@@ -275,6 +309,8 @@ class MainScreen(Screen[None]):
             self.watch = None
             self.notify("Watch mode off.", timeout=2)
         elif self.lab is not None:
+            from workshop.tui.watch import FolderWatch
+
             self.watch = FolderWatch(self.session.lab_dir(self.lab))
             self.notify("Watch mode on: saving a file in the lab folder re-checks this step.", timeout=3)
         self._title()
@@ -298,10 +334,9 @@ class MainScreen(Screen[None]):
             self.notify(friendly(exc), severity="error")
         self.show(self.lab, self.step, record=False)
 
-    @on(CommandBlock.RunRequested)
-    def _run_command(self, event: CommandBlock.RunRequested) -> None:
-        output = self.query_one(CommandLog)
-        if self.lab is None:
+    def on_command_block_run_requested(self, event: CommandBlock.RunRequested) -> None:
+        output = self._command_log()
+        if self.lab is None or output is None:
             return
         if not self.started:
             self.notify(f"Start lab {self.lab.id} first (press t): the command runs in its folder.", severity="warning")
@@ -313,17 +348,29 @@ class MainScreen(Screen[None]):
         output.run(event.command, self.session.lab_dir(self.lab))
         self.refresh_bindings()
 
-    @on(CommandLog.Finished)
-    def _command_finished(self, event: CommandLog.Finished) -> None:
+    def on_command_log_finished(self, event: CommandLog.Finished) -> None:
         self.refresh_bindings()
 
+    def _command_log(self) -> CommandLog | None:
+        """The Output panel, once it is mounted (just after the first frame)."""
+        found = self.query("#output")
+        return found.first() if found else None  # type: ignore[return-value]
+
     def action_stop_command(self) -> None:
-        if not self.query_one(CommandLog).stop():
+        output = self._command_log()
+        if output is None or not output.stop():
             self.notify("No command is running.", timeout=2)
+
+    def action_output(self) -> None:
+        self.query_one(TabbedContent).active = "output-tab"
+
+    def action_services(self) -> None:
+        self.query_one(TabbedContent).active = "services-tab"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start_lab":
             return not self.started  # shown in the footer only while the lab needs starting
         if action == "stop_command":
-            return self.is_mounted and self.query_one(CommandLog).running
+            output = self._command_log() if self.is_mounted else None
+            return output is not None and output.running
         return True

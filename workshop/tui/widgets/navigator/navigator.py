@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -15,6 +15,14 @@ from workshop.core.progress import FAILING, PASSED, Progress
 
 ICONS = {PASSED: ("✓", "green"), FAILING: ("✗", "red")}
 Place = tuple[Lab, Step | None]
+GUIDE, ICON = 2, 2  # "├ " before a step (the tree's guide_depth) and "○ " before its title
+
+
+
+
+def fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` characters with an ellipsis, so what follows it stays in view."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 class Navigator(Vertical):
@@ -25,7 +33,7 @@ class Navigator(Vertical):
     Navigator #overall { height: 1; padding: 0 1; }
     Navigator ProgressBar { height: 1; padding: 0 1; }
     Navigator Bar { width: 1fr; }
-    Navigator Tree { height: 1fr; }
+    Navigator Tree { height: 1fr; overflow-x: hidden; }
     """
 
     class StepChosen(Message):
@@ -40,6 +48,8 @@ class Navigator(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.labs = labs
         self._tree_nodes: dict[tuple[str, str], TreeNode[Place]] = {}
+        self._width = 27  # columns for a tree line: until the first layout, as at 30 columns with a scrollbar
+        self._progress: Progress | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="overall")
@@ -54,8 +64,33 @@ class Navigator(Vertical):
                 self._tree_nodes[(lab.slug, step.id)] = node.add_leaf(step.title, data=(lab, step))
         yield tree
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Long titles are cut with an ellipsis to the room there is, so each lab's count stays in view."""
+        lines = sum(1 + len(lab.steps) for lab in self.labs)
+        room = self.size  # inside the border (event.size counts it)
+        tree_height = room.height - 2  # below the overall line and the progress bar
+        width = room.width - (2 if lines > tree_height else 0)  # the tree's scrollbar
+        if width != self._width:
+            self._width = width
+            if self._progress is not None:
+                self._labels(self._progress)
+
     def show(self, progress: Progress, lab: Lab | None, step: Step | None) -> None:
         """Refresh every status and put the cursor on the learner's place."""
+        self._progress = progress
+        self._labels(progress)
+        if lab is not None:
+            node = self._tree_nodes.get((lab.slug, step.id if step else ""))
+            tree = self.query_one(Tree)
+            if node is not None and tree.size.height:
+                tree.move_cursor(node)
+            elif node is not None:
+                # Not laid out yet (the first frame): moving the cursor would scroll the tree as if
+                # it had no height, hiding the lab's own line. Place it, and scroll once there is room.
+                tree.cursor_line = node.line
+                self.call_after_refresh(tree.scroll_to_node, node, animate=False)
+
+    def _labels(self, progress: Progress) -> None:
         total = passed = 0
         for each in self.labs:
             done = 0
@@ -63,19 +98,16 @@ class Navigator(Vertical):
                 status = progress.status(each.slug, s.id)
                 done += status == PASSED
                 icon, style = ICONS.get(status, ("○", "dim"))
-                self._tree_nodes[(each.slug, s.id)].set_label(Text.assemble((icon, style), " ", s.title))
+                title = fit(s.title, self._width - GUIDE - ICON)
+                self._tree_nodes[(each.slug, s.id)].set_label(Text.assemble((icon, style), " ", title))
             total += len(each.steps)
             passed += done
             mark = ("✓ ", "green") if done == len(each.steps) and done else ("", "")
-            self._tree_nodes[(each.slug, "")].set_label(
-                Text.assemble(mark, (f"{each.id} {each.title}", "bold"), f" {done}/{len(each.steps)}")
-            )
+            count = f" {done}/{len(each.steps)}"
+            name = fit(f"{each.id} {each.title}", self._width - GUIDE - len(count) - len(mark[0]))
+            self._tree_nodes[(each.slug, "")].set_label(Text.assemble(mark, (name, "bold"), count))
         self.query_one("#overall", Static).update(f"{passed} of {total} steps passed")
         self.query_one(ProgressBar).update(progress=passed)
-        if lab is not None:
-            node = self._tree_nodes.get((lab.slug, step.id if step else ""))
-            if node is not None:
-                self.query_one(Tree).move_cursor(node)
 
     @on(Tree.NodeSelected)
     def chosen(self, event: Tree.NodeSelected[Place]) -> None:

@@ -20,8 +20,8 @@ class CommandLog(Vertical):
     """A status line with a Stop button, and the output of the last command run."""
 
     DEFAULT_CSS = """
-    CommandLog #bar { height: 1; }
-    CommandLog #what { width: 1fr; }
+    CommandLog #bar { height: auto; padding-left: 1; }
+    CommandLog #what { width: 1fr; height: auto; }
     CommandLog Log { height: 1fr; }
     """
 
@@ -41,7 +41,7 @@ class CommandLog(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bar"):
-            yield Static("Run a command from the lab text; its output appears here.", id="what")
+            yield Static("Press Run on a command in the step's text: its output appears here.", id="what")
             yield Button("Stop (x)", id="stop", variant="error", compact=True, disabled=True)
         yield Log(id="log", auto_scroll=True)
 

@@ -36,3 +36,20 @@ def split_commands(markdown: str) -> list[Part]:
     if rest:
         parts.append(Part("markdown", rest))
     return parts
+
+
+def label_plain_fences(markdown: str) -> str:
+    """Give fenced blocks without a language the language ``text``.
+
+    Textual's Markdown guesses a language for them by asking every Pygments lexer, which takes half
+    a second the first time (the app froze on the first such block) and colours plain output oddly.
+    """
+    from markdown_it import MarkdownIt
+
+    lines = markdown.splitlines()
+    changed = False
+    for token in MarkdownIt("commonmark").parse(markdown):
+        if token.type == "fence" and not token.info.strip() and token.map:
+            lines[token.map[0]] = lines[token.map[0]].rstrip() + "text"
+            changed = True
+    return "\n".join(lines) if changed else markdown

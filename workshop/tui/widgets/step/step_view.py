@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from textual.containers import Vertical, VerticalScroll
-from textual.widget import Widget
-from textual.widgets import Button, Markdown, Static
+from typing import TYPE_CHECKING
 
-from workshop.core.content import Lab, Step
+from textual.containers import VerticalScroll
+
 from workshop.core.progress import PASSED
-from workshop.tui.widgets.step.command_block import CommandBlock
-from workshop.tui.widgets.step.commands import split_commands
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
+
+    from workshop.core.content import Lab, Step
 
 MARKS = {"passed": "✓ passed", "failing": "✗ failing", "not started": "○ not checked yet"}
 
@@ -26,21 +28,28 @@ class StepView(VerticalScroll):
     StepView .done { border: round $success; }
     """
 
+    # Markdown (markdown-it, and Pygments behind it) loads on first use: the first frame does not need it.
+
     def show_step(self, lab: Lab, step: Step, *, started: bool, status: str, hints: list[str]) -> None:
+        from textual.widgets import Static
+
+        from workshop.tui.widgets.step.command_block import CommandBlock
+        from workshop.tui.widgets.step.commands import split_commands
+
         index = lab.steps.index(step)
         widgets: list[Widget] = []
         if not started:
             widgets.append(_banner(lab))
         if index == 0:
-            widgets.append(Markdown(f"## Lab {lab.id}: {lab.title}\n\n*{lab.summary}* ({lab.minutes} min)\n\n{_demote(lab.intro)}"))
-        widgets.append(Markdown(f"### Step {index + 1} of {len(lab.steps)}: {step.title}"))
+            widgets.append(_markdown(f"## Lab {lab.id}: {lab.title}\n\n*{lab.summary}* ({lab.minutes} min)\n\n{_demote(lab.intro)}"))
+        widgets.append(_markdown(f"### Step {index + 1} of {len(lab.steps)}: {step.title}"))
         widgets.append(Static(MARKS.get(status, status), classes="status"))
         for part in split_commands(step.body):
-            widgets.append(CommandBlock(part.text) if part.kind == "command" else Markdown(part.text))
+            widgets.append(CommandBlock(part.text) if part.kind == "command" else _markdown(part.text))
         if hints:
             lines = "\n".join(f"{n}. {h}" for n, h in enumerate(hints, 1))
             more = "" if len(hints) == len(step.hints) else "\n\n*Press h for another.*"
-            widgets.append(Markdown(f"#### Hints ({len(hints)} of {len(step.hints)})\n\n{lines}{more}", classes="hints"))
+            widgets.append(_markdown(f"#### Hints ({len(hints)} of {len(step.hints)})\n\n{lines}{more}", classes="hints"))
         self._replace(widgets)
 
     def show_done(self, lab: Lab, statuses: dict[str, str], next_lab: Lab | None) -> None:
@@ -53,10 +62,10 @@ class StepView(VerticalScroll):
         else:
             after = "## That was the last lab\n\nYou have finished the workshop. Well done!"
         text = f"# ✓ Lab {lab.id} complete: {lab.title}\n\n**What you did**\n\n{done}\n\n{after}"
-        self._replace([Markdown(text, classes="done")])
+        self._replace([_markdown(text, classes="done")])
 
     def show_message(self, text: str) -> None:
-        self._replace([Markdown(text)])
+        self._replace([_markdown(text)])
 
     def _replace(self, widgets: list[Widget]) -> None:
         with self.app.batch_update():
@@ -65,7 +74,19 @@ class StepView(VerticalScroll):
         self.scroll_home(animate=False)
 
 
+def _markdown(text: str, classes: str | None = None) -> Widget:
+    """Textual's Markdown widget, with plain fenced blocks labelled as text (see label_plain_fences)."""
+    from textual.widgets import Markdown as MarkdownWidget
+
+    from workshop.tui.widgets.step.commands import label_plain_fences
+
+    return MarkdownWidget(label_plain_fences(text), classes=classes)
+
+
 def _banner(lab: Lab) -> Widget:
+    from textual.containers import Vertical
+    from textual.widgets import Button, Static
+
     return Vertical(
         Static(f"Lab {lab.id} is not started: your workspace has no folder for it yet."),
         Button("Start lab (t)", variant="warning", action="screen.start_lab", compact=True),
