@@ -63,6 +63,7 @@ def add_grade_parsers(subparsers: Any, common_parents: Sequence[argparse.Argumen
     r.add_argument("folder", metavar="DIR")
     r.add_argument("--json", action="store_true", help="print JSON for machines")
     r.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
+    r.add_argument("--tui", action="store_true", help="open the instructor's screen: the live table, sortable, with details")
     r.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes (2)")
 
 
@@ -162,6 +163,10 @@ def cmd_room(args: argparse.Namespace) -> int:
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         raise _usage(f"{folder} is not a folder: pass the folder holding the progress files or workspaces")
+    if args.tui:
+        from workshop.tui.room import run_room_app
+
+        return run_room_app(folder, interval=args.interval)
     render = (lambda seats: room.to_json(seats)) if args.json else (lambda seats: room.table(seats, _width()))
     if not args.watch:
         print(render(room.read_room(folder)))

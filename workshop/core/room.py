@@ -67,17 +67,17 @@ def seat(progress: Progress, fallback: str, now: float | None = None) -> Seat:
     )
 
 
-def read_room(folder: Path, now: float | None = None) -> list[Seat]:
-    """Every learner found in ``folder``, stuck longest first."""
+def read_progress(folder: Path) -> list[tuple[str, Progress]]:
+    """(entry name, progress) for every learner in ``folder``: progress files, or workspaces with progress."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: pass the folder holding the progress files or workspaces")
-    seats = []
+    found = []
     for entry in sorted(folder.iterdir()):
         progress = None
         if entry.is_file() and entry.suffix == ".json" and ".damaged-" not in entry.name:
             try:
                 progress = Progress.from_dict(json.loads(entry.read_text(encoding="utf-8")))
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # being written, or not a progress file
         elif entry.is_dir() and not entry.name.startswith("."):
             store = ProgressStore(entry)
@@ -85,7 +85,13 @@ def read_room(folder: Path, now: float | None = None) -> list[Seat]:
                 continue
             progress = store.load()
         if progress is not None:
-            seats.append(seat(progress, entry.stem, now))
+            found.append((entry.name, progress))
+    return found
+
+
+def read_room(folder: Path, now: float | None = None) -> list[Seat]:
+    """Every learner found in ``folder``, stuck longest first."""
+    seats = [seat(progress, Path(name).stem, now) for name, progress in read_progress(folder)]
     seats.sort(key=lambda s: (-s.stuck_seconds, s.learner))
     return seats
 

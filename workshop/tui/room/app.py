@@ -1,0 +1,44 @@
+"""The instructor's app: thin. The room screen does the work; this holds the folder and quit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+
+class RoomApp(App[int]):
+    """A live view of a room of learners, for the instructor."""
+
+    TITLE = "Wasm workshop room"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
+    # A mode (not get_default_screen) so that the screen's own stylesheet is loaded.
+    MODES: ClassVar[dict] = {"room": lambda: _room_screen()}
+    DEFAULT_MODE = "room"
+
+    def __init__(self, folder: Path, interval: float = 2.0, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.folder, self.interval, self.clock = folder, interval, clock
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+
+def _room_screen() -> Screen:
+    from textual._context import active_app
+
+    from workshop.tui.room.screen import RoomScreen
+
+    app = active_app.get()
+    assert isinstance(app, RoomApp)
+    return RoomScreen(app.folder, app.interval, app.clock)
+
+
+def run_room_app(folder: Path, interval: float = 2.0) -> int:
+    """Open the room on ``folder`` (progress files or workspaces), re-read every ``interval`` seconds."""
+    return int(RoomApp(Path(folder).expanduser(), interval).run() or 0)
