@@ -126,3 +126,34 @@ def test_gradebook_formats(tmp_path: Path) -> None:
     assert line.startswith(f"::error file=dave/{LAB}/main.go,title=dave%3A {LAB}/envoy/header failed::no header, sorry%0A")
     (xml,) = gradebook.junit_files([grade], tmp_path / "junit")
     assert 'failures="1"' in xml.read_text()
+
+
+def test_the_seeded_go_cache_is_linked_not_copied(tmp_path: Path) -> None:
+    from workshop.core.grade_job import link_gocache
+
+    seed = tmp_path / "seed"
+    (seed / "0a").mkdir(parents=True)
+    (seed / "0a" / "0abc-a").write_text("v1 entry\n")
+    (seed / "trim.txt").write_text("1\n")  # an old trim time: Go would trim the seed's old entries away
+    link_gocache(seed, tmp_path / "cache")
+    entry = tmp_path / "cache" / "0a" / "0abc-a"
+    assert entry.is_symlink() and entry.read_text() == "v1 entry\n"
+    trim = tmp_path / "cache" / "trim.txt"
+    assert not trim.is_symlink() and abs(int(trim.read_text()) - time.time()) < 60
+
+
+def test_grading_on_the_host_stops_when_a_lab_port_is_taken() -> None:
+    import socket
+
+    from workshop.core.content import load_workshop
+    from workshop.core.grading import GradingError, check_host_ports, fixed_ports
+    from workshop.core.locations import content_root
+
+    lab = load_workshop(content_root()).lab("05")
+    assert fixed_ports(lab) == {5000: "registry"}
+    try:
+        holder = socket.create_server(("127.0.0.1", 5000))
+    except OSError:
+        pytest.skip("port 5000 is in use here already")
+    with holder, pytest.raises(GradingError, match="port 5000 .* lab 05 .* --sandbox docker"):
+        check_host_ports([lab])

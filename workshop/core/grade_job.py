@@ -17,8 +17,8 @@ import hmac
 import json
 import os
 import shutil
-import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,13 +75,72 @@ def _prepare(job: dict[str, Any]) -> Path:
         workspace = copy
     seed, cache = os.environ.get("WORKSHOP_GOCACHE_SEED", ""), os.environ.get("GOCACHE", "")
     if seed and cache and Path(seed).is_dir() and not Path(cache).exists():
-        cp = shutil.which("cp")
-        if cp:  # coreutils copies the ~5000 small files several times faster than copytree
-            subprocess.run([cp, "-R", seed, cache], check=False, timeout=300)
-        if not Path(cache).exists():
-            shutil.copytree(seed, cache, symlinks=True)
+        link_gocache(Path(seed), Path(cache))
     Path(os.environ.get("HOME", "/tmp/home")).mkdir(parents=True, exist_ok=True)
     return workspace
+
+
+def link_gocache(seed: Path, cache: Path) -> None:
+    """A writable Go build cache whose seeded entries are links into the read-only seed (no 120 MB copy).
+
+    Go reads through the links and writes what it builds beside them; it cannot change the seed. A
+    fresh trim.txt keeps Go from trimming the seed's entries, whose times are those of the seed.
+    """
+    for here, _dirs, files in os.walk(seed):
+        folder = cache / os.path.relpath(here, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if name != "trim.txt":
+                os.symlink(os.path.join(here, name), folder / name)
+    (cache / "trim.txt").write_text(str(int(time.time())))
+
+
+def lab_dirs(slug: str) -> Path:
+    """A fresh data and cache folder for one lab: its registry storage, pulled modules and func-e's Envoy.
+
+    Each lab is graded on its own: nothing a previous lab pushed, pulled or applied is seen, and the
+    host's own data folder (its registry's images, its caches) is never used nor written.
+    """
+    from workshop.core.locations import state_dir
+
+    root = state_dir().parent / "labs" / slug
+    shutil.rmtree(root, ignore_errors=True)
+    for name in ("data", "cache"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        os.environ[f"WORKSHOP_{name.upper()}_DIR"] = str(root / name)
+    shutil.rmtree(state_dir() / "mesh", ignore_errors=True)  # the local mesh starts empty
+    return root
+
+
+def give_func_e_its_envoy() -> None:
+    """func-e runs offline on the workshop's Envoy: a link to it where func-e looks for its version."""
+    from workshop.env.envoy import EnvoyError, find_envoy
+    from workshop.env.tools import ProbeFailed, envoy_version, func_e_home
+
+    try:
+        envoy = find_envoy()[0].resolve()
+        version = envoy_version(envoy, timeout=20)
+    except (EnvoyError, ProbeFailed):
+        return  # the learner's run reports that func-e has no Envoy
+    link = func_e_home() / "envoy-versions" / version / "bin" / "envoy"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(envoy)
+
+
+def stop_lab() -> None:
+    """Stop what the lab's checks and services left running (the sidecar, the registries, Envoys)."""
+    from workshop.env import procs, services
+
+    services.stop_owned()
+    for record in procs.registry().glob("*.json"):
+        try:
+            pgid = int(json.loads(record.read_text())["pgid"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if pgid != os.getpgid(0):
+            procs.kill_group(pgid, grace=1.0)
+        record.unlink(missing_ok=True)
 
 
 def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) -> None:
@@ -92,23 +151,27 @@ def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) ->
     folder = workspace / lab.slug
     emit({"event": "lab-start", "lab": lab.slug, "submitted": folder.is_dir()})
     problems: list[str] = []
+    scratch = lab_dirs(lab.slug)
     try:
+        if not folder.is_dir():  # not submitted: every check fails at once, nothing needs to run
+            run_checks(lab, folder, on_event=emit, timeout=timeout)
+            return
+        if any(run.command[:1] == ["func-e"] for run in lab.runs):
+            give_func_e_its_envoy()
         if lab.services:
             try:
                 services.ensure(lab.services)
             except services.ServiceError as exc:
                 problems.append(f"the workshop could not start {', '.join(lab.services)}: {exc}")
-        if folder.is_dir():
-            with running(lab, folder, must_start=False) as not_started:
-                problems += not_started
-                run_checks(lab, folder, on_event=emit, timeout=timeout)
-        else:
+        with running(lab, folder, must_start=False) as not_started:
+            problems += not_started
             run_checks(lab, folder, on_event=emit, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - reported to the grader as grading that broke
         emit({"event": "lab-broken", "lab": lab.slug, "reason": f"{type(exc).__name__}: {exc}"[:2000]})
     finally:
-        services.stop_owned()
-    emit({"event": "lab-end", "lab": lab.slug, "problems": problems})
+        stop_lab()
+        shutil.rmtree(scratch, ignore_errors=True)  # the sandbox's tmpfs is its memory
+        emit({"event": "lab-end", "lab": lab.slug, "problems": problems})
 
 
 def main() -> int:

@@ -95,6 +95,33 @@ def holds_fixed_ports(lab: Lab) -> bool:
     return bool(lab.services) or any(run.ready for run in lab.runs)
 
 
+def fixed_ports(lab: Lab) -> dict[int, str]:
+    """The ports on 127.0.0.1 that the lab's services and the learner's kept-running programs listen on."""
+    from urllib.parse import urlsplit
+
+    from workshop.env.services import Ports
+    from workshop.env.services.catalog import resolve
+
+    ports = Ports.from_env()
+    services = resolve(lab.services) if lab.services else []
+    found = {port: service.name for service in services for port in service.port_map(ports).values()}
+    for run in lab.runs:
+        if run.ready and urlsplit(run.ready).port:
+            found[int(urlsplit(run.ready).port or 0)] = f"`{' '.join(run.command)}`"
+    return found
+
+
+def check_host_ports(labs: list[Lab]) -> None:
+    """On this host, the labs' fixed ports must be free before grading starts (not the submissions' fault)."""
+    from workshop.env.http import port_free
+
+    for lab in labs:
+        for port, who in sorted(fixed_ports(lab).items()):
+            if not port_free(port):
+                raise GradingError(f"port {port} on 127.0.0.1, which lab {lab.id} needs for {who}, is in use: stop "
+                                   "what uses it (`workshop env down`), or grade in containers with --sandbox docker")
+
+
 COLLECT = """
 import contextlib, io, json, os, sys
 import pytest
@@ -137,8 +164,11 @@ def grade(workshop: Workshop, submissions: list[Submission], options: GradeOptio
           on_progress: Progress | None = None) -> list[SubmissionGrade]:
     """Grade every submission; raises GradingError only when nothing can be graded at all."""
     say = on_progress or (lambda who, what: None)
-    expected = {lab.slug: catalog(lab) for lab in options.labs}
+    with ThreadPoolExecutor(max_workers=4) as pool:  # one pytest --collect-only each, side by side
+        expected = dict(zip([lab.slug for lab in options.labs], pool.map(catalog, options.labs)))
     sandbox_plan = _sandbox_setup(workshop, options, say)
+    if sandbox_plan is None:
+        check_host_ports(options.labs)
     fixed_lock = threading.Lock()
     work = Path(tempfile.mkdtemp(prefix="workshop-grade-"))
     try:
@@ -168,7 +198,8 @@ def _sandbox_setup(workshop: Workshop, options: GradeOptions, say: Progress) -> 
     say("", "preparing the sandbox (image and Go build cache; once per machine)")
     try:
         sandbox.ensure_image()
-        go_labs = [lab.solution_dir for lab in options.labs if (lab.solution_dir / "go.mod").exists()]
+        # One seed for the whole workshop, whichever labs are graded: it is built once, not once per --labs.
+        go_labs = [lab.solution_dir for lab in workshop.labs if (lab.solution_dir / "go.mod").exists()]
         seeds = Path(os.environ.get("WORKSHOP_GRADE_SEEDS") or cache_dir() / "grade-seeds")
         seed = sandbox.seed_gocache(go_labs, seeds)
         return {"plan": sandbox.plan(workshop.root, seed)}
@@ -211,6 +242,7 @@ def _grade_one(sub: Submission, work: Path, expected: dict[str, list[dict[str, A
             say(sub.name, f"grading failed: {outcome.broken}")
         for lab in group:
             result.labs.append(_fold(lab.slug, expected[lab.slug], outcome, outcome.ended_early))
+    result.labs.sort(key=lambda grade: slugs.index(grade.lab))  # the content's order, whatever took turns
     if result.forged_lines:
         say(sub.name, f"{result.forged_lines} line(s) of forged results were ignored")
     result.seconds = round(time.monotonic() - started, 2)

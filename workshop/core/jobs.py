@@ -53,8 +53,7 @@ def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions
     container = None
     if sandbox is None:
         argv, cwd = python_job_argv(), state
-        env = {**os.environ, "WORKSHOP_STATE_DIR": str(state / "state"), "WORKSHOP_SERVICES": "owned",
-               "WORKSHOP_CONTENT": str(options.labs[0].root), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+        env = host_env(state, options.labs[0].root)
         job["submission"] = str(workspace)
     else:
         from workshop.env import sandbox as sandboxlib
@@ -91,6 +90,19 @@ def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions
         tail = errors.read().decode("utf-8", errors="replace").strip()[-1500:]
     _explain_end(outcome, proc.returncode, tail, limit)
     return outcome
+
+
+def host_env(state: Path, content: Path) -> dict[str, str]:
+    """The job's environment on this host: its own state, data and cache folders, this machine's tools.
+
+    The host's data folder (its registry's images, func-e's Envoys) is not used: each lab gets fresh ones.
+    """
+    from workshop.core.locations import tools_bin
+
+    path = os.pathsep.join([str(tools_bin()), os.environ.get("PATH", "")])
+    return {**os.environ, "WORKSHOP_STATE_DIR": str(state / "state"), "WORKSHOP_DATA_DIR": str(state / "data"),
+            "WORKSHOP_CACHE_DIR": str(state / "cache"), "WORKSHOP_SERVICES": "owned", "WORKSHOP_BACKEND": "process",
+            "WORKSHOP_CONTENT": str(content), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PATH": path}
 
 
 def _read(proc: subprocess.Popen[bytes], key: bytes, deadline: float, outcome: JobOutcome,

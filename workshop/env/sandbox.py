@@ -7,9 +7,13 @@ processes' file descriptors in /proc nor trace them: it cannot write into their 
 
 At run time the host's toolchains are bind-mounted read-only at their own paths (/usr, the Python
 prefix, the Go root and module cache, Envoy, the workshop's package, the labs and checks, never the
-solutions); /tmp is a size-limited tmpfs, the rest of the file system is read-only. The container
-has no network but its own loopback (``--network none``), so each one may use the lab's fixed ports;
-it runs as an unprivileged user with no capabilities and CPU, memory and process limits.
+solutions), and func-e, the registry and go-httpbin one file each under /opt/tools/bin (the host's
+data folder, with its registry's images, is not shown); /tmp is a size-limited tmpfs holding the
+data, cache and state folders, the rest of the file system is read-only. The container has no
+network but its own loopback (``--network none``), so the lab's services, the learner's Envoy and
+the local mesh run inside it on their fixed ports; it runs as an unprivileged user with no
+capabilities and CPU, memory and process limits. The Go build cache seeded from the solutions is
+mounted read-only and linked into a writable cache (``grade_job.link_gocache``), not copied.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ from pathlib import Path
 IMAGE = "wasm-workshop/grade-sandbox"
 LABEL = "wasm-workshop.grade"
 LAYOUT = "4"  # bump when the image's contents change
+SEED_LAYOUT = "stand-in-1"  # bump when what seeds the Go build cache changes
 PYTHON = "/opt/sandbox/bin/python3"
 CONTENT = "/opt/workshop/content"
 SOURCE = "/opt/workshop/src"
 SUBMISSION = "/opt/submission"
 GOCACHE_SEED = "/opt/gocache-seed"
+TOOLS = "/opt/tools/bin"  # func-e, registry, go-httpbin: each host binary mounted read-only
 USER = "1000:1000"
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nlearner:x:1000:1000:learner:/tmp/home:/bin/sh\n"
 GROUP = "root:x:0:\nlearner:x:1000:\n"
@@ -147,6 +153,18 @@ def _go_env() -> dict[str, str]:
     return {"GOROOT": lines[0], "GOMODCACHE": lines[1]}
 
 
+def lab_tools() -> dict[str, Path]:
+    """The host's func-e, registry and go-httpbin (what `workshop prepare` installs) that the labs run."""
+    from workshop.env.tools import GO_TOOLS, tool_path
+
+    found = {}
+    for tool in GO_TOOLS:
+        path = tool_path(tool.name)
+        if path is not None:
+            found[tool.name] = path.resolve()
+    return found
+
+
 def _covered(path: str, mounts: list[Mount]) -> bool:
     return any(path == m.target or path.startswith(m.target.rstrip("/") + "/") for m in mounts)
 
@@ -164,7 +182,6 @@ def _solutions_inside(root: Path) -> list[str]:
 def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
     """The mounts and environment shared by every submission's container (``run_argv`` adds the submission)."""
     import workshop
-    from workshop.core.locations import data_dir
     from workshop.env.envoy import EnvoyError, find_envoy
 
     go = _go_env()
@@ -186,9 +203,8 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
         env_extra["ENVOY_PATH"] = envoy
     except EnvoyError:
         pass
-    data = data_dir().resolve()
-    if data.is_dir() and not _covered(str(data), mounts):
-        mounts.append(Mount(str(data), str(data)))
+    for name, found in lab_tools().items():  # one file each: the host's data folder (its registry's images) stays out
+        mounts.append(Mount(str(found), f"{TOOLS}/{name}"))
     package = Path(workshop.__file__).resolve().parent
     mounts.append(Mount(str(package), f"{SOURCE}/workshop"))
     for part in ("labs", "checks"):  # one mount per lab: a lab may be a link to another folder
@@ -199,7 +215,7 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
         mounts.append(Mount(str(gocache_seed), GOCACHE_SEED))
     masks = _solutions_inside(prefix) + _solutions_inside(package)
     gobin = str(Path(go["GOROOT"]) / "bin")
-    path = os.pathsep.join([gobin, str(prefix / "bin"), str(data / "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
+    path = os.pathsep.join([gobin, str(prefix / "bin"), TOOLS, "/usr/local/bin", "/usr/bin", "/bin"])
     env = {
         "PATH": path, "HOME": "/tmp/home", "USER": "learner", "LOGNAME": "learner", "TMPDIR": "/tmp",
         "PYTHONHOME": str(prefix), "PYTHONPATH": SOURCE, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
@@ -207,7 +223,7 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
         "GOROOT": go["GOROOT"], "GOMODCACHE": go["GOMODCACHE"], "GOCACHE": "/tmp/gocache", "GOPATH": "/tmp/go",
         "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off", "GOSUMDB": "off", "GOTOOLCHAIN": "local",
         "GOTELEMETRY": "off", "WORKSHOP_CONTENT": CONTENT, "WORKSHOP_STATE_DIR": "/tmp/state",
-        "WORKSHOP_CACHE_DIR": "/tmp/cache", "WORKSHOP_DATA_DIR": str(data), "WORKSHOP_SERVICES": "owned",
+        "WORKSHOP_CACHE_DIR": "/tmp/cache", "WORKSHOP_DATA_DIR": "/tmp/data", "WORKSHOP_SERVICES": "owned",
         "WORKSHOP_BACKEND": "process", "WORKSHOP_GOCACHE_SEED": GOCACHE_SEED if gocache_seed else "",
         **env_extra,
     }
@@ -263,15 +279,18 @@ def remove_leftovers() -> int:
 
 
 def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
-    """A Go build cache warmed with the workshop's own solutions (trusted), copied into each container.
+    """A Go build cache warmed with what the workshop's solutions import (trusted), linked into each container.
 
-    Built once per Go version and content; the containers never write to it.
+    The solutions' own code is not in it (a stand-in that imports the same packages is built instead):
+    a submission reads the seed, and must not find the solutions there, even compiled. Built once per
+    Go version and content; the containers never write to it.
     """
     from workshop.env.procs import run
 
     if not labs_with_go:
         return None
-    key = hashlib.sha256("|".join(sorted(str(p) for p in labs_with_go)).encode() + _go_env()["GOROOT"].encode())
+    key = hashlib.sha256(f"{SEED_LAYOUT}|".encode() + "|".join(sorted(str(p) for p in labs_with_go)).encode()
+                         + _go_env()["GOROOT"].encode())
     for lab in labs_with_go:
         for f in sorted(lab.rglob("*.go")) + [lab / "go.mod", lab / "go.sum"]:
             if f.exists():
@@ -281,14 +300,35 @@ def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
         return seed
     env = {**os.environ, "GOCACHE": str(seed), "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off",
            "GOTOOLCHAIN": "local", "GOSUMDB": "off"}
+    wasm = {**env, "GOOS": "wasip1", "GOARCH": "wasm"}
     with tempfile.TemporaryDirectory(prefix="workshop-seed-") as tmp:
         for n, lab in enumerate(labs_with_go):
             work = Path(tmp) / str(n)
-            shutil.copytree(lab, work)
-            run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=work,
-                env={**env, "GOOS": "wasip1", "GOARCH": "wasm"}, timeout=600, label="grade")
+            _stand_in(lab, work, wasm)
+            run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=work, env=wasm, timeout=600,
+                label="grade")
             run(["go", "test", "-count=1", "-run", "^$", "./..."], cwd=work, env=env, timeout=600, label="grade")
-    for path in [seed, *seed.rglob("*")]:  # readable by the sandbox user; its copy is its own, so writable
+    for path in [seed, *seed.rglob("*")]:  # readable by the sandbox user, who cannot write to it
         path.chmod(0o755 if path.is_dir() else 0o644)
-    (seed / "README").write_text("Go build cache seeded from the workshop's solutions, for grading sandboxes.\n")
+    (seed / "README").write_text("Go build cache seeded with the packages the workshop's solutions import.\n")
     return seed
+
+
+def _stand_in(lab: Path, work: Path, env: dict[str, str]) -> None:
+    """A module with the lab's go.mod whose main package and test import what the solution's do, and no more."""
+    from workshop.env.procs import run
+
+    work.mkdir(parents=True)
+    for name in ("go.mod", "go.sum"):
+        if (lab / name).exists():
+            shutil.copy2(lab / name, work / name)
+    code, out = run(["go", "list", "-f", "{{join .Imports \" \"}}|{{join .TestImports \" \"}}", "."], cwd=lab, env=env,
+                    timeout=120, label="grade")
+    imports, _, tests = out.strip().splitlines()[-1].partition("|") if code == 0 and out.strip() else ("", "", "")
+
+    def blank(names: str) -> str:
+        return "".join(f'\t_ "{n}"\n' for n in names.split() if n != "testing")
+
+    (work / "main.go").write_text(f"package main\n\nimport (\n{blank(imports)})\n\nfunc main() {{}}\n")
+    (work / "main_test.go").write_text(f'package main\n\nimport (\n\t"testing"\n{blank(tests)})\n\n'
+                                       "func TestSeed(t *testing.T) {}\n")
