@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import site
 import shutil
 import subprocess
 import sys
@@ -186,13 +187,15 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
 
     go = _go_env()
     prefix = Path(sys.prefix).resolve()
+    base = Path(sys.base_prefix).resolve()  # a virtualenv's standard library lives in its base
+    site_paths = [] if base == prefix else [p for p in site.getsitepackages() if p.startswith(str(prefix))]
     mounts = [Mount("/usr", "/usr")]
     for top in ("/bin", "/lib", "/lib64"):
         if os.path.isdir(top) and not os.path.islink(top):
             mounts.append(Mount(top, top))
     if os.path.exists("/etc/ld.so.cache"):
         mounts.append(Mount("/etc/ld.so.cache", "/etc/ld.so.cache"))
-    for path in (str(prefix), go["GOROOT"], go["GOMODCACHE"]):
+    for path in (str(prefix), str(base), go["GOROOT"], go["GOMODCACHE"]):
         if os.path.isdir(path) and not _covered(path, mounts):
             mounts.append(Mount(path, path))
     env_extra: dict[str, str] = {}
@@ -218,7 +221,7 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
     path = os.pathsep.join([gobin, str(prefix / "bin"), TOOLS, "/usr/local/bin", "/usr/bin", "/bin"])
     env = {
         "PATH": path, "HOME": "/tmp/home", "USER": "learner", "LOGNAME": "learner", "TMPDIR": "/tmp",
-        "PYTHONHOME": str(prefix), "PYTHONPATH": SOURCE, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+        "PYTHONHOME": str(base), "PYTHONPATH": os.pathsep.join([SOURCE, *site_paths]), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1",
         "GOROOT": go["GOROOT"], "GOMODCACHE": go["GOMODCACHE"], "GOCACHE": "/tmp/gocache", "GOPATH": "/tmp/go",
         "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off", "GOSUMDB": "off", "GOTOOLCHAIN": "local",
