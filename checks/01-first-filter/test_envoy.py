@@ -14,7 +14,7 @@ REQUESTS = 3
 @pytest.mark.step("envoy", timeout=120)
 def test_envoy_adds_header_and_logs(go, envoy, http):
     """in Envoy, every response carries x-wasm-workshop: hello and each request logs a line"""
-    module = go.build_wasm()
+    module = go.build_wasm(inspect=False)
     proxy = envoy.run_filter(module.path)
     proxy.mark_log()
     for path in ("/", "/status/418", "/anything?x=1")[:REQUESTS]:

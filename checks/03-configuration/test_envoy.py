@@ -60,7 +60,7 @@ def _refused_plugin(log: str) -> str | None:
 @pytest.mark.step("config", timeout=120)
 def test_headers_follow_the_configuration(go, envoy, http):
     """in Envoy, each filter adds the headers of its own configuration"""
-    module = go.build_wasm()
+    module = go.build_wasm(inspect=False)
     proxy, log = envoy.try_config(_three_listeners(module.path))
     if proxy is None:
         crash = wasm_crash(log)
@@ -117,7 +117,7 @@ def test_headers_follow_the_configuration(go, envoy, http):
 @pytest.mark.step("invalid", timeout=120)
 def test_a_broken_configuration_stops_the_plugin(go, envoy, http):
     """Envoy refuses the plugin when its configuration is not valid JSON"""
-    module = go.build_wasm()
+    module = go.build_wasm(inspect=False)
     config = envoylib.bootstrap([envoylib.wasm_filter("broken", module.path, BROKEN)])
     proxy, log = envoy.try_config(config)
     if proxy is not None:

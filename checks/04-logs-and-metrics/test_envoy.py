@@ -51,7 +51,7 @@ def _prometheus(proxy) -> dict[str, tuple[str, str, float]]:  # type: ignore[no-
 @pytest.mark.step("metric", timeout=120)
 def test_the_counter_counts_hello_requests(go, envoy, http):
     """/stats/prometheus shows wasm_workshop_hello_requests = the number of requests with a hello header"""
-    module = go.build_wasm()
+    module = go.build_wasm(inspect=False)
     proxy = envoy.run_filter(module.path)
     n, m = 3, 2
     _send(proxy, http, n, m)
@@ -91,7 +91,7 @@ def test_the_counter_counts_hello_requests(go, envoy, http):
 @pytest.mark.step("logs", timeout=120)
 def test_each_hello_request_logs_its_value(go, envoy, http):
     """Envoy's log holds one info line from your filter per hello request, naming the header's value"""
-    module = go.build_wasm()
+    module = go.build_wasm(inspect=False)
     proxy = envoy.run_filter(module.path)
     proxy.mark_log()
     values = _send(proxy, http, 3, 2)

@@ -32,7 +32,7 @@ def test_the_image_is_one_istio_accepts(services):
 @pytest.mark.step("verify", timeout=120)
 def test_the_image_holds_your_current_build(go, services, tmp_path):
     """the module in the image is byte for byte your current build, and a Proxy-Wasm module"""
-    module = go.build_wasm()
+    module = go.build_wasm(inspect=False)
     image = fetch(services)
     pulled = tmp_path / "pulled.wasm"
     pulled.write_bytes(image.wasm)

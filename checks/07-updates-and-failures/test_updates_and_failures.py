@@ -130,7 +130,7 @@ def test_fail_open_lets_traffic_through_without_the_filter(workspace, services):
 @pytest.fixture
 def private(go):  # type: ignore[no-untyped-def]
     """The private registry (a login required), holding your current build as wasm-workshop/filter:v2."""
-    module = go.build_wasm()
+    module = go.build_wasm(inspect=False)
     try:
         registry = private_registry.start()
     except mesh.MeshError as exc:

@@ -59,21 +59,24 @@ class Go:
         self.run = run
         self.dir = run.cwd
 
-    def build_wasm(self, out: str = "plugin.wasm", timeout: float = 120) -> wasmlib.WasmModule:
-        """``GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .``, then inspect it."""
+    def build_wasm(self, out: str = "plugin.wasm", timeout: float = 120, inspect: bool = True) -> wasmlib.WasmModule:
+        """``GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .``, then inspect it.
+
+        With ``inspect=False`` (a check that only runs the module) wasmtime reads it only if asked.
+        """
         if not (self.dir / "go.mod").exists():
             fail("there is no go.mod in your lab folder", seen=str(self.dir),
                  hint="restore the starter's files with `workshop reset LAB` (your files are backed up first)")
         result = self.run(["go", "build", "-buildmode=c-shared", "-o", out, "."], env=WASM_ENV, timeout=timeout)
         self._judge(result, "go build")
-        return self.module(out)
+        return self.module(out, parse=inspect)
 
-    def module(self, name: str = "plugin.wasm") -> wasmlib.WasmModule:
+    def module(self, name: str = "plugin.wasm", parse: bool = True) -> wasmlib.WasmModule:
         path = self.dir / name
         if not path.exists():
             fail(f"{name} is missing", hint="build it: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .")
         try:
-            return wasmlib.inspect(path)
+            return wasmlib.inspect(path, parse=parse)
         except wasmlib.NotAModule as exc:
             fail(str(exc), expected=f"{name} is a WebAssembly module (its first bytes are 00 61 73 6d)")
 

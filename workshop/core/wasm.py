@@ -25,8 +25,20 @@ class WasmModule:
     path: Path
     sha256: str
     size: int
-    exports: list[str]
-    imports: list[str]  # "module.name"
+    interface: dict[str, list[str]] | None = None  # exports and imports, read by wasmtime on first use
+
+    @property
+    def exports(self) -> list[str]:
+        return self._interface()["exports"]
+
+    @property
+    def imports(self) -> list[str]:  # "module.name"
+        return self._interface()["imports"]
+
+    def _interface(self) -> dict[str, list[str]]:
+        if self.interface is None:
+            self.interface = _read_interface(self.path.read_bytes(), self.sha256, self.path.name)
+        return self.interface
 
     @property
     def abi_versions(self) -> list[str]:
@@ -69,18 +81,29 @@ def check_magic(path: Path) -> None:
         raise NotAModule(f"{path.name} is {describe_non_wasm(head)}")
 
 
-def inspect(path: Path) -> WasmModule:
-    """Parse ``path`` with wasmtime; raises FileNotFoundError or NotAModule with a plain message."""
+def inspect(path: Path, parse: bool = True) -> WasmModule:
+    """Parse ``path`` with wasmtime; raises FileNotFoundError or NotAModule with a plain message.
+
+    With ``parse=False`` only the magic bytes and the digest are read now (cheap); wasmtime reads the
+    exports and imports when they are first asked for.
+    """
     check_magic(path)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
+    module = WasmModule(path=path, sha256=digest, size=len(data))
+    if parse:
+        module.interface = _read_interface(data, digest, path.name)
+    return module
+
+
+def _read_interface(data: bytes, digest: str, name: str) -> dict[str, list[str]]:
     cached = cache_dir() / "wasm" / f"{digest}.json"
     try:
-        info = json.loads(cached.read_text())
+        return json.loads(cached.read_text())
     except (OSError, ValueError):
-        info = _parse(data, path.name)
+        info = _parse(data, name)
         write_atomic(cached, json.dumps(info))
-    return WasmModule(path=path, sha256=digest, size=len(data), exports=info["exports"], imports=info["imports"])
+        return info
 
 
 def _parse(data: bytes, name: str) -> dict:
