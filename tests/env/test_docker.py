@@ -74,6 +74,46 @@ def test_up_status_logs_down_in_containers(ports: Ports) -> None:
 
 
 @pytest.mark.usefixtures("docker_engine", "needs_binaries")
+def test_the_tag_names_the_image_in_use_when_binaries_take_turns(real_tools: dict, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from workshop.env.services import catalog
+
+    client = containers.client()
+    service = catalog.Httpbin()
+    copies = []
+    for n in (1, 2):  # the same go-httpbin at two paths: as Envoy from two virtualenvs
+        copy = tmp_path / f"bin{n}" / "go-httpbin"
+        copy.parent.mkdir()
+        shutil.copy2(real_tools["go-httpbin"], copy)
+        copies.append(copy)
+    tag = f"wasm-workshop/httpbin:{service.image_version()}"
+
+    def ensure(copy):
+        monkeypatch.setattr(catalog.Httpbin, "binary", lambda self: copy)
+        image = images.ensure_image(client, service, lambda _m: None)
+        assert client.images.get(tag).id == image  # the tag names the image of the binary in use
+        return image
+
+    first = ensure(copies[0])
+    user = client.containers.create(first, command=["-h"])  # an image a container uses is kept
+    try:
+        second = ensure(copies[1])
+        assert client.images.get(first).tags == []
+        assert ensure(copies[0]) == first  # found again, not rebuilt, and tagged again
+        user.remove()
+        ensure(copies[1])
+        with pytest.raises(Exception, match="No such image"):
+            client.images.get(first)  # untagged and unused: removed
+    finally:
+        for c in client.containers.list(all=True, filters={"id": user.id}):
+            c.remove(force=True)
+        for image in client.images.list(filters={"label": f"{images.SERVICE_LABEL}=httpbin"}):
+            if image.id in (first, second):
+                client.images.remove(image.id, force=True)
+
+
+@pytest.mark.usefixtures("docker_engine", "needs_binaries")
 def test_a_taken_port_is_refused_before_any_container_runs(ports: Ports) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", ports.httpbin))

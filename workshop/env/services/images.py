@@ -3,7 +3,9 @@
 An image is ``FROM scratch`` plus the binary and, when it is dynamically linked (Envoy always; Go
 binaries built with cgo), the shared libraries ``ldd`` names and the dynamic loader, at the paths
 the binary expects. The image is labelled with the binary's identity (path, size, mtime), so it is
-reused until the binary changes, and tagged like ``wasm-workshop/registry:v3.1.2``.
+reused until the binary changes, and tagged like ``wasm-workshop/registry:v3.1.2``. The tag always
+names the image in use: an image found again (say, Envoy from another virtualenv, then this one) is
+tagged again, and the service's older images that lost the tag and that no container uses are removed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 REPO = "wasm-workshop"
 BINARY_LABEL = "wasm-workshop.binary"
+SERVICE_LABEL = "wasm-workshop.image-of"
 IN_IMAGE = "/usr/local/bin"
 
 
@@ -86,21 +89,39 @@ def ensure_image(client: DockerClient, service: Service, progress: Callable[[str
 
     binary = service.binary()
     ident = identity(binary)
+    repo, version = f"{REPO}/{service.name}", service.image_version()
+    tag = f"{repo}:{version}"
     found = client.images.list(filters={"label": f"{BINARY_LABEL}={ident}"})
     if found:
-        return str(found[0].id)
-    tag = f"{REPO}/{service.name}:{service.image_version()}"
-    progress(f"building the image {tag} from {binary} (once; nothing is pulled)")
-    context = build_context(binary, service.binary_name)
-    labels = {BINARY_LABEL: ident, "wasm-workshop.source": str(binary)}
-    try:
-        image, _ = client.images.build(fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True,
-                                       forcerm=True, pull=False, timeout=600)
-    except (BuildError, APIError) as exc:
-        raise ServiceError(f"building the image {tag} failed ({_reason(exc)}): check `docker info` and the disk space") from None
-    finally:
-        context.close()
+        image = found[0]
+        if tag not in image.tags:
+            image.tag(repo, version)  # another build took the tag since: it names this one again
+    else:
+        progress(f"building the image {tag} from {binary} (once; nothing is pulled)")
+        context = build_context(binary, service.binary_name)
+        labels = {BINARY_LABEL: ident, SERVICE_LABEL: service.name, "wasm-workshop.source": str(binary)}
+        try:
+            image, _ = client.images.build(fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True,
+                                           forcerm=True, pull=False, timeout=600)
+        except (BuildError, APIError) as exc:
+            raise ServiceError(f"building the image {tag} failed ({_reason(exc)}): check `docker info` and the disk space") from None
+        finally:
+            context.close()
+    _drop_untagged(client, service.name, keep=str(image.id))
     return str(image.id)
+
+
+def _drop_untagged(client: DockerClient, service: str, keep: str) -> None:
+    """Remove ``service``'s images that lost their tag to a newer build, unless a container uses one."""
+    from docker.errors import APIError
+
+    try:
+        old = client.images.list(filters={"label": f"{SERVICE_LABEL}={service}", "dangling": True})
+        for image in old:
+            if image.id != keep and not client.containers.list(all=True, filters={"ancestor": image.id}):
+                client.images.remove(image.id, noprune=False)
+    except APIError:
+        pass  # tidying only: an image still in use stays until the next build
 
 
 def _reason(exc: Any) -> str:
