@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # What `workshop check 01` wraps, done by hand as a shell script would: build, unit test, Envoy up, one request.
-# Usage: raw_lab01.sh LAB_FOLDER ENVOY_BINARY [with-test]   (with-test adds `go test`, as the whole lab checks it)
+# Usage: raw_lab01.sh LAB_FOLDER ENVOY_BINARY [same-work MUTANT_MAIN_GO]
+#   same-work adds what lab 01's checks also run: a wasmtime compile of the module (same settings),
+#   `go test`, and `go test` against the mutant filter that forgets the header (it must fail).
 set -euo pipefail
 cd "$1"
 envoy_bin=$2
 GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .
-if [ "${3:-}" = with-test ]; then go test ./... >/dev/null; fi
+if [ "${3:-}" = same-work ]; then
+  python3 -c 'import sys, wasmtime
+c = wasmtime.Config(); c.cranelift_opt_level = "none"; c.cranelift_flag_set("regalloc_algorithm", "single_pass")
+m = wasmtime.Module(wasmtime.Engine(c), open("plugin.wasm", "rb").read()); [e.name for e in m.exports]'
+  go test ./... >/dev/null
+  mutant=$(mktemp -d)
+  cp go.mod go.sum ./*_test.go "$mutant"/ && cp "$4" "$mutant/main.go"
+  if (cd "$mutant" && go test ./... >/dev/null 2>&1); then echo "the unit test missed the mutant" >&2; exit 1; fi
+  rm -rf "$mutant"
+fi
 work=$(mktemp -d)
 cat > "$work/envoy.yaml" <<YAML
 node: {id: bench, cluster: bench}
@@ -41,3 +52,4 @@ for _ in $(seq 1 1000); do
   sleep 0.01
 done
 curl -sf -D - -o /dev/null http://127.0.0.1:18123/ | grep -qi '^x-wasm-workshop: hello'
+echo "verdict: passed"   # the benchmark times this line (edit saved -> verdict shown) and the exit

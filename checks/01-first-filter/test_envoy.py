@@ -37,7 +37,7 @@ def test_envoy_adds_header_and_logs(go, envoy, http):
         if len(lines) >= REQUESTS:
             break
         time.sleep(0.01)
-    time.sleep(0.03)  # one more flush, to see lines beyond the expected ones
+    time.sleep(0.02)  # two more flushes, to see lines beyond the expected ones
     lines = proxy.wasm_log_lines(proxy.log_since_mark())
     if len(lines) != REQUESTS:
         fail(f"the filter should log one line per request: {REQUESTS} requests gave {len(lines)} lines",
