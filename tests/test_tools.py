@@ -315,3 +315,29 @@ def test_prepare_again_skips_what_is_done(in_prepared: Prepared) -> None:
         assert any(f"{tool.name} {tool.version} is already installed" in d for d in in_prepared.again)
     assert any("func-e already has Envoy" in d for d in in_prepared.again)
     assert in_prepared.again_seconds < 15, in_prepared.again_seconds
+
+
+@pytest.mark.slow
+def test_a_shell_given_shellenv_runs_func_e_offline(in_prepared: Prepared, tmp_path: Path) -> None:
+    """`eval "$(workshop shellenv)"` is all a learner's own terminal needs for lab 02's `func-e run`."""
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "envoy.yaml").write_text(
+        f"admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}\nstatic_resources: {{}}\n")
+    exports = subprocess.run([sys.executable, "-m", "workshop", "shellenv"], capture_output=True, text=True, check=True).stdout
+    assert f"export PATH={in_prepared.root / 'data' / 'bin'}" in exports and "FUNC_E_DATA_HOME=" in exports
+    assert shutil.which("func-e") is None  # not on this PATH: only the exports bring it
+    script = (f'eval "$({sys.executable} -m workshop shellenv)"\nfunc-e run -c envoy.yaml > func-e.log 2>&1 &\n'
+              f"for _ in $(seq 1 200); do curl -sf http://127.0.0.1:{port}/ready && exit 0; sleep 0.05; done\nexit 1\n")
+    shell = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, _ = shell.communicate(timeout=30)
+    finally:
+        procs.kill_group(shell.pid, grace=2.0)
+    log = (tmp_path / "func-e.log").read_text()
+    assert shell.returncode == 0 and out.strip() == "LIVE", log
+    assert "already downloaded" in log  # the seeded Envoy: nothing was fetched

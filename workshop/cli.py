@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("validate", "lint the content: front matter, steps, checks, starter and solution", json_opt)
     cmd("doctor", "check the tools the labs need, and say how to fix what is missing", json_opt)
     cmd("prepare", "download and install what the labs need, so the workshop then runs offline")
+    p = cmd("shellenv", "print the exports that give your shell the workshop's tools (run: eval \"$(workshop shellenv)\")",
+            json_opt)
     from workshop.cli_env import add_env_parser
     from workshop.cli_mesh import add_mesh_parser
 
@@ -111,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workshop: interrupted; everything it started has been stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `workshop list | head`: the reader has gone; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -375,6 +380,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             if not t.ok:
                 print(f"      needed for: {t.needed_for}\n      fix: {t.fix}")
     return EXIT_OK if all(t.ok or t.optional for t in tools) else EXIT_FAILED
+
+
+def cmd_shellenv(args: argparse.Namespace) -> int:
+    import shlex
+
+    from workshop.env.learner import shell_exports, tool_dirs
+
+    exports = shell_exports()
+    exports.pop("PATH", None)  # the tools' folders go in front of the shell's own PATH, not a copy of ours
+    dirs = [str(d) for d in tool_dirs()]
+    if args.json:
+        _print_json({"path_prepend": dirs, "env": exports})
+        return EXIT_OK
+    print("# the workshop's tools (func-e, registry, go-httpbin) on PATH; func-e runs the prepared Envoy offline")
+    print(f'export PATH={shlex.quote(":".join(dirs))}:"$PATH"')
+    for name, value in sorted(exports.items()):
+        print(f"export {name}={shlex.quote(value)}")
+    return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

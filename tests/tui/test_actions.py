@@ -218,15 +218,20 @@ async def test_run_streams_output_and_stop_kills_the_process_group(started: Sess
 async def test_shell_suspends_and_opens_in_the_lab_folder(started: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     from workshop.tui.screens import main
 
-    calls: list[tuple[list[str], Path]] = []
-    monkeypatch.setattr(main.subprocess, "run", lambda argv, cwd=None, check=False: calls.append((argv, cwd)))
+    from workshop.core.locations import tools_bin
+
+    calls: list[tuple[list[str], Path, dict]] = []
+    monkeypatch.setattr(main.subprocess, "run", lambda argv, cwd=None, env=None, check=False: calls.append((argv, cwd, env)))
     monkeypatch.setenv("SHELL", "/bin/sh")
     app = make_app(started)
     monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("exclamation_mark")
         await pilot.pause()
-    assert calls == [(["/bin/sh"], started.workspace / "01-tiny")]
+    [(argv, cwd, env)] = calls
+    assert (argv, cwd) == (["/bin/sh"], started.workspace / "01-tiny")
+    assert env["PATH"].startswith(f"{tools_bin()}{os.pathsep}")  # the tools `workshop shellenv` gives
+    assert "FUNC_E_DATA_HOME" in env and "ENVOY_VERSIONS_URL" in env
 
 
 async def test_errors_are_notices_with_the_fix_not_tracebacks(started: Session, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,20 +21,42 @@ class NotReady(Exception):
     """A learner's program did not come up; the message carries its last output lines."""
 
 
-def learner_env() -> dict[str, str]:
+def learner_env(seed: bool = True) -> dict[str, str]:
     """The environment of a prepared learner's shell: the workshop's tools on PATH, func-e offline.
 
-    func-e gets the packaged Envoy (seeded on first use) and a versions address where nothing
-    listens, so it never tries to download anything here.
+    func-e gets the packaged Envoy (seeded on first use unless ``seed`` is False) and a versions
+    address where nothing listens, so it never tries to download anything here.
     """
-    from workshop.env.prepare import OFFLINE_VERSIONS_URL, seed_func_e
+    from workshop.env.prepare import OFFLINE_VERSIONS_URL, PrepareError, seed_func_e
     from workshop.env.tools import func_e_env, seeded_envoys
 
-    if not seeded_envoys():
-        seed_func_e(lambda _message: None)
+    if seed and not seeded_envoys():
+        try:
+            seed_func_e(lambda _message: None)
+        except PrepareError:
+            pass  # no Envoy to give func-e yet: `workshop doctor` says why; the rest of the env still helps
     env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL}
-    env["PATH"] = f"{tools_bin()}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = os.pathsep.join([*map(str, tool_dirs()), env.get("PATH", "")])
     return env
+
+
+def tool_dirs() -> list[Path]:
+    """The folders that hold the labs' tools: the workshop's own, then wherever `workshop prepare`
+    found a tool already installed at its pinned version (say ~/go/bin)."""
+    from workshop.env.tools import GO_TOOLS, tool_path
+
+    dirs = [tools_bin()]
+    for tool in GO_TOOLS:
+        found = tool_path(tool.name)
+        if found is not None and found.parent not in dirs:
+            dirs.append(found.parent)
+    return dirs
+
+
+def shell_exports(env: dict[str, str] | None = None) -> dict[str, str]:
+    """What `learner_env()` changes in this process's environment: what a learner's shell must export."""
+    env = learner_env() if env is None else env
+    return {k: v for k, v in env.items() if os.environ.get(k) != v}
 
 
 @contextmanager

@@ -326,8 +326,11 @@ class MainScreen(Screen[None]):
         shell = os.environ.get("SHELL") or "/bin/sh"
         try:
             with self.app.suspend():
-                print(f"Shell in {folder}. Type `exit` to go back to the workshop.", flush=True)
-                subprocess.run([shell], cwd=folder if folder.is_dir() else None, check=False)
+                print(f"Shell in {folder}, with the workshop's tools on PATH. Type `exit` to go back to the workshop.",
+                      flush=True)
+                from workshop.env.learner import learner_env
+
+                subprocess.run([shell], cwd=folder if folder.is_dir() else None, env=learner_env(), check=False)
         except SuspendNotSupported:
             self.notify(f"A shell cannot be opened here; open a terminal in {folder}.", severity="warning")
         except OSError as exc:

@@ -62,9 +62,11 @@ class CommandLog(Vertical):
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
     def _stream(self, command: str, cwd: Path, log: Log) -> int | None:
         from workshop.env import procs
+        from workshop.env.learner import learner_env
 
-        # The command comes from the workshop's own text, not from the learner; it runs in its own group.
-        proc = procs.spawn(["sh", "-c", command], cwd=cwd, stdout=subprocess.PIPE, label="command")
+        # The command comes from the workshop's own text, not from the learner; it runs in its own group,
+        # with the workshop's tools on PATH (func-e, registry, go-httpbin) as `workshop shellenv` gives.
+        proc = procs.spawn(["sh", "-c", command], cwd=cwd, env=learner_env(), stdout=subprocess.PIPE, label="command")
         self._proc = proc
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
