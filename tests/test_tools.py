@@ -331,13 +331,21 @@ def test_a_shell_given_shellenv_runs_func_e_offline(in_prepared: Prepared, tmp_p
     exports = subprocess.run([sys.executable, "-m", "workshop", "shellenv"], capture_output=True, text=True, check=True).stdout
     assert f"export PATH={in_prepared.root / 'data' / 'bin'}" in exports and "FUNC_E_DATA_HOME=" in exports
     assert shutil.which("func-e") is None  # not on this PATH: only the exports bring it
-    script = (f'eval "$({sys.executable} -m workshop shellenv)"\nfunc-e run -c envoy.yaml > func-e.log 2>&1 &\n'
-              f"for _ in $(seq 1 200); do curl -sf http://127.0.0.1:{port}/ready && exit 0; sleep 0.05; done\nexit 1\n")
-    shell = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    script = f'eval "$({sys.executable} -m workshop shellenv)"\nexec func-e run -c envoy.yaml > func-e.log 2>&1\n'
+    shell = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, start_new_session=True)
+    from workshop.env import http
+
+    answer = ""
     try:
-        out, _ = shell.communicate(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and shell.poll() is None and answer != "LIVE":
+            try:
+                answer = http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip()
+            except http.NoResponse:
+                time.sleep(0.05)
     finally:
         procs.kill_group(shell.pid, grace=2.0)
+        shell.wait(timeout=5)
     log = (tmp_path / "func-e.log").read_text()
-    assert shell.returncode == 0 and out.strip() == "LIVE", log
+    assert answer == "LIVE", log
     assert "already downloaded" in log  # the seeded Envoy: nothing was fetched
