@@ -252,23 +252,23 @@ def _why_not(envoy: Envoy) -> str:
 
 
 def _wait_ready(envoy: Envoy, addr_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not envoy.alive():
-            code = envoy.proc.returncode if envoy.proc else None
-            raise EnvoyError(f"Envoy exited at start (code {code}):\n{_why_not(envoy)}")
+    def ended() -> str | None:
+        return None if envoy.alive() else f"exited at start (code {envoy.proc.returncode if envoy.proc else None})"
+
+    def ready() -> bool:
         if not envoy.admin_port and addr_path.exists():
             text = addr_path.read_text().strip()
             if text:
                 envoy.admin_port = int(text.rsplit(":", 1)[1])
-        if envoy.admin_port:
-            try:
-                if envoy.admin("/ready", timeout=1).text.strip() == "LIVE":
-                    listeners = json.loads(envoy.admin("/listeners?format=json").text)
-                    sock = listeners["listener_statuses"][0]["local_address"]["socket_address"]
-                    envoy.listen_port = int(sock["port_value"])
-                    return
-            except (http.NoResponse, KeyError, IndexError, ValueError):
-                pass
-        time.sleep(0.02)
-    raise EnvoyError(f"Envoy was not ready within {timeout:g} s:\n{_why_not(envoy)}")
+        if not envoy.admin_port or envoy.admin("/ready", timeout=1).text.strip() != "LIVE":
+            return False
+        listeners = json.loads(envoy.admin("/listeners?format=json").text)
+        sock = listeners["listener_statuses"][0]["local_address"]["socket_address"]
+        envoy.listen_port = int(sock["port_value"])
+        return True
+
+    waited = procs.wait_ready(ready, ended=ended, timeout=timeout, not_yet=(http.NoResponse, KeyError, IndexError, ValueError))
+    if waited.ended:
+        raise EnvoyError(f"Envoy {waited.ended}:\n{_why_not(envoy)}")
+    if not waited.ready:
+        raise EnvoyError(f"Envoy was not ready within {timeout:g} s:\n{_why_not(envoy)}")

@@ -7,7 +7,6 @@ start these for them (they say how to start them instead).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,15 +90,14 @@ def running(lab: Lab, folder: Path, must_start: bool = True) -> Iterator[list[st
 
 
 def _wait(proc, url: str, timeout: float, log: Path) -> str | None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
-            return f"`{' '.join(proc.args)}` exited with {proc.returncode}:\n{tail}"
-        try:
-            if http.request(url, timeout=1).status == 200:
-                return None
-        except http.NoResponse:
-            pass
-        time.sleep(0.05)
-    return f"`{' '.join(proc.args)}` was not ready at {url} within {timeout:g} s"
+    def ended() -> str | None:
+        if proc.poll() is None:
+            return None
+        tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
+        return f"`{' '.join(proc.args)}` exited with {proc.returncode}:\n{tail}"
+
+    waited = procs.wait_ready(lambda: http.request(url, timeout=1).status == 200, ended=ended, timeout=timeout,
+                              every=0.05, not_yet=(http.NoResponse,))
+    if waited.ready:
+        return None
+    return waited.ended or f"`{' '.join(proc.args)}` was not ready at {url} within {timeout:g} s"

@@ -177,23 +177,22 @@ def check_func_e(timeout: float = 30.0) -> float:
                 [str(func_e), "run", "-c", "envoy.json", "--admin-address-path", str(addr), "--concurrency", "1"],
                 cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, label="func-e check",
             )
+        def ended() -> str | None:
+            return None if proc.poll() is None else f"exited with {proc.returncode}"
+
+        def live() -> bool:
+            port = addr.read_text().strip().rsplit(":", 1)[-1] if addr.exists() else ""
+            return port.isdigit() and http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip() == "LIVE"
+
         try:
-            while time.monotonic() - start < timeout:
-                if proc.poll() is not None:
-                    text = (work / "func-e.out").read_text(errors="replace")
-                    raise PrepareError(
-                        f"`func-e run` exited with {proc.returncode} instead of starting Envoy {env['ENVOY_VERSION']} "
-                        f"offline; {fix}.\n{_tail(text)}"
-                    )
-                port = addr.read_text().strip().rsplit(":", 1)[-1] if addr.exists() else ""
-                if port.isdigit():
-                    try:
-                        if http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip() == "LIVE":
-                            return time.monotonic() - start
-                    except http.NoResponse:
-                        pass
-                time.sleep(0.02)
+            waited = procs.wait_ready(live, ended=ended, timeout=timeout, not_yet=(http.NoResponse,))
+            if waited.ready:
+                return time.monotonic() - start
             text = (work / "func-e.out").read_text(errors="replace")
+            if waited.ended:
+                raise PrepareError(
+                    f"`func-e run` {waited.ended} instead of starting Envoy {env['ENVOY_VERSION']} offline; {fix}.\n{_tail(text)}"
+                )
             raise PrepareError(f"`func-e run` did not bring Envoy up within {timeout:g} s; {fix}.\n{_tail(text)}")
         finally:
             procs.stop(proc, grace=2.0)

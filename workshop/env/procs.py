@@ -11,7 +11,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.atomic import write_atomic
@@ -156,3 +157,38 @@ def reap_stale() -> list[dict]:
             reaped.append(rec)
         (registry() / f"{rec['pgid']}.json").unlink(missing_ok=True)
     return reaped
+
+
+@dataclass
+class Waited:
+    """How waiting for a program to be ready ended: ready, or why not (it ended, or time ran out)."""
+
+    ready: bool
+    ended: str | None = None  # what ``ended()`` said when the program stopped first
+
+    @property
+    def timed_out(self) -> bool:
+        return not self.ready and self.ended is None
+
+
+def wait_ready(
+    ready: Callable[[], bool], *, ended: Callable[[], str | None], timeout: float, every: float = 0.02,
+    not_yet: tuple[type[BaseException], ...] = (),
+) -> Waited:
+    """Ask ``ready()`` every ``every`` seconds until it says yes, ``ended()`` gives a reason (the program
+    stopped), or ``timeout`` seconds pass. ``ready()`` raising one of ``not_yet`` (nothing answers yet)
+    counts as not ready. Every readiness wait in the workshop (Envoy, services, func-e, a learner's
+    program) is this loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        why = ended()
+        if why:
+            return Waited(ready=False, ended=why)
+        try:
+            if ready():
+                return Waited(ready=True)
+        except not_yet:
+            pass
+        if time.monotonic() >= deadline:
+            return Waited(ready=False)
+        time.sleep(every)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 
+from workshop.env import procs
 from workshop.env.services import catalog, containers, processes, records
 from workshop.env.services.catalog import SERVICES, Ports, Service
 from workshop.env.services.records import (
@@ -116,18 +117,28 @@ def _failure(info: ServiceInfo, why: str) -> str:
 def _wait_ready(starting: list[ServiceInfo], timeout: float, say: Progress) -> None:
     began = time.monotonic()
     waiting = list(starting)
-    while waiting:
-        for info in list(waiting):
+    failed: list[ServiceInfo] = []
+
+    def ended() -> str | None:
+        for info in waiting:
             why = _backend(info.backend).exited(info)
             if why:
-                raise ServiceError(_failure(info, why))
+                failed.append(info)
+                return why
+        return None
+
+    def all_ready() -> bool:
+        for info in list(waiting):
             if SERVICES[info.name].ready(info.ports):
                 say(f"{info.name} is ready on {info.url} ({time.monotonic() - began:.1f} s)")
                 waiting.remove(info)
-        if waiting and time.monotonic() - began > timeout:
-            raise ServiceError(_failure(waiting[0], f"it was not ready within {timeout:g} s"))
-        if waiting:
-            time.sleep(0.02)
+        return not waiting
+
+    waited = procs.wait_ready(all_ready, ended=ended, timeout=timeout)
+    if waited.ended:
+        raise ServiceError(_failure(failed[0], waited.ended))
+    if not waited.ready:
+        raise ServiceError(_failure(waiting[0], f"it was not ready within {timeout:g} s"))
 
 
 def ensure(
