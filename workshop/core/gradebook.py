@@ -15,6 +15,7 @@ from workshop.core import reports
 from workshop.core.content import Lab
 from workshop.core.grading import SubmissionGrade
 from workshop.core.submission import FOLDER, GIT
+from workshop.core.texttable import text_table
 
 
 def status(grade: SubmissionGrade) -> str:
@@ -41,10 +42,7 @@ def table(grades: list[SubmissionGrade], labs: list[Lab]) -> str:
         cells = [f"{per_lab[lab.slug].points}/{per_lab[lab.slug].max_points}" if lab.slug in per_lab else "-" for lab in labs]
         total = "-" if g.broken else f"{g.points}/{g.max_points}"
         rows.append([g.name, *cells, total, "-" if g.broken else f"{g.percent:g}", note(g)[:70]])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(rows)
 
 
 def to_dict(grade: SubmissionGrade) -> dict:

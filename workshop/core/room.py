@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workshop.core.progress import FAILING, PASSED, Progress, ProgressStore
+from workshop.core.texttable import text_table
 
 DEFAULT_WORKSPACE_NAME = "wasm-workshop"
 
@@ -107,13 +108,7 @@ def table(seats: list[Seat], width: int = 120) -> str:
     head = ["learner", "lab", "step", "status", "tries", "stuck for", "last failing message"]
     rows = [head] + [[s.learner, s.lab[:2] or "-", s.step or "-", s.status, str(s.attempts), duration(s.stuck_seconds),
                       s.message.replace("\n", " ")] for s in seats]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
-    lines = []
-    for r in rows:
-        line = "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
-        lines.append(line[:width].rstrip())
-    lines.insert(1, "-" * min(width, len(lines[0]) + 10))
-    return "\n".join(lines)
+    return text_table(rows, width)
 
 
 def to_json(seats: list[Seat]) -> str:
