@@ -113,3 +113,22 @@ def test_a_plugin_wasm_that_is_not_wasm(tmp_path: Path, what: str, expect: str) 
     [v] = run_checks(lab, folder).verdicts
     assert v.status == "failed" and expect in v.message
     assert procs.tracked() == []
+
+
+def test_one_run_builds_unchanged_sources_once(tmp_path: Path) -> None:
+    """The build and envoy steps share one build in a run; any change to the sources builds again."""
+    from workshop.checking.commands import Commands, Deadline
+    from workshop.checking.fixtures import Go
+
+    folder = tmp_path / LAB01
+    shutil.copytree(ROOT / "solutions" / LAB01, folder)
+    transcript: list[str] = []
+    go = Go(Commands(folder, Deadline(120), transcript))
+    first = go.build_wasm(inspect=False)
+    again = go.build_wasm(inspect=False)
+    assert again.sha256 == first.sha256 and "not built again" in transcript[-1]
+    (folder / "main.go").write_text((folder / "main.go").read_text().replace("hello", "hullo"))
+    changed = go.build_wasm(inspect=False)
+    assert changed.sha256 != first.sha256 and transcript[-1].startswith("$ go build")
+    (folder / "plugin.wasm").write_bytes(b"\0asm\1\0\0\0")  # the output replaced behind its back
+    assert go.build_wasm(inspect=False).sha256 == changed.sha256 and transcript[-1].startswith("$ go build")

@@ -56,13 +56,25 @@ _BUILT: dict[tuple[str, str], tuple[str, str]] = {}  # (folder, output) -> (sour
 
 
 def _sources_digest(folder: Path, out: str) -> str:
-    """A digest of every file in the learner's folder that a build reads (all but its outputs)."""
+    """A digest of every file in the learner's folder that a build could read (all but its outputs).
+
+    Symbolic links to folders are not followed; a file that cannot be read counts by its name alone.
+    """
     import hashlib
 
     h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.name != out and not path.suffix == ".wasm" and ".backups" not in path.parts:
-            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != ".backups")
+        for name in sorted(files):
+            if name == out or name.endswith(".wasm"):
+                continue
+            path = Path(root) / name
+            h.update(str(path.relative_to(folder)).encode() + b"\0")
+            try:
+                h.update(path.read_bytes())
+            except OSError:
+                h.update(b"<unreadable>")
+            h.update(b"\0")
     return h.hexdigest()
 
 
