@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -13,6 +14,12 @@ if TYPE_CHECKING:
     from workshop.core.verdict import Verdict
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+# commands whose handler lives in another module (imported only when that command runs)
+HANDLERS = {
+    "env": "workshop.cli_env", "mesh": "workshop.cli_mesh", "grade": "workshop.cli_grade", "room": "workshop.cli_grade",
+    "selftest": "workshop.cli_author", "validate": "workshop.cli_author",
+    "doctor": "workshop.cli_setup", "prepare": "workshop.cli_setup", "shellenv": "workshop.cli_setup",
+}
 
 DESCRIPTION = """\
 Hands-on labs on extending Envoy and Istio with WebAssembly, checked live against real software.
@@ -105,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command is None:
             return _open_app(args)
-        handler = globals()[f"cmd_{args.command}"]
-        return int(handler(args))
+        module = importlib.import_module(HANDLERS.get(args.command, __name__))
+        return int(getattr(module, f"cmd_{args.command}")(args))
     except UserError as exc:
         print(f"workshop: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -300,106 +307,6 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return _put(args, "starter")
 
 
-def cmd_selftest(args: argparse.Namespace) -> int:
-    from workshop.core import reports
-    from workshop.core.selftest import prove
-
-    session = _session(args)
-    labs = [session.resolve(args.lab)[0]] if args.lab else session.workshop.labs
-    if args.backend:
-        os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
-    proofs = []
-    for lab in labs:
-        if not args.json:
-            print(f"Lab {lab.id}: {lab.title}")
-        proof = prove(lab)
-        proofs.append(proof)
-        if args.json:
-            continue
-        for c in proof.checks:
-            s = c.on_starter.status if c.on_starter else "not run"
-            o = c.on_solution.status if c.on_solution else "not run"
-            code, mark = MARKS["passed"] if c.ok else MARKS["failed"]
-            print(f"  {_color(code, mark)} {c.step}/{c.name}: starter {s}, solution {o}")
-            if not c.ok and c.on_solution and not c.on_solution.passed:
-                print("      on the solution: " + c.on_solution.explain().replace("\n", "\n      "))
-        for problem in proof.problems:
-            print(f"  {_color('31', '✗')} {problem}")
-    ok = all(p.ok for p in proofs)
-    if args.junit:
-        from pathlib import Path
-
-        from workshop.core.verdict import Verdict
-
-        suites = []
-        for p in proofs:
-            vs = []
-            for c in p.checks:
-                status = "passed" if c.ok else "failed"
-                msg = "" if c.ok else f"starter: {c.on_starter.status if c.on_starter else 'not run'}, solution: {c.on_solution.status if c.on_solution else 'not run'}"
-                vs.append(Verdict(lab=p.lab.slug, step=c.step, name=c.name, nodeid=c.name, status=status, message=msg))
-            suites.append((f"selftest {p.lab.slug}", vs))
-        Path(args.junit).write_text(reports.junit_xml(suites, name="workshop selftest"))
-    if args.json:
-        _print_json({"ok": ok, "labs": [{"lab": p.lab.slug, "ok": p.ok, "problems": p.problems, "checks": [
-            {"step": c.step, "name": c.name, "ok": c.ok,
-             "starter": c.on_starter.status if c.on_starter else None,
-             "solution": c.on_solution.status if c.on_solution else None} for c in p.checks]} for p in proofs]})
-    else:
-        print("\nselftest: " + ("every check fails on its starter and passes on its solution" if ok else "FAILED"))
-    return EXIT_OK if ok else EXIT_FAILED
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    from workshop.core.locations import content_root
-    from workshop.core.validate import validate
-
-    root = content_root(args.content)
-    problems = validate(root)
-    if args.json:
-        _print_json({"content": str(root), "ok": not problems, "problems": [{"where": p.where, "message": p.message} for p in problems]})
-    else:
-        for p in problems:
-            print(p)
-        print(f"{root}: " + ("content is valid" if not problems else f"{len(problems)} problem(s)"))
-    return EXIT_OK if not problems else EXIT_FAILED
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from workshop.env.tools import doctor
-
-    tools = doctor()
-    if args.json:
-        from dataclasses import asdict
-
-        _print_json([asdict(t) for t in tools])
-    else:
-        for t in tools:
-            code, mark = MARKS["passed"] if t.ok else (("33", "!") if t.optional else MARKS["failed"])
-            print(f"  {_color(code, mark)} {t.name:<14} {t.version or 'not found':<12} {t.where}")
-            if not t.ok:
-                print(f"      needed for: {t.needed_for}\n      fix: {t.fix}")
-    return EXIT_OK if all(t.ok or t.optional for t in tools) else EXIT_FAILED
-
-
-def cmd_shellenv(args: argparse.Namespace) -> int:
-    import shlex
-
-    from workshop.env.learner import shell_exports, tool_dirs
-
-    exports = shell_exports()
-    exports.pop("PATH", None)  # the tools' folders go in front of the shell's own PATH, not a copy of ours
-    dirs = [str(d) for d in tool_dirs()]
-    if args.json:
-        _print_json({"path_prepend": dirs, "env": exports})
-        return EXIT_OK
-    print("# the workshop's tools (func-e, registry, go-httpbin) on PATH; func-e runs the prepared Envoy offline")
-    print(f'export PATH={shlex.quote(":".join(dirs))}:"$PATH"')
-    for name, value in sorted(exports.items()):
-        print(f"export {name}={shlex.quote(value)}")
-    return EXIT_OK
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from workshop.env.http import port_free
     from workshop.tui.serve import serve
@@ -408,43 +315,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise _usage(f"port {args.port} on {args.host} is taken: choose another with --port N")
     print(f"Serving the workshop at http://{args.host}:{args.port} (Ctrl-C stops it)")
     serve(args.host, args.port, content=args.content, workspace=args.workspace)
-    return EXIT_OK
-
-
-def cmd_env(args: argparse.Namespace) -> int:
-    from workshop.cli_env import cmd_env as run
-
-    return run(args)
-
-
-def cmd_mesh(args: argparse.Namespace) -> int:
-    from workshop.cli_mesh import cmd_mesh as run
-
-    return run(args)
-
-
-def cmd_grade(args: argparse.Namespace) -> int:
-    from workshop.cli_grade import cmd_grade as run
-
-    return run(args)
-
-
-def cmd_room(args: argparse.Namespace) -> int:
-    from workshop.cli_grade import cmd_room as run
-
-    return run(args)
-
-
-def cmd_prepare(args: argparse.Namespace) -> int:
-    from workshop.env.prepare import PrepareError, prepare
-
-    session = _session(args)
-    try:
-        done = prepare(session.workshop, progress=lambda msg: print(f"  … {msg}", flush=True))
-    except PrepareError as exc:
-        print(f"workshop prepare: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"Ready: {len(done)} things prepared; the labs now run offline.")
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
 """`workshop env up|down|status|logs`: the live services from the command line.
 
 Wire it into ``workshop.cli``: ``add_env_parser(sub, [common])`` in ``build_parser()`` and
-``from workshop.cli_env import cmd_env`` so ``main()`` finds the handler. Also runs on its own:
+its module in ``HANDLERS`` there, so ``main()`` finds ``cmd_env``. Also runs on its own:
 ``python -m workshop.cli_env up``. Imports stay lazy: this module loads nothing heavy.
 """
 

@@ -1,7 +1,7 @@
 """`workshop mesh apply|get|delete|status|down`: deploy filters with Istio's WasmPlugin resource.
 
 Wire it into ``workshop.cli``: ``add_mesh_parser(sub, [common])`` in ``build_parser()`` and
-``from workshop.cli_mesh import cmd_mesh`` so ``main()`` finds the handler. Imports stay lazy.
+its module in ``HANDLERS`` there, so ``main()`` finds ``cmd_mesh``. Imports stay lazy.
 """
 
 from __future__ import annotations

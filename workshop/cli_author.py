@@ -1,0 +1,73 @@
+"""`workshop selftest` and `workshop validate`: what a lab's author runs to prove the content right."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from workshop.cli import EXIT_FAILED, EXIT_OK, MARKS, _color, _print_json, _session
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from workshop.core import reports
+    from workshop.core.selftest import prove
+
+    session = _session(args)
+    labs = [session.resolve(args.lab)[0]] if args.lab else session.workshop.labs
+    if args.backend:
+        os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
+    proofs = []
+    for lab in labs:
+        if not args.json:
+            print(f"Lab {lab.id}: {lab.title}")
+        proof = prove(lab)
+        proofs.append(proof)
+        if args.json:
+            continue
+        for c in proof.checks:
+            s = c.on_starter.status if c.on_starter else "not run"
+            o = c.on_solution.status if c.on_solution else "not run"
+            code, mark = MARKS["passed"] if c.ok else MARKS["failed"]
+            print(f"  {_color(code, mark)} {c.step}/{c.name}: starter {s}, solution {o}")
+            if not c.ok and c.on_solution and not c.on_solution.passed:
+                print("      on the solution: " + c.on_solution.explain().replace("\n", "\n      "))
+        for problem in proof.problems:
+            print(f"  {_color('31', '✗')} {problem}")
+    ok = all(p.ok for p in proofs)
+    if args.junit:
+        from pathlib import Path
+
+        from workshop.core.verdict import Verdict
+
+        suites = []
+        for p in proofs:
+            vs = []
+            for c in p.checks:
+                status = "passed" if c.ok else "failed"
+                msg = "" if c.ok else f"starter: {c.on_starter.status if c.on_starter else 'not run'}, solution: {c.on_solution.status if c.on_solution else 'not run'}"
+                vs.append(Verdict(lab=p.lab.slug, step=c.step, name=c.name, nodeid=c.name, status=status, message=msg))
+            suites.append((f"selftest {p.lab.slug}", vs))
+        Path(args.junit).write_text(reports.junit_xml(suites, name="workshop selftest"))
+    if args.json:
+        _print_json({"ok": ok, "labs": [{"lab": p.lab.slug, "ok": p.ok, "problems": p.problems, "checks": [
+            {"step": c.step, "name": c.name, "ok": c.ok,
+             "starter": c.on_starter.status if c.on_starter else None,
+             "solution": c.on_solution.status if c.on_solution else None} for c in p.checks]} for p in proofs]})
+    else:
+        print("\nselftest: " + ("every check fails on its starter and passes on its solution" if ok else "FAILED"))
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from workshop.core.locations import content_root
+    from workshop.core.validate import validate
+
+    root = content_root(args.content)
+    problems = validate(root)
+    if args.json:
+        _print_json({"content": str(root), "ok": not problems, "problems": [{"where": p.where, "message": p.message} for p in problems]})
+    else:
+        for p in problems:
+            print(p)
+        print(f"{root}: " + ("content is valid" if not problems else f"{len(problems)} problem(s)"))
+    return EXIT_OK if not problems else EXIT_FAILED

@@ -1,0 +1,56 @@
+"""`workshop doctor`, `prepare` and `shellenv`: the machine a learner works on, and their shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from workshop.cli import EXIT_FAILED, EXIT_OK, MARKS, _color, _print_json, _session
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from workshop.env.tools import doctor
+
+    tools = doctor()
+    if args.json:
+        from dataclasses import asdict
+
+        _print_json([asdict(t) for t in tools])
+    else:
+        for t in tools:
+            code, mark = MARKS["passed"] if t.ok else (("33", "!") if t.optional else MARKS["failed"])
+            print(f"  {_color(code, mark)} {t.name:<14} {t.version or 'not found':<12} {t.where}")
+            if not t.ok:
+                print(f"      needed for: {t.needed_for}\n      fix: {t.fix}")
+    return EXIT_OK if all(t.ok or t.optional for t in tools) else EXIT_FAILED
+
+
+def cmd_shellenv(args: argparse.Namespace) -> int:
+    import shlex
+
+    from workshop.env.learner import shell_exports, tool_dirs
+
+    exports = shell_exports()
+    exports.pop("PATH", None)  # the tools' folders go in front of the shell's own PATH, not a copy of ours
+    dirs = [str(d) for d in tool_dirs()]
+    if args.json:
+        _print_json({"path_prepend": dirs, "env": exports})
+        return EXIT_OK
+    print("# the workshop's tools (func-e, registry, go-httpbin) on PATH; func-e runs the prepared Envoy offline")
+    print(f'export PATH={shlex.quote(":".join(dirs))}:"$PATH"')
+    for name, value in sorted(exports.items()):
+        print(f"export {name}={shlex.quote(value)}")
+    return EXIT_OK
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from workshop.env.prepare import PrepareError, prepare
+
+    session = _session(args)
+    try:
+        done = prepare(session.workshop, progress=lambda msg: print(f"  … {msg}", flush=True))
+    except PrepareError as exc:
+        print(f"workshop prepare: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Ready: {len(done)} things prepared; the labs now run offline.")
+    return EXIT_OK
