@@ -164,11 +164,7 @@ class Waited:
     """How waiting for a program to be ready ended: ready, or why not (it ended, or time ran out)."""
 
     ready: bool
-    ended: str | None = None  # what ``ended()`` said when the program stopped first
-
-    @property
-    def timed_out(self) -> bool:
-        return not self.ready and self.ended is None
+    ended: str | None = None  # what ``ended()`` said when the program stopped first; None: time ran out
 
 
 def wait_ready(
