@@ -215,6 +215,31 @@ async def test_run_streams_output_and_stop_kills_the_process_group(started: Sess
     assert not [r for r in procs.tracked() if r["owner"] == os.getpid() and r["label"] == "command"]
 
 
+async def test_a_save_during_a_check_is_checked_when_it_ends(started: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    real_check, release, calls = started.check, threading.Event(), []
+
+    def held_check(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) == 1:
+            release.wait(timeout=30)  # the first check is still running when the learner saves
+        return real_check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(started, "check", held_check)
+    app = make_app(started)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.screen.checking)  # type: ignore[attr-defined]
+        (started.workspace / "01-tiny" / "answer.txt").write_text("yes\n")
+        await wait_for(pilot, lambda: app.screen.watch_pending, timeout=10)  # type: ignore[attr-defined]
+        release.set()
+        await wait_for(pilot, lambda: len(calls) == 2 and not app.screen.checking  # type: ignore[attr-defined]
+                       and bool(rows(app)) and rows(app)[0].state == "passed", timeout=30)
+    assert started.progress().status("01-tiny", "answer") == "passed"
+
+
 async def test_shell_suspends_and_opens_in_the_lab_folder(started: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     from workshop.tui.screens import main
 

@@ -11,9 +11,10 @@ Snapshot = dict[str, tuple[int, int]]
 
 
 class FolderWatch:
-    """Polls a lab folder; ``due()`` says when a debounced re-check should run."""
+    """Polls a lab folder; ``poll()`` says when a re-check should run: once a change has been quiet for
+    ``debounce`` seconds (an editor's save is a few writes within milliseconds)."""
 
-    def __init__(self, folder: Path, debounce: float = 0.6) -> None:
+    def __init__(self, folder: Path, debounce: float = 0.1) -> None:
         self.folder = folder
         self.debounce = debounce
         self._seen = self.snapshot()

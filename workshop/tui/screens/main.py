@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 
 PREWARM_AFTER = 0.5  # seconds after the first frame (a `c` before then starts its own check process)
+WATCH_POLL = 0.05  # seconds between looks at the lab folder in watch mode (a stat of a few files)
 
 
 class MainScreen(Screen[None]):
@@ -64,6 +65,7 @@ class MainScreen(Screen[None]):
         self.step: Step | None = None
         self.watch: FolderWatch | None = None
         self.checking = False
+        self.watch_pending = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -101,7 +103,7 @@ class MainScreen(Screen[None]):
 
         await self.query_one("#output-tab", TabPane).mount(CommandLog(id="output"))
         await self.query_one("#services-tab", TabPane).mount(ServicesPanel(self.lab, id="services"))
-        self.set_interval(0.4, self._poll_watch)
+        self.set_interval(WATCH_POLL, self._poll_watch)
         # A check process warming up takes a CPU for a second; let the text settle on screen first.
         self.set_timer(PREWARM_AFTER, self._prewarm)
 
@@ -203,6 +205,9 @@ class MainScreen(Screen[None]):
         if event.worker.group != "check" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         self.checking = False
+        if self.watch_pending and self.watch is not None:
+            self.watch_pending = False
+            self.call_after_refresh(self._check, False)
         panel = self.query_one(CheckPanel)
         if event.state == WorkerState.ERROR:
             message = friendly(event.worker.error or RuntimeError("the check failed"))
@@ -316,7 +321,11 @@ class MainScreen(Screen[None]):
         self._title()
 
     def _poll_watch(self) -> None:
-        if self.watch is not None and self.watch.poll() and not self.checking and self.started:
+        if self.watch is None or not self.watch.poll() or not self.started:
+            return
+        if self.checking:
+            self.watch_pending = True  # saved while a check ran: check again when it ends
+        else:
             self._check(whole_lab=False)
 
     def action_shell(self) -> None:
