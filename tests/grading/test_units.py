@@ -157,3 +157,11 @@ def test_grading_on_the_host_stops_when_a_lab_port_is_taken() -> None:
         pytest.skip("port 5000 is in use here already")
     with holder, pytest.raises(GradingError, match="port 5000 .* lab 05 .* --sandbox docker"):
         check_host_ports([lab])
+
+
+def test_a_sandbox_may_burst_to_twice_its_share_of_the_machine_never_beyond() -> None:
+    from workshop.core.jobs import sandbox_cpus
+
+    assert sandbox_cpus(2, 2) == 2.0  # two jobs on two cores: each may use both while the other waits
+    assert sandbox_cpus(8, 8) == 2.0 and sandbox_cpus(8, 2) == 8.0
+    assert sandbox_cpus(2, 1) == 2.0 and sandbox_cpus(1, 4) == 1.0  # never more than the machine, never below one
