@@ -216,8 +216,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"Checking lab {lab.id}{'/' + step.id if step else ''}: {lab.title}")
 
+    live = not args.json and sys.stdout.isatty()  # a line that says what runs now, replaced by its verdict
+
     def show(event: dict) -> None:
-        if event["event"] == "result" and not args.json:
+        if args.json:
+            return
+        if event["event"] == "start" and live:
+            print(f"\r\033[K  … {event['step']}/{event['name']}  "
+                  f"{_color('2', '(running)')}", end="", flush=True)
+        elif event["event"] == "result":
+            if live:
+                print("\r\033[K", end="")
             _print_verdict(Verdict.from_dict(event["verdict"]), args.verbose)
 
     try:
