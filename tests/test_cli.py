@@ -94,3 +94,29 @@ def test_another_content_folder(workshop_cli, tmp_path: Path) -> None:
     workshop_cli("solve", "01", "--content", str(root), check_code=0)
     workshop_cli("check", "01", "--content", str(root), check_code=0)
     assert workshop_cli("selftest", "--content", str(root), check_code=0).stdout.rstrip().endswith("solution")
+
+
+def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(workshop_cli, isolated: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    workshop_cli("start", "01", check_code=0)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "workshop", "check", "01/build"], stdout=follower, stderr=follower)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command has ended
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 1  # the starter fails the build step
+    text = out.decode()
+    assert "… build/builds_a_proxy_wasm_module" in text and "(running)" in text
+    assert "\r\x1b[K" in text and "✗ build/builds_a_proxy_wasm_module" in text  # the same line, now the verdict
