@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from workshop.cli import EXIT_FAILED, EXIT_OK, MARKS, _color, _print_json, _session
 
@@ -17,13 +18,21 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.backend:
         os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
     proofs = []
+    live = not args.json and sys.stdout.isatty()  # a line that says what runs now, on which side
+
+    def show(side: str, event: dict) -> None:
+        if event.get("event") == "start":
+            print(f"\r\033[K  … on the {side}: {event['step']}/{event['name']}", end="", flush=True)
+
     for lab in labs:
         if not args.json:
             print(f"Lab {lab.id}: {lab.title}")
-        proof = prove(lab)
+        proof = prove(lab, on_event=show if live else None)
         proofs.append(proof)
         if args.json:
             continue
+        if live:
+            print("\r\033[K", end="")
         for c in proof.checks:
             s = c.on_starter.status if c.on_starter else "not run"
             o = c.on_solution.status if c.on_solution else "not run"
