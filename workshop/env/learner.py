@@ -20,16 +20,16 @@ class NotReady(Exception):
     """A learner's program did not come up; the message carries its last output lines."""
 
 
-def learner_env(seed: bool = True) -> dict[str, str]:
+def learner_env() -> dict[str, str]:
     """The environment of a prepared learner's shell: the workshop's tools on PATH, func-e offline.
 
-    func-e gets the packaged Envoy (seeded on first use unless ``seed`` is False) and a versions
-    address where nothing listens, so it never tries to download anything here.
+    func-e gets the packaged Envoy (seeded on first use) and a versions address where nothing
+    listens, so it never tries to download anything here.
     """
     from workshop.env.prepare import OFFLINE_VERSIONS_URL, PrepareError, seed_func_e
     from workshop.env.tools import func_e_env, seeded_envoys
 
-    if seed and not seeded_envoys():
+    if not seeded_envoys():
         try:
             seed_func_e(lambda _message: None)
         except PrepareError:
