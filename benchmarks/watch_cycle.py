@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from check_cycle import NONCE, edit  # noqa: E402
-from tui_check import Marks, instrument, warm_check_process  # noqa: E402
+from check_cycle import NONCE, edit
+from tui_check import Marks, instrument, warm_check_process
 
 LAB = "01-first-filter"
 

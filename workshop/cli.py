@@ -86,9 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("shellenv", "print the exports that give your shell the workshop's tools (run: eval \"$(workshop shellenv)\")",
             json_opt)
     from workshop.cli_env import add_env_parser
-    from workshop.cli_mesh import add_mesh_parser
-
     from workshop.cli_grade import add_grade_parsers
+    from workshop.cli_mesh import add_mesh_parser
 
     add_env_parser(sub, [common])
     add_mesh_parser(sub, [common])

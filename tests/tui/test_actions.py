@@ -241,9 +241,8 @@ async def test_a_save_during_a_check_is_checked_when_it_ends(started: Session, m
 
 
 async def test_shell_suspends_and_opens_in_the_lab_folder(started: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workshop.tui.screens import main
-
     from workshop.core.locations import tools_bin
+    from workshop.tui.screens import main
 
     calls: list[tuple[list[str], Path, dict]] = []
     monkeypatch.setattr(main.subprocess, "run", lambda argv, cwd=None, env=None, check=False: calls.append((argv, cwd, env)))

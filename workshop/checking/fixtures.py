@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from workshop.checking.commands import WASM_ENV, Commands, Deadline, Result, compiler_errors, explain_go_failure
+from workshop.checking.commands import (
+    WASM_ENV,
+    Commands,
+    Deadline,
+    Result,
+    compiler_errors,
+    explain_go_failure,
+)
 from workshop.checking.feedback import fail
 from workshop.core import wasm as wasmlib
 from workshop.env import envoy as envoylib

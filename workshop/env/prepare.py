@@ -17,7 +17,16 @@ from workshop.core.locations import data_dir, tools_bin
 from workshop.env import envoy as envoylib
 from workshop.env import http, procs
 from workshop.env.tools import (
-    FUNC_E, GO_FIX, GO_TOOLS, GoTool, Progress, ProbeFailed, envoy_version, func_e_env, func_e_home, go_binary_version,
+    FUNC_E,
+    GO_FIX,
+    GO_TOOLS,
+    GoTool,
+    ProbeFailed,
+    Progress,
+    envoy_version,
+    func_e_env,
+    func_e_home,
+    go_binary_version,
     tool_path,
 )
 
