@@ -34,12 +34,6 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def command() -> list[str]:
-    """`workshop env` once it is wired into the CLI, else the module that implements it."""
-    probe = subprocess.run([sys.executable, "-m", "workshop", "env", "--help"], capture_output=True, cwd=ROOT, check=False)
-    return [sys.executable, "-m", "workshop", "env"] if probe.returncode == 0 else [sys.executable, "-m", "workshop.cli_env"]
-
-
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
@@ -79,7 +73,7 @@ def main() -> int:
             env[f"WORKSHOP_{name}_DIR"] = f"{tmp}/{name.lower()}"
         for name, port in zip(("ENVOY", "ENVOY_ADMIN", "REGISTRY", "HTTPBIN"), free_ports(4), strict=True):
             env[f"WORKSHOP_PORT_{name}"] = str(port)
-        cli = command()
+        cli = [sys.executable, "-m", "workshop", "env"]
         results = {}
         for backend in ("process", "docker") if args.backend == "both" else (args.backend,):
             results[backend] = bench(backend, args.runs, env, cli)

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAB = "01-first-filter"
 
 
-def workshop(*args: str, env: dict[str, str], module: str = "workshop") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, timeout=1800, check=False)
+def workshop(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "workshop", *args], capture_output=True, text=True, env=env, timeout=1800, check=False)
 
 
 def time_checks(copies: list[Path], env: dict[str, str]) -> float:
@@ -42,8 +42,7 @@ def time_checks(copies: list[Path], env: dict[str, str]) -> float:
 
 def time_grade(copies: list[Path], grade_args: list[str], jobs: int, env: dict[str, str]) -> float:
     started = time.monotonic()
-    proc = workshop(*grade_args, "--jobs", str(jobs), "--min-score", "100", *map(str, copies), env=env,
-                    module="workshop.cli_grade")
+    proc = workshop(*grade_args, "--jobs", str(jobs), "--min-score", "100", *map(str, copies), env=env)
     if proc.returncode != 0:
         raise SystemExit(f"grading failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
     return time.monotonic() - started
@@ -77,7 +76,7 @@ def main() -> int:
         if workshop("check", "01", "--workspace", str(warm), env=env).returncode != 0:
             print("the warm-up `workshop check 01` failed: run `workshop doctor`", file=sys.stderr)
             return 1
-        warmed = workshop(*grade_args, str(warm), env=env, module="workshop.cli_grade")
+        warmed = workshop(*grade_args, str(warm), env=env)
         if warmed.returncode != 0:
             print(f"the warm-up grade failed:\n{warmed.stdout[-2000:]}{warmed.stderr[-2000:]}", file=sys.stderr)
             return 1

@@ -57,7 +57,7 @@ spec:
   pluginConfig: {{headers: {{x-run: "{value}"}}}}
 """)
 
-        cli = [sys.executable, "-m", "workshop.cli_mesh", "apply", "-f", str(spec), "--target", "local"]
+        cli = [sys.executable, "-m", "workshop", "mesh", "apply", "-f", str(spec), "--target", "local"]
         write("warm-up")
         subprocess.run(cli, check=True, capture_output=True)  # starts httpbin and the sidecar, pulls the image
         first = sidecar.load()

@@ -1,8 +1,8 @@
 """`workshop env up|down|status|logs`: the live services from the command line.
 
 Wire it into ``workshop.cli``: ``add_env_parser(sub, [common])`` in ``build_parser()`` and
-its module in ``HANDLERS`` there, so ``main()`` finds ``cmd_env``. Also runs on its own:
-``python -m workshop.cli_env up``. Imports stay lazy: this module loads nothing heavy.
+its module in ``HANDLERS`` there, so ``main()`` finds ``cmd_env``. Imports stay lazy: this module
+loads nothing heavy.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from workshop.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
 if TYPE_CHECKING:
     from workshop.env.services import ServiceInfo
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 NAMES = "envoy, registry, httpbin"
 
 HELP = """\
@@ -158,19 +159,3 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 ACTIONS = {"up": _up, "down": _down, "status": _status, "logs": _logs}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m workshop.cli_env ACTION ...`, the same as `workshop env ACTION ...`."""
-    parser = argparse.ArgumentParser(prog="workshop")
-    add_env_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["env", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return cmd_env(args)
-    except KeyboardInterrupt:
-        print("workshop env: interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """`workshop grade` and `workshop room`: the instructor's and the CI job's commands.
 
-Wire into ``workshop.cli``: call ``add_grade_parsers(sub, [common])`` in ``build_parser()`` and import
-``cmd_grade`` and ``cmd_room`` so ``main()`` finds them. Imports stay lazy.
+Wired into ``workshop.cli``: ``add_grade_parsers(sub, [common])`` in ``build_parser()``, and this module
+in its ``HANDLERS`` so ``main()`` finds ``cmd_grade`` and ``cmd_room``. Imports stay lazy.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+from workshop.cli import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 
 GRADE_HELP = """\
 Grade submissions with the workshop's own checks (never with anything a submission carries).
@@ -187,27 +187,3 @@ def _width() -> int:
     import shutil
 
     return max(80, shutil.get_terminal_size((120, 24)).columns)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m workshop.cli_grade grade ...`, before these commands are wired into `workshop`."""
-    from workshop.core.session import UserError
-
-    parser = argparse.ArgumentParser(prog="workshop")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--content", metavar="DIR", default=None, help="another workshop folder")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_grade_parsers(sub, [common])
-    args = parser.parse_args(argv)
-    try:
-        return cmd_grade(args) if args.command == "grade" else cmd_room(args)
-    except UserError as exc:
-        print(f"workshop: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("workshop: interrupted; every job and container it started has been stopped", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

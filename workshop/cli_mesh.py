@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from workshop.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 HELP = """\
 Deploy your filter with Istio's WasmPlugin resource.
@@ -196,9 +196,3 @@ def _private_registry(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         registry.stop()
-
-
-if __name__ == "__main__":  # python -m workshop.cli_mesh status
-    parser = argparse.ArgumentParser(prog="workshop")
-    add_mesh_parser(parser.add_subparsers(dest="command"))
-    sys.exit(cmd_mesh(parser.parse_args(["mesh", *sys.argv[1:]])))

@@ -84,8 +84,8 @@ def stop_services(isolated: Path) -> Iterator[None]:
 
 
 def env_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`workshop env ARGS` in a child process (through workshop.cli_env, wired or not into `workshop`)."""
-    return subprocess.run([sys.executable, "-m", "workshop.cli_env", *args], capture_output=True, text=True, check=False,
+    """`workshop env ARGS` in a child process."""
+    return subprocess.run([sys.executable, "-m", "workshop", "env", *args], capture_output=True, text=True, check=False,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 

@@ -48,7 +48,7 @@ def grade_all(tmp_path: Path, mode: str, extra_env: dict[str, str] | None = None
     scratch.mkdir()
     report = tmp_path / "grades.json"
     env = {**os.environ, "TMPDIR": str(scratch), **(extra_env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "workshop.cli_grade", "grade", *map(str, workspaces(tmp_path / "class")),
+    proc = subprocess.Popen([sys.executable, "-m", "workshop", "grade", *map(str, workspaces(tmp_path / "class")),
                              "--sandbox", mode, "--jobs", "2", "--json", str(report)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     out, err = proc.communicate(timeout=1200)

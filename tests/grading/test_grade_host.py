@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def grade_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "workshop.cli_grade", "grade", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "workshop", "grade", *args], capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 
