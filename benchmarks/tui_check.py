@@ -64,6 +64,17 @@ def instrument(marks: Marks) -> None:
     CheckRow.show = timed_show  # type: ignore[method-assign]
 
 
+def time_frames(screen: object, marks: Marks) -> None:
+    """Mark every frame ``screen`` sends to the terminal (its compositor refresh) in ``marks``."""
+    refresh = screen._compositor_refresh  # type: ignore[attr-defined]
+
+    def timed_refresh() -> None:
+        refresh()
+        marks.painted()
+
+    screen._compositor_refresh = timed_refresh  # type: ignore[attr-defined]
+
+
 def _cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
@@ -109,13 +120,7 @@ async def measure(runs: int, starter: bool) -> tuple[list[float], list[float], l
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         assert isinstance(screen, MainScreen)
-        refresh = screen._compositor_refresh
-
-        def timed_refresh() -> None:
-            refresh()
-            marks.painted()
-
-        screen._compositor_refresh = timed_refresh  # type: ignore[method-assign]
+        time_frames(screen, marks)
         for n in range(runs + 1):  # the first run warms Go's cache and is not counted
             await warm_check_process()
             await pilot.pause(0.2)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from check_cycle import NONCE, edit
-from tui_check import Marks, instrument, warm_check_process
+from tui_check import Marks, instrument, time_frames, warm_check_process
 
 LAB = "01-first-filter"
 
@@ -52,13 +52,7 @@ async def in_the_app(runs: int) -> list[float]:
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         assert isinstance(screen, MainScreen)
-        refresh = screen._compositor_refresh
-
-        def timed_refresh() -> None:
-            refresh()
-            marks.painted()
-
-        screen._compositor_refresh = timed_refresh  # type: ignore[method-assign]
+        time_frames(screen, marks)
         await pilot.press("w")
         for n in range(runs + 1):  # the first run warms Go's cache and is not counted
             await warm_check_process()
