@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,45 +88,45 @@ def test_always_asks_the_registry_on_every_change(workspace, services, tmp_path)
         mesh.LocalMesh().apply(workspace / "wasmplugin.yaml")
 
 
+@contextmanager
+def _unverifiable(workspace: Path, name: str, strategy: str, says: str, hint: str) -> Iterator[mesh.WasmPlugin]:
+    """The WasmPlugin in ``name`` applied with ``strategy``, its image failing to verify; deleted afterwards."""
+    path = workspace / name
+    plugin = _plugin(path)
+    if plugin.fail_strategy != strategy:
+        fail(f"{name} does not {says}", expected=f"failStrategy: {strategy}", seen=plugin.fail_strategy)
+    try:
+        outcome = _apply(path, expect_problem=True)
+        if not outcome.problem:
+            fail(f"the image of {name} could be pulled and verified, so nothing failed", hint=hint)
+        yield plugin
+    finally:
+        _delete(plugin)
+
+
 @pytest.mark.step("failures", timeout=90)
 def test_fail_close_denies_traffic_when_the_image_cannot_be_verified(workspace, services):
     """fail-close.yaml: its image cannot be verified, and FAIL_CLOSE makes the sidecar deny every request"""
     services.ensure("registry")
-    plugin = _plugin(workspace / "fail-close.yaml")
-    if plugin.fail_strategy != "FAIL_CLOSE":
-        fail("fail-close.yaml does not fail closed", expected="failStrategy: FAIL_CLOSE", seen=plugin.fail_strategy)
-    try:
-        outcome = _apply(workspace / "fail-close.yaml", expect_problem=True)
-        if not outcome.problem:
-            fail("the image of fail-close.yaml could be pulled and verified, so nothing failed",
-                 hint="make it unverifiable: a sha256 that does not match (64 hex digits), or a tag that was never pushed")
+    with _unverifiable(workspace, "fail-close.yaml", "FAIL_CLOSE", "fail closed",
+                       "make it unverifiable: a sha256 that does not match (64 hex digits), or a tag that was never pushed"):
         resp = _get()
         if resp.status != 403:
             fail("with FAIL_CLOSE and no module, the sidecar should deny requests", expected="HTTP 403 (RBAC: access denied)",
                  seen=f"HTTP {resp.status}")
-    finally:
-        _delete(plugin)
 
 
 @pytest.mark.step("failures", timeout=90)
 def test_fail_open_lets_traffic_through_without_the_filter(workspace, services):
     """fail-open.yaml: the same broken image, and FAIL_OPEN lets requests through without that filter"""
     services.ensure("registry")
-    plugin = _plugin(workspace / "fail-open.yaml")
-    if plugin.fail_strategy != "FAIL_OPEN":
-        fail("fail-open.yaml does not fail open", expected="failStrategy: FAIL_OPEN", seen=plugin.fail_strategy)
-    try:
-        outcome = _apply(workspace / "fail-open.yaml", expect_problem=True)
-        if not outcome.problem:
-            fail("the image of fail-open.yaml could be pulled and verified, so nothing failed",
-                 hint="use the same unverifiable image as in fail-close.yaml")
+    with _unverifiable(workspace, "fail-open.yaml", "FAIL_OPEN", "fail open",
+                       "use the same unverifiable image as in fail-close.yaml") as plugin:
         resp = _get()
         headers = (plugin.spec.get("pluginConfig") or {}).get("headers") or {}
         if resp.status != 200 or any(k.lower() in resp.headers for k in headers):
             fail("with FAIL_OPEN, requests should pass, without this plugin's headers",
                  expected="HTTP 200", seen=f"HTTP {resp.status}")
-    finally:
-        _delete(plugin)
 
 
 @pytest.fixture
