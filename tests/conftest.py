@@ -10,14 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from workshop.core.locations import tools_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB01 = "01-first-filter"
+# What `workshop prepare` installed, wherever it went: read before any test moves the data folder.
+PREPARED = tools_dir()
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Own state, data, cache and workspace folders; the tools `workshop prepare` installed stay in view."""
     for name in ("STATE", "DATA", "CACHE"):
         monkeypatch.setenv(f"WORKSHOP_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("WORKSHOP_TOOLS_DIR", str(PREPARED))
     monkeypatch.setenv("WORKSHOP_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.delenv("WORKSHOP_CONTENT", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")

@@ -50,8 +50,10 @@ def path_without_go_tools() -> str:
 
 
 def isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
+    """Empty workshop folders, and no prepared tools in view: tools go into the data folder, as by default."""
     for kind in ("state", "data", "cache"):
         mp.setenv(f"WORKSHOP_{kind.upper()}_DIR", str(root / kind))
+    mp.delenv("WORKSHOP_TOOLS_DIR", raising=False)
     mp.setenv("PATH", path_without_go_tools())
 
 

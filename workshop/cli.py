@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run another workshop folder (with labs/, solutions/, checks/)")
         p.add_argument("--workspace", metavar="DIR", default=default,
                        help="your workspace, one folder per lab (default: $WORKSHOP_WORKSPACE or ~/wasm-workshop)")
+        p.add_argument("--verbose", "-v", action="store_true", default=default,
+                       help="show more: each check's captured output, and the traceback behind an error")
         return p
 
     common = where(argparse.SUPPRESS)
@@ -67,7 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("check", "run checks against your work and print one verdict per check", json_opt)
     p.add_argument("target", nargs="?", metavar="LAB[/STEP]", help="what to check (default: the lab you are on)")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
-    p.add_argument("--verbose", "-v", action="store_true", help="show each check's captured output and tracebacks")
     p.add_argument("--timeout", type=float, metavar="S", help="override every check's time limit, in seconds")
     p = cmd("hint", "show one more hint for a step each time you ask", json_opt)
     p.add_argument("target", nargs="?", metavar="LAB/STEP", help="the step (default: the step you are on)")
@@ -106,22 +107,43 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"workshop {__version__}")
         return EXIT_OK
-    from workshop.core.session import UserError
+    from workshop.core.errors import WorkshopError, explain, friendly
 
+    verbose = bool(getattr(args, "verbose", False))
     try:
         if args.command is None:
             return _open_app(args)
         module = importlib.import_module(HANDLERS.get(args.command, __name__))
         return int(getattr(module, f"cmd_{args.command}")(args))
-    except UserError as exc:
-        print(f"workshop: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except WorkshopError as exc:
+        _show_error(explain(exc), verbose)
+        return EXIT_USAGE if _is_usage(exc) else EXIT_BROKEN
     except KeyboardInterrupt:
         print("workshop: interrupted; everything it started has been stopped", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `workshop list | head`: the reader has gone; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except (OSError, RuntimeError) as exc:  # the machine said no (a tool, a file, a port): still one sentence
+        _show_error(friendly(exc), verbose)
+        return EXIT_BROKEN
+
+
+def _is_usage(exc: BaseException) -> bool:
+    """The command line itself was wrong (exit 2), rather than something it needed (exit 3)."""
+    from workshop.core.session import UserError
+    from workshop.env.services import UsageError
+
+    return isinstance(exc, (UserError, UsageError))
+
+
+def _show_error(text: str, verbose: bool) -> None:
+    """One error, in plain words; with --verbose, the traceback that led to it first."""
+    if verbose:
+        import traceback
+
+        traceback.print_exc()
+    print(f"workshop: {text}", file=sys.stderr)
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -194,6 +216,8 @@ def _print_verdict(v: Verdict, verbose: bool) -> None:
     if not v.passed:
         for line in v.explain().splitlines():
             print(f"      {line}")
+    for line in v.note.splitlines():
+        print(f"      {_color('2', 'note    : ' + line)}")
     if verbose and v.output:
         print("      ── captured output ──")
         for line in v.output.splitlines()[-60:]:
@@ -226,7 +250,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         elif event["event"] == "result":
             if live:
                 print("\r\033[K", end="")
-            _print_verdict(Verdict.from_dict(event["verdict"]), args.verbose)
+            _print_verdict(Verdict.from_dict(event["verdict"]), bool(getattr(args, "verbose", False)))
 
     try:
         run = session.check(lab, step, on_event=show, timeout=args.timeout)

@@ -1,7 +1,7 @@
 """Live services tests: real binaries, free non-default ports, and proof that nothing outlives the suite.
 
 Every test runs with its own state/data folders (tests/conftest.py), so containers and records are
-scoped to it; the tools `workshop prepare` installed (or PATH has) are linked into its tools folder.
+scoped to it; the tools `workshop prepare` installed stay in view (WORKSHOP_TOOLS_DIR).
 """
 
 from __future__ import annotations
@@ -37,22 +37,10 @@ def free_ports(n: int) -> list[int]:
 
 @pytest.fixture(scope="session")
 def real_tools() -> dict[str, Path]:
-    """Where registry and go-httpbin are, found before any test moves the data folder."""
+    """Where registry and go-httpbin are: what `workshop prepare` installed (tests/conftest.py keeps it in view), or PATH."""
     from workshop.env.tools import tool_path
 
     return {name: path for name in BINARIES if (path := tool_path(name)) is not None}
-
-
-@pytest.fixture(autouse=True)
-def tools(isolated: Path, real_tools: dict[str, Path]) -> dict[str, Path]:
-    """The test's tools folder holds links to the real binaries (what `workshop prepare` gives CI)."""
-    from workshop.core.locations import tools_bin
-
-    bin_dir = tools_bin()
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for name, path in real_tools.items():
-        (bin_dir / name).symlink_to(path)
-    return real_tools
 
 
 @pytest.fixture

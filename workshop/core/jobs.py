@@ -106,12 +106,13 @@ def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions
 def host_env(state: Path, content: Path) -> dict[str, str]:
     """The job's environment on this host: its own state, data and cache folders, this machine's tools.
 
-    The host's data folder (its registry's images, func-e's Envoys) is not used: each lab gets fresh ones.
+    The host's data folder (its registry's images, the mesh's state) is not used: each lab gets fresh ones.
     """
-    from workshop.core.locations import tools_bin
+    from workshop.core.locations import tools_bin, tools_dir
 
     path = os.pathsep.join([str(tools_bin()), os.environ.get("PATH", "")])
-    return {**os.environ, "WORKSHOP_STATE_DIR": str(state / "state"), "WORKSHOP_DATA_DIR": str(state / "data"),
+    return {**os.environ, "WORKSHOP_TOOLS_DIR": str(tools_dir()),
+            "WORKSHOP_STATE_DIR": str(state / "state"), "WORKSHOP_DATA_DIR": str(state / "data"),
             "WORKSHOP_CACHE_DIR": str(state / "cache"), "WORKSHOP_SERVICES": "owned", "WORKSHOP_BACKEND": "process",
             "WORKSHOP_CONTENT": str(content), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PATH": path}
 

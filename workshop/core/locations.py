@@ -25,8 +25,16 @@ def state_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """Tools that `workshop prepare` installs (bin/, func-e's Envoy versions)."""
+    """What the labs keep between runs: the registry's images, the mesh's state."""
     return _dir("WORKSHOP_DATA_DIR", "data")
+
+
+def tools_dir() -> Path:
+    """What `workshop prepare` installs (bin/, func-e's Envoy versions): the data folder unless
+    WORKSHOP_TOOLS_DIR moves it, so that many data folders (tests, grading jobs) share one set of tools."""
+    if os.environ.get("WORKSHOP_TOOLS_DIR"):
+        return Path(os.environ["WORKSHOP_TOOLS_DIR"]).expanduser()
+    return data_dir()
 
 
 def cache_dir() -> Path:
@@ -34,7 +42,7 @@ def cache_dir() -> Path:
 
 
 def tools_bin() -> Path:
-    return data_dir() / "bin"
+    return tools_dir() / "bin"
 
 
 def default_workspace() -> Path:

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workshop.core.locations import data_dir, tools_bin
+from workshop.core.errors import WorkshopError
+from workshop.core.locations import tools_bin, tools_dir
 from workshop.env import envoy as envoylib
 from workshop.env import http, procs
 from workshop.env.tools import (
@@ -39,7 +40,7 @@ INSTALL_TIMEOUT = 900.0
 OFFLINE_VERSIONS_URL = "http://127.0.0.1:9/envoy-versions.json"
 
 
-class PrepareError(Exception):
+class PrepareError(WorkshopError):
     """A step of ``workshop prepare`` failed; the message says what and how to fix it."""
 
 
@@ -153,9 +154,27 @@ def seed_func_e(progress: Progress) -> list[str]:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise PrepareError(
-            f"could not put Envoy into {dest.parent} ({exc.strerror or exc}); make {data_dir()} writable or set WORKSHOP_DATA_DIR"
+            f"could not put Envoy into {dest.parent} ({exc.strerror or exc}); make {tools_dir()} writable or set WORKSHOP_TOOLS_DIR"
         ) from None
     return [f"{how} Envoy {version} into {dest} for func-e"]
+
+
+def link_envoy() -> list[str]:
+    """`envoy` in the tools folder (a link to the Envoy the workshop runs), so the labs' own commands
+    (`envoy --mode validate -c envoy.yaml`) work in a learner's shell after `workshop shellenv`."""
+    try:
+        src = envoylib.find_envoy()[0].resolve()
+    except envoylib.EnvoyError as exc:
+        raise PrepareError(str(exc)) from None
+    link = tools_bin() / "envoy"
+    if link.is_symlink() and link.resolve() == src:
+        return [f"envoy is already in {tools_bin()}"]
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".envoy.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(src)
+    os.replace(tmp, link)
+    return [f"linked {link} to {src}"]
 
 
 def check_func_e(timeout: float = 30.0) -> float:
@@ -215,6 +234,7 @@ def prepare(workshop: Workshop, progress: Progress) -> list[str]:
     done.append(f"Istio's WasmPlugin schema: {fetch_crd(progress)}")
     done += install_tools(progress)
     done += seed_func_e(progress)
+    done += link_envoy()
     progress("Checking that `func-e run` starts Envoy offline")
     seconds = check_func_e()
     done.append(f"func-e run starts Envoy {func_e_env()['ENVOY_VERSION']} offline ({seconds:.1f} s to ready)")

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.core.locations import data_dir, state_dir, tools_bin
+from workshop.core.locations import state_dir, tools_bin, tools_dir
 from workshop.env import envoy as envoylib
 
 Progress = Callable[[str], None]
@@ -45,7 +45,8 @@ REGISTRY = GoTool(
 HTTPBIN = GoTool(
     "go-httpbin", "github.com/mccutchen/go-httpbin/v2", "github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin", "v2.26.0"
 )
-GO_TOOLS = (FUNC_E, REGISTRY, HTTPBIN)
+ORAS = GoTool("oras", "oras.land/oras", "oras.land/oras/cmd/oras", "v1.3.6")
+GO_TOOLS = (FUNC_E, REGISTRY, HTTPBIN, ORAS)
 
 PROBE_TIMEOUT = 3.0  # seconds for one `--version`-like command
 DOCKER_TIMEOUT = 2.0
@@ -64,6 +65,7 @@ NEEDED_FOR = {
     "Docker Engine": "the container backend and `docker build` of filter images (optional: local processes work too)",
     "OCI registry": "the local registry you push filter images to",
     "go-httpbin": "the upstream service behind Envoy, which echoes your headers",
+    "oras": "pushing your filter to a registry as an OCI artifact, and reading image digests",
     "kubectl": "deploying to a real Kubernetes cluster with Istio (optional: the local mesh needs none)",
 }
 OPTIONAL = {"Docker Engine", "kubectl"}
@@ -303,6 +305,10 @@ def probe_httpbin() -> Tool:
     return _probe_go_tool("go-httpbin", HTTPBIN)
 
 
+def probe_oras() -> Tool:
+    return _probe_go_tool("oras", ORAS)
+
+
 def probe_docker() -> Tool:
     cli = shutil.which("docker")
     if not cli:
@@ -335,6 +341,7 @@ PROBES: dict[str, Callable[[], Tool]] = {
     "Docker Engine": probe_docker,
     "OCI registry": probe_registry,
     "go-httpbin": probe_httpbin,
+    "oras": probe_oras,
     "kubectl": probe_kubectl,
 }
 
@@ -366,7 +373,7 @@ def doctor() -> list[Tool]:
 
 def func_e_home() -> Path:
     """$FUNC_E_DATA_HOME for the workshop: func-e finds its Envoy versions here."""
-    return data_dir() / "func-e"
+    return tools_dir() / "func-e"
 
 
 def seeded_envoys() -> list[str]:
