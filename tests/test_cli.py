@@ -120,3 +120,23 @@ def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(w
     text = out.decode()
     assert "… build/builds_a_proxy_wasm_module" in text and "(running)" in text
     assert "\r\x1b[K" in text and "✗ build/builds_a_proxy_wasm_module" in text  # the same line, now the verdict
+
+
+def test_a_missing_tool_is_one_sentence_and_verbose_shows_the_traceback(workshop_cli, isolated: Path, monkeypatch) -> None:
+    """A user error deep in a command (a service whose program is not installed) is the error and its fix."""
+    import os
+
+    from workshop.env.tools import tool_path
+
+    found = tool_path("go-httpbin")
+    monkeypatch.setenv("WORKSHOP_TOOLS_DIR", str(isolated / "no-tools"))
+    if found is not None:  # hide the folder that holds it on PATH too
+        monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                                                     if d and not (Path(d) / "go-httpbin").exists()))
+    proc = workshop_cli("env", "up", "httpbin", check_code=1)
+    assert "Traceback" not in proc.stderr
+    assert "go-httpbin" in proc.stderr and "workshop prepare" in proc.stderr
+    proc = workshop_cli("selftest", "02", check_code=3)
+    assert "Traceback" not in proc.stderr and "workshop prepare" in proc.stderr
+    verbose = workshop_cli("selftest", "02", "--verbose", check_code=3)
+    assert "Traceback" in verbose.stderr and "workshop prepare" in verbose.stderr.splitlines()[-1]

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from workshop.checking.commands import Deadline
-from workshop.checking.feedback import CheckFailed, CheckTimeout
 from workshop.checking import fixtures
+from workshop.checking.commands import Deadline
+from workshop.checking.feedback import CheckFailed, CheckTimeout, take_notes
 from workshop.checking.fixtures import DEADLINE, TRANSCRIPT
 from workshop.core.verdict import Verdict
 from workshop.env import clock
@@ -129,8 +129,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  #
     item.stash[OUTCOME] = Verdict(**{k: info[k] for k in ("lab", "step", "name", "title", "points")},
                                   nodeid=item.nodeid, status="passed")
     started, tools_before = time.monotonic(), clock.spent()
+    take_notes()
     yield
     verdict = item.stash[OUTCOME]
+    verdict.note = take_notes()
     verdict.seconds = round(time.monotonic() - started, 3)
     verdict.tool_seconds = round(clock.spent() - tools_before, 3)
     verdict.output = "\n".join(item.stash[TRANSCRIPT])

@@ -13,15 +13,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.core.errors import WorkshopError
+
 STEP_ID = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
 LAB_DIR = re.compile(r"^(\d\d)-[a-z0-9-]+$")
 
 
-class ContentError(Exception):
+class ContentError(WorkshopError):
     """Content that cannot be read; ``where`` is ``file:line``."""
 
     def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where}: {message}", "fix that line, then `workshop validate` checks the rest")
         self.where = where
         self.message = message
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from workshop.core.content import Lab, Workshop
+from workshop.core.errors import WorkshopError
 from workshop.core.jobs import JobOutcome, run_job, stop_all
 from workshop.core.submission import Submission, SubmissionError, materialize
 from workshop.core.verdict import ERROR, FAILED, TIMED_OUT, Verdict
@@ -29,7 +30,7 @@ DOCKER, NONE = "docker", "none"
 Progress = Callable[[str, str], None]  # (learner, what happened)
 
 
-class GradingError(Exception):
+class GradingError(WorkshopError):
     """Grading itself cannot go on (not the submission's fault); the message says how to fix it."""
 
 

@@ -15,6 +15,7 @@ import json
 import tarfile
 from dataclasses import dataclass
 
+from workshop.core.errors import WorkshopError
 from workshop.env import http
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -26,12 +27,8 @@ WASM_CONFIG = "application/vnd.module.wasm.config.v1+json"
 ACCEPT = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, "application/vnd.oci.image.index.v1+json"))
 
 
-class ImageProblem(Exception):
+class ImageProblem(WorkshopError):
     """The image is missing or is not one Istio would load; the message says what to do."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.content import Lab, Step, Workshop, load_workshop
+from workshop.core.errors import WorkshopError
 from workshop.core.locations import content_root, default_workspace
 from workshop.core.progress import FAILING, NOT_STARTED, PASSED, Progress, ProgressStore
 from workshop.core.runner import CheckRun, Listener, run_checks
 from workshop.core.verdict import Verdict
 
 
-class UserError(Exception):
+class UserError(WorkshopError):
     """Something the user can fix; the message is one sentence that says how."""
 
 

@@ -16,6 +16,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from workshop.core.errors import WorkshopError
+
 FOLDER, GIT, TARBALL = "folder", "git", "tarball"
 MAX_BYTES = 200 << 20
 MAX_FILES = 20_000
@@ -24,7 +26,7 @@ TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar
 REMOTE = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 
 
-class SubmissionError(Exception):
+class SubmissionError(WorkshopError):
     """A submission that cannot be read; the message says why, in one sentence."""
 
 

@@ -12,13 +12,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.core.errors import WorkshopError
 from workshop.env import clock, http, procs
 
 V8 = "envoy.wasm.runtime.v8"
 WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 
 
-class EnvoyError(Exception):
+class EnvoyError(WorkshopError):
     """Envoy is missing or would not start; the message says why and what to do."""
 
 
@@ -202,11 +203,30 @@ def last_lines(text: str, n: int = 8) -> str:
     return "\n".join(lines[-n:])
 
 
+def on_free_ports(config: dict) -> dict:
+    """A copy of a bootstrap whose admin and static listeners take free ports (the kernel's choice), so
+    it can run beside another Envoy on the same configuration. Everything else stays as written."""
+    import copy
+
+    moved = copy.deepcopy(config)
+    socks = [((moved.get("admin") or {}).get("address") or {}).get("socket_address")]
+    for listener in ((moved.get("static_resources") or {}).get("listeners")) or []:
+        if isinstance(listener, dict):
+            socks.append(((listener.get("address") or {}).get("socket_address")))
+    for sock in socks:
+        if isinstance(sock, dict) and "port_value" in sock:
+            sock["port_value"] = 0
+    return moved
+
+
 def start(
     config: dict, *, workdir: Path | None = None, timeout: float = 30.0, envoy_path: Path | None = None,
-    log_level: str = "info", concurrency: int = 1,
+    log_level: str = "info", concurrency: int = 1, cwd: Path | None = None,
 ) -> Envoy:
-    """Start Envoy on ``config`` and wait until its admin says LIVE and the listener is bound."""
+    """Start Envoy on ``config`` and wait until its admin says LIVE and the listener is bound.
+
+    Relative paths in ``config`` (say ``filename: plugin.wasm``) are read from ``cwd`` (default: ``workdir``).
+    """
     path = envoy_path or find_envoy()[0]
     workdir = workdir or Path(tempfile.mkdtemp(prefix="workshop-envoy-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -219,7 +239,7 @@ def start(
             "--concurrency", str(concurrency), "--disable-hot-restart", "--file-flush-interval-msec", "10", "--admin-address-path", str(addr_path)]
     out = open(workdir / "envoy.out", "wb")
     try:
-        proc = procs.spawn(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, label="envoy")
+        proc = procs.spawn(argv, cwd=cwd or workdir, stdout=out, stderr=subprocess.STDOUT, label="envoy")
     finally:
         out.close()
     envoy = Envoy(proc=proc, workdir=workdir, admin_port=0, log_path=log_path)

@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workshop.core.content import Lab
+from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin
 from workshop.env import http, procs
 
 
-class NotReady(Exception):
+class NotReady(WorkshopError):
     """A learner's program did not come up; the message carries its last output lines."""
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import site
 import shutil
+import site
 import subprocess
 import sys
 import tarfile
@@ -30,6 +30,8 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from workshop.core.errors import WorkshopError
 
 IMAGE = "wasm-workshop/grade-sandbox"
 LABEL = "wasm-workshop.grade"
@@ -46,7 +48,7 @@ PASSWD = "root:x:0:0:root:/root:/bin/sh\nlearner:x:1000:1000:learner:/tmp/home:/
 GROUP = "root:x:0:\nlearner:x:1000:\n"
 
 
-class SandboxError(Exception):
+class SandboxError(WorkshopError):
     """The sandbox cannot be used; the message says how to fix it or to choose --sandbox none."""
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
+
+PAGE = Path(__file__).resolve().parent / "web"  # our own page: every asset from this server, none from a CDN
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, content: str | None = None, workspace: str | None = None) -> None:
@@ -19,4 +22,4 @@ def serve(host: str = "127.0.0.1", port: int = 8000, content: str | None = None,
         argv += ["--content", content]
     if workspace:
         argv += ["--workspace", workspace]
-    Server(shlex.join(argv), host=host, port=port, title="Wasm workshop").serve()
+    Server(shlex.join(argv), host=host, port=port, title="Wasm workshop", templates_path=PAGE).serve()

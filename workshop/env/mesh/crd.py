@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workshop.core.atomic import write_atomic
+from workshop.core.errors import WorkshopError
 from workshop.core.locations import cache_dir
 
 ISTIO_API = "istio.io/api"
@@ -35,7 +36,7 @@ GROUP, VERSION, KIND = "extensions.istio.io", "v1alpha1", "WasmPlugin"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 
-class SchemaMissing(Exception):
+class SchemaMissing(WorkshopError):
     """The CRD is not cached and could not be fetched; the message says how to get it."""
 
 

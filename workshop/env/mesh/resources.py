@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workshop.core.errors import WorkshopError
 from workshop.env.mesh import crd
 
 DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
@@ -16,12 +17,8 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9]
 PHASE_ORDER = {"AUTHN": 0, "AUTHZ": 1, "STATS": 2, "UNSPECIFIED_PHASE": 3}  # Istio: unset goes last, by the router
 
 
-class MeshError(Exception):
+class MeshError(WorkshopError):
     """A resource the mesh cannot take, or an image it cannot pull; one sentence, with ``hint`` the fix."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workshop.core.atomic import write_atomic
+from workshop.core.errors import WorkshopError
 from workshop.core.locations import state_dir
 from workshop.env import envoy as envoylib
 from workshop.env import http, procs
@@ -33,7 +34,7 @@ DENY_ALL: dict = {"@type": RBAC_TYPE, "rules": {"action": "ALLOW"}}  # allow onl
 DEFAULT_LISTENER, DEFAULT_ADMIN = 15006, 15000
 
 
-class SidecarError(Exception):
+class SidecarError(WorkshopError):
     """The sidecar could not start or be reached; the message says what to do."""
 
 

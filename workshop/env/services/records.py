@@ -19,13 +19,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from workshop.core.atomic import write_atomic
+from workshop.core.errors import WorkshopError
 from workshop.core.locations import state_dir
 
 HOST = "127.0.0.1"
 PROCESS, DOCKER = "process", "docker"
+YOURS = "yours"  # a service the learner already runs on its port: used as it is, never stopped
 
 
-class ServiceError(Exception):
+class ServiceError(WorkshopError):
     """A service could not be started, found or stopped; the message says why and what to do."""
 
 
@@ -38,7 +40,7 @@ class ServiceInfo:
     """A running service: where it answers, what runs it, who owns it and where its log is."""
 
     name: str
-    backend: str  # "process" or "docker"
+    backend: str  # "process", "docker", or "yours" (already running, not started by the workshop)
     ports: dict[str, int]  # {"http": 8080}; Envoy: {"listener": 10000, "admin": 9901}
     host: str = HOST
     pid: int | None = None

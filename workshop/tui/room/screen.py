@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from workshop.core import room
-from workshop.tui.errors import friendly
+from workshop.core.errors import friendly
 from workshop.tui.room.details import LearnerDetails
 from workshop.tui.room.reading import SORT_ORDER, SORTS, Learner, read
 

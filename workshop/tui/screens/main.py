@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from workshop.core.errors import friendly
 from workshop.core.progress import PASSED
-from workshop.tui.errors import friendly
 from workshop.tui.widgets.checks.check_panel import CheckPanel
 from workshop.tui.widgets.navigator.navigator import Navigator
 from workshop.tui.widgets.step.step_view import StepView

@@ -31,7 +31,7 @@ class CheckRow(Vertical):
     CheckRow { height: auto; }
     CheckRow .line { height: auto; }
     CheckRow .explain { height: auto; padding-left: 4; display: none; }
-    CheckRow.failed .explain { display: block; }
+    CheckRow.failed .explain, CheckRow.noted .explain { display: block; }
     CheckRow Collapsible { padding-left: 2; border-top: none; }
     CheckRow Collapsible Static { height: auto; }
     """
@@ -58,9 +58,13 @@ class CheckRow(Vertical):
     def show(self, verdict: Verdict) -> None:
         self.state = verdict.status
         self.query_one(".line", Static).update(self._line())
+        if verdict.note:  # shown whatever the verdict (say, whose registry the check used)
+            self.add_class("noted")
+            self.query_one(".explain", Static).update(Text("note: " + verdict.note, style="dim"))
         if not verdict.passed and verdict.status != "skipped":
             self.add_class("failed")
-            self.query_one(".explain", Static).update(Text(verdict.explain()))
+            text = verdict.explain() + (f"\nnote: {verdict.note}" if verdict.note else "")
+            self.query_one(".explain", Static).update(Text(text))
             if verdict.output.strip():
                 self.mount(Collapsible(Static(Text(verdict.output.rstrip()), classes="output"), title="Captured output"))
 

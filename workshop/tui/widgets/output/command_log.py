@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Button, Log, Static
 from textual.worker import Worker, WorkerState
 
-from workshop.tui.errors import friendly
+from workshop.core.errors import friendly
 
 
 class CommandLog(Vertical):

@@ -19,9 +19,9 @@ from textual.widgets import Button, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from workshop.core.content import Lab
+from workshop.core.errors import friendly
 from workshop.env import services
 from workshop.env.services import ServiceError, ServiceInfo
-from workshop.tui.errors import friendly
 from workshop.tui.widgets.services.service_row import ServiceRow
 
 REFRESH_SECONDS = 2.0
@@ -193,15 +193,15 @@ class ServicesPanel(VerticalScroll):
         if group == "services-change":
             self.busy = False
             if error is not None:
-                self._activity(f"Could not do that: {_sentence(error)}")
-                self.notify(_sentence(error), title="Services", severity="error", timeout=10)
+                self._activity(f"Could not do that: {friendly(error)}")
+                self.notify(friendly(error), title="Services", severity="error", timeout=10)
             else:
                 self._activity(str(event.worker.result))
                 self.notify(str(event.worker.result), title="Services", timeout=4)
             self._draw()
             self.refresh_status()
         elif error is not None:
-            problem = _sentence(error)
+            problem = friendly(error)
             self._activity(f"Cannot read the services' state: {problem}")
             if problem != self._last_problem:  # a refresh every few seconds must not repeat the notice
                 self.notify(problem, title="Services", severity="error", timeout=10)
@@ -254,6 +254,3 @@ class ServicesPanel(VerticalScroll):
         self.query_one("#activity", Static).update(Text(text))
 
 
-def _sentence(error: BaseException) -> str:
-    """ServiceError already says what to do; anything else goes through the app's friendly wording."""
-    return str(error) if isinstance(error, ServiceError) else friendly(error)
