@@ -123,7 +123,7 @@ def test_one_run_builds_unchanged_sources_once(tmp_path: Path) -> None:
     folder = tmp_path / LAB01
     shutil.copytree(ROOT / "solutions" / LAB01, folder)
     transcript: list[str] = []
-    go = Go(Commands(folder, Deadline(120), transcript))
+    go = Go(Commands(folder, Deadline(120), transcript), tmp_path / "go")
     first = go.build_wasm(inspect=False)
     again = go.build_wasm(inspect=False)
     assert again.sha256 == first.sha256 and "not built again" in transcript[-1]

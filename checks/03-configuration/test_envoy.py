@@ -98,11 +98,11 @@ def test_headers_follow_the_configuration(go, envoy, http):
     if seen["blue"] == seen["green"] and seen["blue"] in (want["blue"], want["green"]):
         fail("two filters with different configurations added the same headers", expected=configs, seen=table,
              hint="Envoy runs all three plugins in one Wasm VM, so a package-level variable is shared between them: "
-                  "keep the headers in the pluginContext (p.headers)")
+                  "keep the headers in your plugin context (one per configuration), not in a package-level variable")
     if all(s == DEFAULT for s in seen.values()):
         fail("your filter ignores its configuration: every filter added x-wasm-workshop: hello", expected=configs, seen=table,
              hint="in OnPluginStart, read proxywasm.GetPluginConfiguration(), json.Unmarshal it into a config "
-                  "and put its headers into p.headers")
+                  "and keep its headers in your plugin context for each request")
     for name in ("blue", "green"):
         if "hello" in _values(seen[name], "x-wasm-workshop") and all(v in _values(seen[name], k) for k, v in want[name].items()):
             fail(f"the filter configured as {name} also added the default header", expected=configs, seen=table,

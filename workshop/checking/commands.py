@@ -88,3 +88,13 @@ def explain_go_failure(output: str, what: str) -> tuple[str, str]:
         return f"{what}: your code does not compile", "fix the first error; file:line points at it"
     tail = "\n".join(output.strip().splitlines()[-3:])
     return f"{what} failed", tail or "run it yourself to see the full output"
+
+
+def first_failure(output: str) -> str:
+    """From `go test` output: the failing test, its message and the learner's own file:line, without
+    the Go runtime's frames."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    picked = [ln for ln in lines if ln.startswith(("---", "panic")) or
+              (".go:" in ln and not ln.startswith("/") and "+0x" not in ln)]
+    mine = [ln for ln in lines if ln.startswith("/") and "/go/src/" not in ln and "/pkg/mod/" not in ln and ".go:" in ln]
+    return "\n".join((picked or lines)[:4] + [ln.split(" +0x")[0] for ln in mine[:2]])

@@ -19,7 +19,8 @@ from workshop.checking.commands import (
     compiler_errors,
     explain_go_failure,
 )
-from workshop.checking.feedback import fail
+from workshop.checking import mutants
+from workshop.checking.feedback import fail, note
 from workshop.core import wasm as wasmlib
 from workshop.env import envoy as envoylib
 from workshop.env import http as httplib
@@ -88,9 +89,10 @@ def _sources_digest(folder: Path, out: str) -> str:
 class Go:
     """The learner's Go module, built and tested the way the lab teaches."""
 
-    def __init__(self, run: Commands) -> None:
+    def __init__(self, run: Commands, scratch: Path) -> None:
         self.run = run
         self.dir = run.cwd
+        self.scratch = scratch
 
     def build_wasm(self, out: str = "plugin.wasm", timeout: float = 120, inspect: bool = True) -> wasmlib.WasmModule:
         """``GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .``, then inspect it.
@@ -127,6 +129,29 @@ class Go:
         """
         return self.run(["go", "test", *args, "./..."], timeout=timeout)
 
+    def test_mutant(self, mutant: mutants.Mutant, timeout: float = 120) -> Result:
+        """``go test`` of the learner's own code and tests with one behaviour taken out of the SDK it
+        uses (see mutants.py); call it once ``go.test()`` passes. A good test fails here."""
+        from workshop.core.locations import cache_dir
+
+        listed = self.run(["go", "list", "-m", "-f", "{{.Dir}}", mutants.SDK], timeout=30)
+        sdk = mutants.sdk_folder(listed.output if listed.ok else "", self.dir)
+        if sdk is None:
+            fail("your module does not use the Proxy-Wasm Go SDK", expected=f"a require line for {mutants.SDK} in go.mod",
+                 seen=listed.output.strip()[-300:], hint=f"run `go get {mutants.SDK}` in your lab folder")
+        copy = mutants.mutated_sdk(mutant, sdk, cache_dir() / "mutants")
+        modfile = self.scratch / "mutant" / "go.mod"
+        modfile.parent.mkdir(parents=True, exist_ok=True)
+        modfile.write_text((self.dir / "go.mod").read_text())
+        if (self.dir / "go.sum").exists():
+            modfile.with_name("go.sum").write_text((self.dir / "go.sum").read_text())
+        edit = self.run(["go", "mod", "edit", f"-replace={mutants.SDK}={copy}", str(modfile)], timeout=30)
+        result = self.run(["go", "test", "-mod=mod", f"-modfile={modfile}", "./..."], timeout=timeout)
+        if edit.ok and (result.ok or result.timed_out or "--- FAIL" in result.output or "\npanic:" in result.output):
+            return result
+        raise mutants.MutantError(f"go test against the SDK rewritten so that the filter {mutant.does} "
+                                  f"did not run:\n{(edit.output + result.output).strip()[-800:]}")
+
     def _judge(self, result: Result, what: str) -> None:
         if result.timed_out:
             fail(f"{what} did not finish in time", hint="is the Go module cache reachable? `workshop prepare` fills it")
@@ -138,8 +163,8 @@ class Go:
 
 
 @pytest.fixture
-def go(run: Commands) -> Go:
-    return Go(run)
+def go(run: Commands, tmp_path: Path) -> Go:
+    return Go(run, tmp_path / "go")
 
 
 class Envoys:
@@ -172,11 +197,13 @@ class Envoys:
                  hint="read Envoy's error above: a panic in OnPluginStart or OnVMStart, or a bad configuration?")
         return proxy
 
-    def try_config(self, config: dict) -> tuple[envoylib.Envoy | None, str]:
-        """Start Envoy: (it, "") when it runs; (None, its whole log) when it would not start."""
+    def try_config(self, config: dict, cwd: Path | None = None) -> tuple[envoylib.Envoy | None, str]:
+        """Start Envoy: (it, "") when it runs; (None, its whole log) when it would not start.
+
+        ``cwd`` is where relative paths in ``config`` are read from (a learner's lab folder)."""
         workdir = self.tmp / f"envoy-{len(self.started)}-{len(self.transcript)}"
         try:
-            proxy = envoylib.start(config, workdir=workdir, timeout=self.deadline.left(60))
+            proxy = envoylib.start(config, workdir=workdir, timeout=self.deadline.left(60), cwd=cwd)
         except envoylib.EnvoyError as exc:
             self.transcript.append(f"Envoy did not start:\n{exc}")
             log = workdir / "envoy.log"
@@ -215,9 +242,13 @@ class Services:
 
         detached = os.environ.get("WORKSHOP_SERVICES", "") != "owned"
         try:
-            return services.ensure(list(names), detached=detached)
+            up = services.ensure(list(names), detached=detached)
         except services.ServiceError as exc:
             fail(f"the workshop could not start {', '.join(names)}: {exc}", hint="see `workshop env status`")
+        for info in up.values():
+            if info.backend == services.YOURS:
+                note(f"used the {info.name} already running on {info.url} (yours: not started by the workshop)")
+        return up
 
 
 @pytest.fixture
