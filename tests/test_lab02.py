@@ -40,20 +40,51 @@ def test_selftest_lab02(workshop_cli) -> None:
     assert lab["ok"] and {c["step"] for c in lab["checks"]} == {"config", "run"}
 
 
-@pytest.mark.parametrize("edit,expect", [
-    (("routes:\n", "routes: [\n"), "is not valid YAML"),
-    (("port_value: 10000", "port_value: 10001"), "no listener on port 10000"),
-    (("runtime: envoy.wasm.runtime.v8", "runtime: envoy.wasm.runtime.wamr"), "does not use the V8 runtime"),
-    (("port_value: 8080", "port_value: 8081"), "not routed to httpbin"),
-    (("connect_timeout: 1s", "connect_timeout: 1s\n    conect_timeout: 1s"), "Envoy rejects envoy.yaml"),
+CONFIG_CHECK = "envoy_runs_your_configuration"
+FILTER = """          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: wasm-workshop
+                vm_config:
+                  runtime: envoy.wasm.runtime.v8
+                  code: {local: {filename: plugin.wasm}}
+"""
+ROUTER = """          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"""
+
+
+@pytest.mark.parametrize("edit,expect,hint", [
+    (("routes:\n", "routes: [\n"), "is not valid YAML", "indentation"),
+    ((FILTER + ROUTER, ROUTER + FILTER), "Envoy rejects envoy.yaml", "first line"),
+    (("runtime: envoy.wasm.runtime.v8", "runtime: envoy.wasm.runtime.wamr"), "Envoy rejects envoy.yaml", "runs Wasm on V8"),
+    (("port_value: 8080", "port_value: 8081"), "no request reached httpbin", "127.0.0.1:8080"),
+    (("filename: plugin.wasm", "filename: filter.wasm"), "Envoy rejects envoy.yaml", "first line"),
+    (("connect_timeout: 1s", "connect_timeout: 1s\n    conect_timeout: 1s"), "Envoy rejects envoy.yaml", "first line"),
 ])
-def test_a_broken_envoy_yaml(tmp_path: Path, edit: tuple[str, str], expect: str) -> None:
-    v = _verdict(_solution(tmp_path, edit), "config", "envoy_yaml_routes_through_your_filter")
-    assert v.status == "failed" and expect in v.message, v.explain()
+def test_a_broken_envoy_yaml(tmp_path: Path, edit: tuple[str, str], expect: str, hint: str) -> None:
+    v = _verdict(_solution(tmp_path, edit), "config", CONFIG_CHECK)
+    assert v.status == "failed" and expect in v.message and hint in v.hint, v.explain()
+
+
+def test_ports_and_names_are_the_learner_s_own(tmp_path: Path) -> None:
+    """Envoy judges: other listener and cluster names, localhost by DNS, a filter named as the learner likes."""
+    folder = _solution(tmp_path)
+    for old, new in (("name: envoy.filters.http.wasm", "name: my-filter"), ("name: ingress", "name: front"),
+                     ("route: {cluster: httpbin}", "route: {cluster: backend}"), ("- name: httpbin\n", "- name: backend\n"),
+                     ("cluster_name: httpbin", "cluster_name: backend"), ("type: STATIC", "type: STRICT_DNS\n    dns_lookup_family: V4_ONLY"),
+                     ("address: 127.0.0.1, port_value: 8080", "address: localhost, port_value: 8080")):
+        path = folder / "envoy.yaml"
+        assert old in path.read_text(), old
+        path.write_text(path.read_text().replace(old, new))
+    v = _verdict(folder, "config", CONFIG_CHECK)
+    assert v.passed, v.explain()
 
 
 def test_a_broken_yaml_names_its_line(tmp_path: Path) -> None:
-    v = _verdict(_solution(tmp_path, ("routes:\n", "routes: [\n")), "config", "envoy_yaml_routes_through_your_filter")
+    v = _verdict(_solution(tmp_path, ("routes:\n", "routes: [\n")), "config", CONFIG_CHECK)
     assert v.message.startswith("envoy.yaml:")
 
 
@@ -63,11 +94,8 @@ def test_no_envoy_running_says_how_to_start_it(tmp_path: Path) -> None:
 
 
 def test_no_wasm_filter(tmp_path: Path) -> None:
-    folder = _solution(tmp_path)
-    starter = (LAB.starter_dir / "envoy.yaml").read_text()
-    (folder / "envoy.yaml").write_text(starter.replace("direct_response: {status: 200, body: {inline_string: \"Envoy answers this itself\\n\"}}", "route: {cluster: httpbin}"))
-    v = _verdict(folder, "config", "envoy_yaml_routes_through_your_filter")
-    assert v.status == "failed" and "no Wasm HTTP filter" in v.message
+    v = _verdict(_solution(tmp_path, (FILTER, "")), "config", CONFIG_CHECK)
+    assert v.status == "failed" and "without a Wasm HTTP filter" in v.message
 
 
 def test_selftest_lab02_with_docker_services(workshop_cli, docker_engine) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-HCM = "envoy.filters.network.http_connection_manager"
+HCM_TYPE = ".http_connection_manager.v3.HttpConnectionManager"
+WASM_TYPE = ".filters.http.wasm.v3.Wasm"
 
 
 @dataclass
@@ -29,9 +30,10 @@ def listeners(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def http_filters(listener: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The HTTP filters of every HTTP connection manager of a listener, known by their type, not their names."""
     for chain in listener.get("filter_chains") or []:
         for f in chain.get("filters") or []:
-            if f.get("name") == HCM or "HttpConnectionManager" in str((f.get("typed_config") or {}).get("@type", "")):
+            if str((f.get("typed_config") or {}).get("@type", "")).endswith(HCM_TYPE):
                 yield from (f.get("typed_config") or {}).get("http_filters") or []
 
 
@@ -45,7 +47,7 @@ def routes(listener: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def wasm_filter(entry: dict[str, Any]) -> WasmFilter | None:
     tc = entry.get("typed_config") or {}
-    if "envoy.extensions.filters.http.wasm.v3.Wasm" not in str(tc.get("@type", "")):
+    if not str(tc.get("@type", "")).endswith(WASM_TYPE):
         return None
     config = tc.get("config") or {}
     vm = config.get("vm_config") or {}
