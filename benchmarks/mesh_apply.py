@@ -42,8 +42,9 @@ def main() -> int:
         subprocess.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=folder, check=True,
                        env={**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"})
         image = f"127.0.0.1:{registry.port}/wasm-workshop/filter:v1"
-        subprocess.run([sys.executable, "push.py"], cwd=folder, check=True, env={**os.environ, "IMAGE": image},
-                       capture_output=True)
+        from workshop.env.learner import learner_env
+
+        subprocess.run(["sh", "push.sh"], cwd=folder, check=True, env={**learner_env(), "IMAGE": image}, capture_output=True)
         spec = folder / "wasmplugin.yaml"
 
         def write(value: str) -> None:

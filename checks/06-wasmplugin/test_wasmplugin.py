@@ -79,15 +79,15 @@ def test_sha256_pins_the_pushed_image(workspace, services):
     plugin = _plugin(workspace)
     wanted = plugin.spec.get("sha256")
     if not wanted:
-        fail("spec.sha256 is not set", hint="run `python3 pin.py`: it writes the image's digest there")
+        fail("spec.sha256 is not set", hint="run `sh pin.sh`: it writes the image's digest there")
     services.ensure("registry")
     try:
         image = oci.fetch(plugin.url.removeprefix("oci://"))
     except (oci.ImageProblem, ValueError) as exc:
-        fail(f"the image cannot be read: {exc}", hint=getattr(exc, "hint", "") or "push it: python3 push.py")
+        fail(f"the image cannot be read: {exc}", hint=getattr(exc, "hint", "") or "push it: sh push.sh")
     digest = image.manifest_digest.removeprefix("sha256:")
     if wanted != digest:
-        hint = "run `python3 pin.py` again (did you push a new build?)"
+        hint = "run `sh pin.sh` again (did you push a new build?)"
         if wanted == image.wasm_sha256:
             hint = "that is plugin.wasm's sha256: for an oci:// image Istio checks the image's manifest digest (pin.py writes it)"
         fail("spec.sha256 does not match the image", expected=digest, seen=wanted, hint=hint)

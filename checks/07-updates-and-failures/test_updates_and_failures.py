@@ -63,7 +63,7 @@ def test_version_2_runs_in_the_mesh(workspace, services):
     if resp.headers.get("x-filter-version") != "v2":
         fail("the filter in force is not version 2", expected="x-filter-version: v2",
              seen=resp.headers.get("x-filter-version", "no x-filter-version header"),
-             hint="add the header in main.go, rebuild, push to :v2, point url at :v2 and run `python3 pin.py`")
+             hint="add the header in main.go, rebuild, push to :v2, point url at :v2 and run `sh pin.sh`")
 
 
 @pytest.mark.step("pull-policy", timeout=90)
