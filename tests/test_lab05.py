@@ -120,3 +120,62 @@ def test_the_docker_form_passes(tmp_path: Path, registry: str, docker_engine: No
 def test_selftest_lab05_with_docker_services(workshop_cli, docker_engine) -> None:
     data = json.loads(workshop_cli("selftest", "05", "--backend", "docker", "--json", check_code=0).stdout)
     assert data["labs"][0]["ok"]
+
+
+def _learner_registry(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """A registry the learner started themselves (as `docker run -p 5000:5000 registry:2` would)."""
+    from workshop.env.tools import tool_path
+
+    binary = tool_path("registry")
+    if binary is None:
+        pytest.skip("the registry is not installed: run `workshop prepare`")
+    config = root / "learner-registry.yml"
+    config.write_text(json.dumps({"version": 0.1, "storage": {"filesystem": {"rootdirectory": str(root / "blobs")}},
+                                  "http": {"addr": f"127.0.0.1:{port}"}}))
+    proc = subprocess.Popen([str(binary), "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={"OTEL_TRACES_EXPORTER": "none", "PATH": "/usr/bin:/bin"})
+    from workshop.env import http
+
+    waited = procs.wait_ready(lambda: http.request(f"http://127.0.0.1:{port}/v2/", timeout=1).status == 200,
+                              ended=lambda: None if proc.poll() is None else "it exited", timeout=20,
+                              not_yet=(http.NoResponse,))
+    assert waited.ready, waited.ended
+    return proc
+
+
+def test_a_registry_the_learner_already_runs_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workshop_cli) -> None:
+    """The learner's own registry on the lab's address is theirs: the checks use it and say so; nothing stops it."""
+    from tests.env.conftest import free_ports
+
+    port = free_ports(1)[0]
+    monkeypatch.setenv("WORKSHOP_PORT_REGISTRY", str(port))
+    theirs = _learner_registry(tmp_path, port)
+    try:
+        folder = _solution(tmp_path)
+        _push(folder, f"127.0.0.1:{port}/wasm-workshop/filter:v1",
+              [f"plugin.wasm:{oci.WASM_LAYER}", f"runtime-config.json:{oci.WASM_CONFIG}"])
+        verdicts = _verdicts(folder)
+        assert all(v.passed for v in verdicts.values()), [v.explain() for v in verdicts.values()]
+        assert all(f"127.0.0.1:{port}" in v.note and "yours" in v.note for v in verdicts.values())
+        status = workshop_cli("env", "status", check_code=0).stdout
+        assert "registry" in status and "yours" in status and "not started by the workshop" in status
+        workshop_cli("env", "down", check_code=0)
+        assert theirs.poll() is None, "`workshop env down` stopped the learner's own registry"
+    finally:
+        theirs.terminate()
+        theirs.wait(timeout=10)
+
+
+def test_something_else_on_the_registry_port_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a registry is taken for the learner's own: any other program on the port is named as in the way."""
+    import http.server
+    import threading
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("WORKSHOP_PORT_REGISTRY", str(server.server_address[1]))
+    try:
+        with pytest.raises(services.ServiceError, match="already in use"):
+            services.ensure(["registry"])
+    finally:
+        server.shutdown()

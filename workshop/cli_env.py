@@ -85,8 +85,10 @@ def _say(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _row(info: ServiceInfo) -> str:
-    backend = "container" if info.backend == "docker" else "process"
     where = info.url + (f"  admin {info.admin_url}" if info.admin_url else "")
+    if info.backend == "yours":
+        return f"  {info.name:<9} {'yours':<9} {where:<50} {'already running, not started by the workshop: used as it is'}"
+    backend = "container" if info.backend == "docker" else "process"
     runner = f"container {info.container[:12]}" if info.container else f"pid {info.pid}"
     owner = "until `workshop env down`" if info.detached else f"owned by pid {info.owner}"
     return f"  {info.name:<9} {backend:<9} {where:<50} {runner:<22} {owner}"

@@ -27,3 +27,19 @@ class CheckTimeout(Exception):
 
 def fail(summary: str, *, expected: str = "", seen: str = "", hint: str = "") -> NoReturn:
     raise CheckFailed(summary, expected=expected, seen=seen, hint=hint)
+
+
+_notes: list[str] = []  # the running check's notes; the plugin empties it before each check
+
+
+def note(text: str) -> None:
+    """Something the learner should know about how the check judged, whatever the verdict."""
+    if text not in _notes:
+        _notes.append(text)
+
+
+def take_notes() -> str:
+    """The notes of the check that just ran, and a clean slate for the next one."""
+    text = "\n".join(_notes)
+    _notes.clear()
+    return text

@@ -20,6 +20,7 @@ class Verdict:
     expected: str = ""
     seen: str = ""
     hint: str = ""
+    note: str = ""  # what the learner should know even when the check passes (say, whose registry it used)
     output: str = ""  # what the check's commands printed, for the details view
     traceback: str = ""  # shown only with --verbose
     seconds: float = 0.0

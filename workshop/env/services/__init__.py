@@ -30,12 +30,13 @@ from workshop.env.services.lifecycle import (
 from workshop.env.services.records import (
     DOCKER,
     PROCESS,
+    YOURS,
     ServiceError,
     ServiceInfo,
     UsageError,
 )
 
 __all__ = [
-    "BACKENDS", "DOCKER", "PROCESS", "SERVICES", "START_ORDER", "Ports", "ServiceError", "ServiceInfo", "UsageError",
+    "BACKENDS", "DOCKER", "PROCESS", "YOURS", "SERVICES", "START_ORDER", "Ports", "ServiceError", "ServiceInfo", "UsageError",
     "choose_backend", "down", "ensure", "install_cleanup", "logs", "reap", "status", "stop_owned",
 ]

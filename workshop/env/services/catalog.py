@@ -80,6 +80,7 @@ class Service:
     binary_name = ""
     ports: ClassVar[dict[str, str]] = {}
     needs: tuple[str, ...] = ()
+    yours_welcome = False  # the same kind of service already on its port (the learner's own) is used as it is
 
     def binary(self) -> Path:
         from workshop.env.tools import tool_path
@@ -113,6 +114,7 @@ def _get(url: str) -> http.Response | None:
 class Httpbin(Service):
     name, title, binary_name = "httpbin", "go-httpbin", "go-httpbin"
     ports: ClassVar[dict[str, str]] = {"http": "httpbin"}
+    yours_welcome = True
 
     def image_version(self) -> str:
         from workshop.env.tools import HTTPBIN
@@ -124,12 +126,13 @@ class Httpbin(Service):
 
     def ready(self, ports: dict[str, int]) -> bool:
         resp = _get(f"http://{HOST}:{ports['http']}/get")
-        return resp is not None and resp.status == 200
+        return resp is not None and resp.status == 200 and '"headers"' in resp.text  # httpbin's echo
 
 
 class Registry(Service):
     name, title, binary_name = "registry", "the OCI registry (CNCF distribution)", "registry"
     ports: ClassVar[dict[str, str]] = {"http": "registry"}
+    yours_welcome = True
 
     def image_version(self) -> str:
         from workshop.env.tools import REGISTRY

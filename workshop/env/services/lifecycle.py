@@ -26,6 +26,7 @@ from workshop.env.services.catalog import SERVICES, Ports, Service
 from workshop.env.services.records import (
     DOCKER,
     PROCESS,
+    YOURS,
     ServiceError,
     ServiceInfo,
     UsageError,
@@ -86,6 +87,17 @@ def reap(*, sweep_docker: bool = False) -> list[str]:
             known = {i.container for i in records.load_all().values() if i.container}
             stopped += containers.sweep(known)
     return stopped
+
+
+def _yours(service: Service, ports: Ports) -> ServiceInfo | None:
+    """The same kind of service, already running on the service's ports and not started by the
+    workshop (a learner's `docker run -p 5000:5000 registry:2`), or None."""
+    from workshop.env import http
+
+    port_map = service.port_map(ports)
+    if not service.yours_welcome or any(http.port_free(p) for p in port_map.values()):
+        return None
+    return ServiceInfo(name=service.name, backend=YOURS, ports=port_map) if service.ready(port_map) else None
 
 
 def _check_ports(to_start: list[Service], ports: Ports, taken_by_us: dict[int, str]) -> None:
@@ -180,6 +192,12 @@ def ensure(
                                    f"run `workshop env down {service.name}` first to move it")
             say(f"{service.name} is already up on {info.url} ({_kind(info.backend)})")
             result[service.name] = info
+        for service in list(to_start):
+            yours = _yours(service, use)
+            if yours is not None:  # the learner's own registry (say) answers on the port: use it
+                say(f"{service.name}: using the one already running on {yours.url} ({_kind(YOURS)})")
+                result[service.name] = yours
+                to_start.remove(service)
         taken = {p: f"the running {n}" for n, i in current.items() for p in i.ports.values()}
         _check_ports(to_start, use, taken)
         started: list[ServiceInfo] = []
@@ -231,7 +249,7 @@ def _settle(info: ServiceInfo, detached: bool) -> None:
 
 
 def _kind(backend: str) -> str:
-    return "container" if backend == DOCKER else "local process"
+    return {DOCKER: "container", YOURS: "yours, not started by the workshop"}.get(backend, "local process")
 
 
 def _ports_text(ports: dict[str, int]) -> str:
@@ -251,6 +269,10 @@ def status(*, wait: bool = True) -> list[ServiceInfo]:
     except records.Busy:
         with containers.engine_errors():
             current = {n: i for n, i in records.load_all().items() if _running(i)}
+    ports = Ports.from_env()
+    for name in catalog.START_ORDER:
+        if name not in current and (yours := _yours(SERVICES[name], ports)) is not None:
+            current[name] = yours
     return [current[n] for n in catalog.START_ORDER if n in current]
 
 
@@ -286,6 +308,9 @@ def logs(name: str, lines: int | None = 200) -> str:
     """The last ``lines`` of a service's log (all when None); the log of its last run when it is down."""
     service = catalog.resolve([name], with_needs=False)[0]
     info = records.load_all().get(service.name)
+    if info is None and (yours := _yours(service, Ports.from_env())) is not None:
+        raise ServiceError(f"the {service.name} on {yours.url} is yours, not started by the workshop: "
+                           "its log is wherever you started it (`docker logs CONTAINER` for a container)")
     if info is not None:
         with containers.engine_errors():
             text = _backend(info.backend).log_text(info)
