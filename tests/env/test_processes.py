@@ -87,8 +87,7 @@ def test_two_services_on_one_port_is_refused(ports: Ports) -> None:
 
 
 def test_a_missing_binary_says_workshop_prepare(isolated: Path, monkeypatch: pytest.MonkeyPatch, ports: Ports) -> None:
-    for link in (isolated / "data" / "bin").iterdir():
-        link.unlink()
+    monkeypatch.setenv("WORKSHOP_TOOLS_DIR", str(isolated / "no-tools"))  # nothing prepared
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     proc = env_cli("up", "registry")
     assert proc.returncode == 1
@@ -103,9 +102,11 @@ def test_a_missing_envoy_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
     assert services.status() == []  # httpbin, started for it, was stopped again
 
 
-def test_a_service_that_exits_at_start_shows_its_last_log_lines(isolated: Path, ports: Ports) -> None:
-    fake = isolated / "data" / "bin" / "go-httpbin"
-    fake.unlink()
+def test_a_service_that_exits_at_start_shows_its_last_log_lines(isolated: Path, ports: Ports,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKSHOP_TOOLS_DIR", str(isolated / "tools"))  # prepared tools of its own: a broken go-httpbin
+    fake = isolated / "tools" / "bin" / "go-httpbin"
+    fake.parent.mkdir(parents=True)
     fake.write_text("#!/bin/sh\necho 'flag provided but not defined: -bogus' >&2\nexit 3\n")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     proc = env_cli("up", "httpbin")

@@ -308,7 +308,10 @@ def logs(name: str, lines: int | None = 200) -> str:
     """The last ``lines`` of a service's log (all when None); the log of its last run when it is down."""
     service = catalog.resolve([name], with_needs=False)[0]
     info = records.load_all().get(service.name)
-    if info is None and (yours := _yours(service, Ports.from_env())) is not None:
+    yours = None
+    with contextlib.suppress(UsageError):  # a bad WORKSHOP_PORT_*: the log is still worth showing
+        yours = None if info is not None else _yours(service, Ports.from_env())
+    if info is None and yours is not None:
         raise ServiceError(f"the {service.name} on {yours.url} is yours, not started by the workshop: "
                            "its log is wherever you started it (`docker logs CONTAINER` for a container)")
     if info is not None:
