@@ -45,10 +45,10 @@ def test_check_the_starter_fails_with_reports(workshop_cli, isolated: Path) -> N
     junit = isolated / "report.xml"
     proc = workshop_cli("check", "01", "--json", "--junit", str(junit), check_code=1)
     data = json.loads(proc.stdout)
-    assert data["summary"]["checks"] == 4 and data["summary"]["passed"] == 0
+    assert data["summary"]["checks"] == 5 and data["summary"]["passed"] == 0
     assert "func main" in data["verdicts"][0]["hint"]
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "4" and suite.get("failures") == "4"
+    assert suite is not None and suite.get("tests") == "5" and suite.get("failures") == "5"
     listed = json.loads(workshop_cli("list", "--json").stdout)
     assert [s["status"] for s in listed["labs"][0]["steps"]] == ["failing"] * 3
     human = workshop_cli("check", "01/build", check_code=1).stdout

@@ -60,7 +60,9 @@ ROUTER = """          - name: envoy.filters.http.router
     (("routes:\n", "routes: [\n"), "is not valid YAML", "indentation"),
     ((FILTER + ROUTER, ROUTER + FILTER), "Envoy rejects envoy.yaml", "first line"),
     (("runtime: envoy.wasm.runtime.v8", "runtime: envoy.wasm.runtime.wamr"), "Envoy rejects envoy.yaml", "runs Wasm on V8"),
-    (("port_value: 8080", "port_value: 8081"), "no request reached httpbin", "127.0.0.1:8080"),
+    (("port_value: 8080", "port_value: 8081"), "no request through your listener on 10000 reached httpbin", "127.0.0.1:8080"),
+    (("port_value: 10000", "port_value: 10001"), "no listener on port 10000", "port_value to 10000"),
+    (("port_value: 9901", "port_value: 15000"), "Envoy's admin should listen on 127.0.0.1:9901", "port_value: 9901"),
     (("filename: plugin.wasm", "filename: filter.wasm"), "Envoy rejects envoy.yaml", "first line"),
     (("connect_timeout: 1s", "connect_timeout: 1s\n    conect_timeout: 1s"), "Envoy rejects envoy.yaml", "first line"),
 ])

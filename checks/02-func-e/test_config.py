@@ -1,12 +1,12 @@
 """Step config: Envoy accepts envoy.yaml and, started on it, sends requests through the Wasm filter to httpbin.
 
 Envoy is the judge: its own validation, then a real Envoy on the learner's file (its admin and
-listeners moved to free ports, so it runs beside the learner's own), its config_dump, and live
-traffic. Reading the file ourselves only explains a failure.
+listeners moved to free ports, so it runs beside the learner's own), its config_dump (filters known
+by their type), and live traffic through the listener the file puts on port 10000. Reading the file
+ourselves only finds that listener and explains a failure.
 """
 
 import json
-import re
 
 import pytest
 import yaml
@@ -17,6 +17,7 @@ from workshop.env.envoy import errors_in, find_envoy, on_free_ports, plain, wasm
 
 V8 = "envoy.wasm.runtime.v8"
 HEADER, VALUE = "x-wasm-workshop", "hello"
+ADMIN, LISTENER = 9901, 10000  # where the lab asks Envoy to listen
 
 
 def load(workspace):
@@ -51,7 +52,7 @@ def _upstreams(config) -> str:
 
 @pytest.mark.step("config", timeout=120)
 def test_envoy_runs_your_configuration(workspace, go, run, envoy, services, http):
-    """Envoy accepts envoy.yaml, and its listener sends requests through your Wasm filter (V8) to httpbin"""
+    """Envoy accepts envoy.yaml; its admin is on 9901 and its listener on 10000 sends requests through your Wasm filter (V8) to httpbin"""
     config = load(workspace)
     go.build_wasm(inspect=False)  # the configuration loads plugin.wasm: it must be there and current
     result = run([str(find_envoy()[0]), "--mode", "validate", "-c", "envoy.yaml", "--log-level", "error"], timeout=60)
@@ -63,40 +64,51 @@ def test_envoy_runs_your_configuration(workspace, go, run, envoy, services, http
             hint = f"your Wasm filter asks for the runtime {', '.join(sorted(r or 'none' for r in runtimes - {V8}))}: " \
                    f"this Envoy runs Wasm on V8 ({V8})"
         fail("Envoy rejects envoy.yaml", seen="\n".join(errors[-4:]) or result.output.strip()[-400:], hint=hint)
+    # Envoy accepted the file: the addresses in it are the ones it would bind (the lab fixes two of them)
+    admin = ec.address((config.get("admin") or {}).get("address"))
+    if not admin or admin[1] != ADMIN:
+        fail(f"Envoy's admin should listen on 127.0.0.1:{ADMIN}", seen=f"admin on {admin[0]}:{admin[1]}" if admin else "no admin address",
+             hint=f"admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {ADMIN}}}}}}}")
+    moved, asked = on_free_ports(config)
+    ours = [name for name, port in asked.items() if port == LISTENER]
+    if not ours:
+        fail(f"no listener on port {LISTENER}", expected=f"127.0.0.1:{LISTENER}",
+             seen=", ".join(f"{name} on {port}" for name, port in asked.items()) or "no listener",
+             hint=f"set the listener's socket_address port_value to {LISTENER}")
     services.ensure("httpbin")
-    proxy, log = envoy.try_config(on_free_ports(config), cwd=workspace)
+    proxy, log = envoy.try_config(moved, cwd=workspace)
     if proxy is None:
         crash = wasm_crash(log)
         fail("Envoy validated envoy.yaml but would not run it" + (": your filter crashed" if crash else ""),
              seen=crash or errors_in(log), hint="read Envoy's error above: does plugin.wasm load?")
-    wasm = [w for lst in ec.dumped_listeners(proxy.config_dump()) for w in map(ec.wasm_filter, ec.http_filters(lst)) if w]
+    dumped = {lst.get("name", ""): lst for lst in ec.dumped_listeners(proxy.config_dump())}
+    wasm = [w for name in ours for w in map(ec.wasm_filter, ec.http_filters(dumped.get(name, {}))) if w]
     if not wasm:
-        fail("Envoy runs your configuration without a Wasm HTTP filter",
+        fail(f"Envoy runs your listener on {LISTENER} without a Wasm HTTP filter",
              expected="an HTTP filter whose typed_config is type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-             hint="add the Wasm filter to the http_filters of your listener's HTTP connection manager, before the router")
+             seen="a Wasm filter on another listener" if any(ec.wasm_filter(f) for lst in dumped.values()
+                                                               for f in ec.http_filters(lst)) else "",
+             hint=f"add the Wasm filter to the http_filters of the listener on {LISTENER}, before the router")
     if not any(w.runtime == V8 for w in wasm):
         fail("the Wasm filter does not run on V8", expected=V8, seen=", ".join(w.runtime or "no runtime" for w in wasm),
              hint=f"vm_config: {{runtime: {V8}, ...}}")
-    statuses = json.loads(proxy.admin("/listeners?format=json").text).get("listener_statuses") or []
+    bound = {st["name"]: st["local_address"]["socket_address"]["port_value"]
+             for st in json.loads(proxy.admin("/listeners?format=json").text).get("listener_statuses") or []}
     seen = []
-    for status in statuses:
-        port = status["local_address"]["socket_address"]["port_value"]
-        response = http.get(f"http://127.0.0.1:{port}/headers")
+    for name in ours:
+        response = http.get(f"http://127.0.0.1:{bound[name]}/headers")
         reached = response.status == 200 and '"headers"' in response.text
         got = response.header_values(HEADER)
         if reached and got == [VALUE]:
             return
-        name = status.get("name", "")
-        label = "your listener" if re.fullmatch(r"[0-9a-f-]{36}", name) else f"listener {name}"  # Envoy names unnamed ones
-        seen.append(f"{label}: {response.status}, "
-                    + ("httpbin answered" if reached else response.text.strip()[:80] or "no body")
+        seen.append(f"{response.status}, " + ("httpbin answered" if reached else response.text.strip()[:80] or "no body")
                     + f", {HEADER}: {', '.join(got) or 'absent'}")
     crash = wasm_crash(proxy.log())
     if crash:
         fail("your filter crashed on a request", seen=crash, hint="a panic in the filter kills its VM: test it with `go test`")
     if not any("httpbin answered" in s for s in seen):
-        fail("no request reached httpbin through your listener", expected="httpbin's JSON echo from 127.0.0.1:8080",
+        fail(f"no request through your listener on {LISTENER} reached httpbin", expected="httpbin's JSON echo from 127.0.0.1:8080",
              seen="\n".join(seen) + f"\nyour routes: {_upstreams(config)}",
              hint="route / to a cluster whose endpoint is httpbin, 127.0.0.1:8080 (is it up? `workshop env status`)")
     fail("httpbin answered, but without your filter's header", expected=f"{HEADER}: {VALUE}", seen="\n".join(seen),
-         hint="is the Wasm filter in the same listener's http_filters, and plugin.wasm built from lab 01's code?")
+         hint="is plugin.wasm built from lab 01's code?")

@@ -17,7 +17,7 @@ HANDLER = "func (f *headerFilter) OnHttpResponseHeaders(numHeaders int, endOfStr
 @dataclass
 class Case:
     name: str
-    points: int  # out of 4: build, go test, your test catches a broken filter, Envoy
+    points: int  # out of 5: build, go test, your test catches a missing header, it accepts the right one, Envoy
     why: str
 
 
@@ -93,7 +93,7 @@ def escape(folder: Path, what: str, canary: Path | None = None, port: int = 9) -
 
 
 BASIC = [
-    Case("correct", 4, "everything passes"),
+    Case("correct", 5, "everything passes"),
     Case("partly-correct", 2, "build and Envoy pass; the unit test is still a TODO"),
     Case("does-not-compile", 0, "nothing builds"),
     Case("loops-forever", 1, "it builds; go test and Envoy hang until their time limit"),

@@ -32,11 +32,11 @@ def test_the_corpus_grades_to_its_scores_on_the_host(tmp_path: Path) -> None:
     graded = {s["learner"]: s for s in json.loads(report.read_text())["submissions"]}
     for case in corpus.BASIC:
         got = graded[case.name]
-        assert (got["points"], got["max_points"]) == (case.points, 4), (case, [
+        assert (got["points"], got["max_points"]) == (case.points, 5), (case, [
             (v["name"], v["status"], v["message"]) for lab in got["labs"] for v in lab["verdicts"]])
     assert sorted(p.name for p in (tmp_path / "junit").iterdir()) == sorted(f"{c.name}.xml" for c in corpus.BASIC)
     # Without a sandbox the host is trusted: the forger could write next to the (copied) checks, yet scored 1.
-    assert "correct" in proc.stdout and "4/4" in proc.stdout
+    assert "correct" in proc.stdout and "5/5" in proc.stdout
 
 
 def test_min_score_and_unreadable_submissions(tmp_path: Path) -> None:

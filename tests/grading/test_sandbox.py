@@ -71,7 +71,7 @@ def test_the_corpus_and_its_escapes_are_contained(tmp_path: Path, engine: None, 
         g = grades[case.name]
         seen = [(v.name, v.status, v.message) for v in g.verdicts]
         assert not g.broken, (case.name, g.broken)
-        assert (g.points, g.max_points) == (case.points, 4), (case, seen)
+        assert (g.points, g.max_points) == (case.points, 5), (case, seen)
         text = "\n".join(v.output + v.message for v in g.verdicts)
         assert "LOOT" not in text and "OTHER-LEARNERS-SECRET" not in text and "HOST-NETWORK-SECRET" not in text
     forger = next(v for v in grades["fakes-a-pass"].verdicts if v.name == "go_test_passes")

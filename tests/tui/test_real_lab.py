@@ -28,7 +28,7 @@ async def test_the_starter_fails_its_checks_live(tmp_path: Path, lab01_content: 
         await wait_for(pilot, lambda: bool(app.screen.query(CheckRow)), timeout=30)
         await wait_for(pilot, lambda: not app.screen.checking, timeout=120)  # type: ignore[attr-defined]
         rows = list(app.screen.query(CheckRow))
-        assert len(rows) == 4 and all(r.state == "failed" for r in rows)
+        assert len(rows) == 5 and all(r.state == "failed" for r in rows)
         assert "func main" in str(rows[0].query_one(".explain").content)
     assert session.progress().status("01-first-filter", "build") == "failing"
 

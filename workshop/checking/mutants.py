@@ -136,3 +136,20 @@ STARTS_ON_ANY_CONFIGURATION = Mutant(
     (Rewrite("proxywasm/internal/abi_callback_test_export.go", "ProxyOnConfigure",
              "{original}({args})\n\treturn types.OnPluginStartStatusOK"),),
 )
+
+
+def sets_exactly(name: str, value: str) -> Mutant:
+    """The opposite of a broken filter: every response carries ``name: value`` (set once, after the filter's
+    own OnHttpResponseHeaders), and nothing the filter itself tries to set is kept. A test of what the lab
+    asks passes on it; a test that expects another name or value fails."""
+    for text in (name, value):
+        if not re.fullmatch(r"[A-Za-z0-9._:-]*", text):
+            raise MutantError(f"{text!r} cannot be written into a Go string as it is")
+    set_it = (f'{{original}}({{args}})\n\tProxyReplaceHeaderMapValue(MapTypeHttpResponseHeaders, '
+              f'StringBytePtr("{name}"), {len(name)}, StringBytePtr("{value}"), {len(value)})\n\treturn action')
+    return Mutant(
+        f"sets exactly {name}: {value} on every response, whatever it asks for itself",
+        (*ADDS_NO_RESPONSE_HEADER.rewrites,
+         Rewrite("proxywasm/internal/abi_callback_test_export.go", "ProxyOnResponseHeaders",
+                 set_it.replace("{original}", "action := {original}", 1))),
+    )

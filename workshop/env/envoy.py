@@ -203,20 +203,26 @@ def last_lines(text: str, n: int = 8) -> str:
     return "\n".join(lines[-n:])
 
 
-def on_free_ports(config: dict) -> dict:
+def on_free_ports(config: dict) -> tuple[dict, dict[str, int]]:
     """A copy of a bootstrap whose admin and static listeners take free ports (the kernel's choice), so
-    it can run beside another Envoy on the same configuration. Everything else stays as written."""
+    it can run beside another Envoy on the same configuration, and {listener name: the port it asked
+    for}. A listener without a name gets one (Envoy would give it a random one). Nothing else changes."""
     import copy
 
     moved = copy.deepcopy(config)
-    socks = [((moved.get("admin") or {}).get("address") or {}).get("socket_address")]
-    for listener in ((moved.get("static_resources") or {}).get("listeners")) or []:
-        if isinstance(listener, dict):
-            socks.append(((listener.get("address") or {}).get("socket_address")))
-    for sock in socks:
-        if isinstance(sock, dict) and "port_value" in sock:
+    asked: dict[str, int] = {}
+    admin = ((moved.get("admin") or {}).get("address") or {}).get("socket_address")
+    if isinstance(admin, dict) and "port_value" in admin:
+        admin["port_value"] = 0
+    for n, listener in enumerate(((moved.get("static_resources") or {}).get("listeners")) or []):
+        if not isinstance(listener, dict):
+            continue
+        listener.setdefault("name", f"listener-{n}")
+        sock = (listener.get("address") or {}).get("socket_address")
+        if isinstance(sock, dict) and str(sock.get("port_value", "")).isdigit():
+            asked[str(listener["name"])] = int(sock["port_value"])
             sock["port_value"] = 0
-    return moved
+    return moved, asked
 
 
 def start(

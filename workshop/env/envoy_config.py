@@ -20,9 +20,8 @@ class WasmFilter:
 
 def address(addr: dict[str, Any] | None) -> tuple[str, int] | None:
     sock = (addr or {}).get("socket_address") or {}
-    if "port_value" not in sock:
-        return None
-    return str(sock.get("address", "")), int(sock["port_value"])
+    port = str(sock.get("port_value", ""))
+    return (str(sock.get("address", "")), int(port)) if port.isdigit() else None
 
 
 def listeners(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -33,8 +32,9 @@ def http_filters(listener: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The HTTP filters of every HTTP connection manager of a listener, known by their type, not their names."""
     for chain in listener.get("filter_chains") or []:
         for f in chain.get("filters") or []:
-            if str((f.get("typed_config") or {}).get("@type", "")).endswith(HCM_TYPE):
-                yield from (f.get("typed_config") or {}).get("http_filters") or []
+            kind, tc = typed(f.get("typed_config"))
+            if kind.endswith(HCM_TYPE):
+                yield from tc.get("http_filters") or []
 
 
 def routes(listener: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -45,9 +45,18 @@ def routes(listener: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield from vh.get("routes") or []
 
 
+def typed(typed_config: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """(type, config) of a typed_config, seen through a TypedStruct wrapper (xds or udpa) as Envoy sees it."""
+    tc = typed_config or {}
+    kind = str(tc.get("@type", ""))
+    if kind.endswith(".TypedStruct"):
+        return str(tc.get("type_url", "")), dict(tc.get("value") or {})
+    return kind, tc
+
+
 def wasm_filter(entry: dict[str, Any]) -> WasmFilter | None:
-    tc = entry.get("typed_config") or {}
-    if not str(tc.get("@type", "")).endswith(WASM_TYPE):
+    kind, tc = typed(entry.get("typed_config"))
+    if not kind.endswith(WASM_TYPE):
         return None
     config = tc.get("config") or {}
     vm = config.get("vm_config") or {}
