@@ -22,7 +22,8 @@ LISTENERS = {
 }
 VM_ID = "wasm-workshop"
 WATCHED = ("x-lab", "x-team", "x-wasm-workshop")
-BROKEN = '{"headers": {"x-team": "blue"'  # cut short: not valid JSON
+BROKEN = (('{"headers": {"x-team": "blue"', "is not valid JSON (it is cut short)"),
+          ('{"headers": {}}', "names no headers"))
 
 
 def _show(headers: dict[str, str]) -> str:
@@ -116,20 +117,26 @@ def test_headers_follow_the_configuration(go, envoy, http):
 
 @pytest.mark.step("invalid", timeout=120)
 def test_a_broken_configuration_stops_the_plugin(go, envoy, http):
-    """Envoy refuses the plugin when its configuration is not valid JSON"""
+    """Envoy refuses the plugin when its configuration is not valid JSON, or names no headers"""
     module = go.build_wasm(inspect=False)
-    config = envoylib.bootstrap([envoylib.wasm_filter("broken", module.path, BROKEN)])
+    for broken, what in BROKEN:
+        _refuses(envoy, http, module.path, broken, what)
+
+
+def _refuses(envoy, http, wasm: Path, broken: str, what: str) -> None:  # type: ignore[no-untyped-def]
+    config = envoylib.bootstrap([envoylib.wasm_filter("broken", wasm, broken)])
     proxy, log = envoy.try_config(config)
     if proxy is not None:
         response = http.get(proxy.url + "/")
         got = {h: ", ".join(response.header_values(h)) for h in WATCHED if response.header_values(h)}
-        fail("Envoy started and served requests with a broken configuration",
-             expected=f"the configuration {BROKEN} (cut short) makes Envoy refuse the plugin",
+        fail(f"Envoy started and served requests with a broken configuration (one that {what})",
+             expected=f"the configuration {broken} makes Envoy refuse the plugin",
              seen=f"Envoy answered {response.status} with {_show(got)}",
-             hint="when json.Unmarshal returns an error, log it and return types.OnPluginStartStatusFailed from OnPluginStart")
+             hint="when the configuration cannot be decoded, or names no headers, log why and return "
+                  "types.OnPluginStartStatusFailed from OnPluginStart")
     crash = wasm_crash(log)
     if crash:
-        fail("your filter panicked on a broken configuration instead of refusing it", seen=crash,
+        fail(f"your filter panicked on a broken configuration (one that {what}) instead of refusing it", seen=crash,
              hint="do not panic: log why with proxywasm.LogCriticalf and return types.OnPluginStartStatusFailed")
     if "Failed to configure" not in log and _refused_plugin(log) is None:
         fail("Envoy would not start, but not because your plugin refused its configuration",
@@ -139,7 +146,7 @@ def test_a_broken_configuration_stops_the_plugin(go, envoy, http):
     reasons = [envoylib.plain(ln).split("wasm log ", 1)[-1] for ln in log.splitlines()
                if "wasm log" in ln and any(f"[{lvl}][wasm]" in ln for lvl in ("warning", "error", "critical"))]
     if not reasons:
-        fail("your plugin refused the broken configuration, but did not log why",
+        fail(f"your plugin refused the broken configuration (one that {what}), but did not log why",
              expected="a warning, error or critical line from your filter in Envoy's log",
              seen=envoylib.last_lines("\n".join(envoylib.plain(ln) for ln in log.splitlines() if "[wasm]" in ln), 6),
              hint="before returning types.OnPluginStartStatusFailed, log the error with proxywasm.LogCriticalf")
