@@ -1,0 +1,35 @@
+package main
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func main() {}
+
+func init() {
+	proxywasm.SetHttpContext(newHeaderFilter)
+}
+
+type headerFilter struct {
+	types.DefaultHttpContext
+	contextID uint32
+}
+
+func newHeaderFilter(contextID uint32) types.HttpContext {
+	return &headerFilter{contextID: contextID}
+}
+
+func (f *headerFilter) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
+	path, _ := proxywasm.GetHttpRequestHeader(":path")
+	proxywasm.LogInfof("request %d for %s", f.contextID, path)
+	return types.ActionContinue
+}
+
+func (f *headerFilter) OnHttpResponseHeaders(numHeaders int, endOfStream bool) types.Action {
+	if err := proxywasm.AddHttpResponseHeader("x-wasm-workshop", "hello"); err != nil {
+		proxywasm.LogErrorf("could not add the header: %v", err)
+	}
+	proxywasm.LogInfof("response %d: added x-wasm-workshop", f.contextID)
+	return types.ActionContinue
+}
