@@ -82,12 +82,12 @@ def _cpu_ticks(pid: int) -> int:
 
 async def warm_check_process(timeout: float = 60.0) -> None:
     """Until the check process started ahead of time is up and idle (its imports done)."""
-    from workshop.core import runner
+    from workshop.runs import checks
 
     deadline = time.monotonic() + timeout
     last, still_since = -1, time.monotonic()
     while time.monotonic() < deadline:
-        warm = runner._warm
+        warm = checks._warm
         if warm is not None and warm.alive():
             ticks = _cpu_ticks(warm.proc.pid)
             if ticks != last:
@@ -100,7 +100,7 @@ async def warm_check_process(timeout: float = 60.0) -> None:
 
 async def measure(runs: int, starter: bool) -> tuple[list[float], list[float], list[float]]:
     from workshop.core import workspace
-    from workshop.core.session import Session
+    from workshop.runs.session import Session
     from workshop.tui.app import WorkshopApp
     from workshop.tui.screens.main import MainScreen
 

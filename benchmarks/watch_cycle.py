@@ -34,7 +34,7 @@ LAB = "01-first-filter"
 
 async def in_the_app(runs: int) -> list[float]:
     from workshop.core import workspace
-    from workshop.core.session import Session
+    from workshop.runs.session import Session
     from workshop.tui.app import WorkshopApp
     from workshop.tui.screens.main import MainScreen
 

@@ -34,11 +34,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """Skip unless a Docker engine answers; fail instead where one must (CI sets WORKSHOP_REQUIRE_DOCKER=1)."""
-    from workshop.env.services import ServiceError, containers
+    from workshop.core.errors import WorkshopError
+    from workshop.env.services import containers
 
     try:
         containers.client()
-    except ServiceError as exc:
+    except WorkshopError as exc:
         if os.environ.get("WORKSHOP_REQUIRE_DOCKER") == "1":
             pytest.fail(f"WORKSHOP_REQUIRE_DOCKER=1 but {exc}")
         pytest.skip(f"no Docker engine answers, so the Docker backend cannot be tested: {exc}")

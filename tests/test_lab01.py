@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import LAB01, ROOT
 from workshop.core.content import load_workshop
-from workshop.core.runner import run_checks
-from workshop.env import procs
+from workshop.runs.checks import run_checks
+from workshop.env import supervisor
 
 pytestmark = pytest.mark.slow
 LAB = load_workshop(ROOT).lab("01")
@@ -27,7 +27,7 @@ def _edit(ws: Path, old: str, new: str, name: str = "main.go") -> None:
 
 def _verdicts(ws: Path, steps: list[str] | None = None) -> dict[str, object]:
     run = run_checks(LAB, ws / LAB01, steps=steps)
-    assert procs.tracked() == []  # no Envoy, go or pytest left behind
+    assert supervisor.tracked() == []  # no Envoy, go or pytest left behind
     return {v.name: v for v in run.verdicts}
 
 
@@ -112,7 +112,7 @@ def test_a_plugin_wasm_that_is_not_wasm(tmp_path: Path, what: str, expect: str) 
     (folder / "plugin.wasm").write_bytes(data)
     [v] = run_checks(lab, folder).verdicts
     assert v.status == "failed" and expect in v.message
-    assert procs.tracked() == []
+    assert supervisor.tracked() == []
 
 
 def test_one_run_builds_unchanged_sources_once(tmp_path: Path) -> None:

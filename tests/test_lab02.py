@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import ROOT
 from workshop.core.content import load_workshop
-from workshop.core.runner import run_checks
-from workshop.env import procs
+from workshop.runs.checks import run_checks
+from workshop.env import supervisor
 
 pytestmark = pytest.mark.slow
 LAB = load_workshop(ROOT).lab("02")
@@ -30,7 +30,7 @@ def _solution(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
 
 def _verdict(folder: Path, step: str, name: str):
     verdicts = {v.name: v for v in run_checks(LAB, folder, steps=[step]).verdicts}
-    assert procs.tracked() == []
+    assert supervisor.tracked() == []
     return verdicts[name]
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from workshop.core import oci
+from workshop.env import oci
 from workshop.core.content import load_workshop
-from workshop.core.runner import run_checks
-from workshop.env import procs, services
+from workshop.runs.checks import run_checks
+from workshop.env import services, supervisor
 
 pytestmark = pytest.mark.slow
 LAB = load_workshop(ROOT).lab("05")
@@ -46,7 +46,7 @@ def _push(folder: Path, image: str, files: list[str]) -> None:
 
 def _verdicts(folder: Path) -> dict:
     verdicts = {v.name: v for v in run_checks(LAB, folder).verdicts}
-    assert [r for r in procs.tracked() if not r["label"].startswith("service ")] == []  # the runner left nothing behind
+    assert [r for r in supervisor.tracked() if not r["label"].startswith("service ")] == []  # the runner left nothing behind
     return verdicts
 
 
@@ -136,7 +136,7 @@ def _learner_registry(root: Path, port: int) -> subprocess.Popen[bytes]:
                             env={"OTEL_TRACES_EXPORTER": "none", "PATH": "/usr/bin:/bin"})
     from workshop.env import http
 
-    waited = procs.wait_ready(lambda: http.request(f"http://127.0.0.1:{port}/v2/", timeout=1).status == 200,
+    waited = supervisor.wait_ready(lambda: http.request(f"http://127.0.0.1:{port}/v2/", timeout=1).status == 200,
                               ended=lambda: None if proc.poll() is None else "it exited", timeout=20,
                               not_yet=(http.NoResponse,))
     assert waited.ready, waited.ended

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import ROOT
 from workshop.core.content import load_workshop
-from workshop.core.runner import run_checks
-from workshop.env import procs
+from workshop.runs.checks import run_checks
+from workshop.env import supervisor
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def _solution(tmp_path: Path, lab_id: str, edits: list[tuple[str, str]], name: s
 
 def _verdict(lab, folder: Path, step: str, name: str):  # type: ignore[no-untyped-def]
     run = run_checks(lab, folder, steps=[step])
-    assert procs.tracked() == []  # no Envoy, go or pytest left behind
+    assert supervisor.tracked() == []  # no Envoy, go or pytest left behind
     return {v.name: v for v in run.verdicts}[name]
 
 

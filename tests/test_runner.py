@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tests.conftest import make_content
 from workshop.core.content import load_workshop
-from workshop.core.runner import run_checks
-from workshop.env import procs
+from workshop.runs.checks import run_checks
+from workshop.env import supervisor
 
 CHECKS = '''
 import os, signal, time
@@ -57,7 +57,7 @@ def _run(tmp_path: Path, answer: str, events: list[dict] | None = None, steps: l
 
 
 def test_every_misbehaving_check_gets_its_own_verdict(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("workshop.core.runner.GRACE", 2.0)
+    monkeypatch.setattr("workshop.runs.checks.GRACE", 2.0)
     events: list[dict] = []
     run = _run(tmp_path, "starter\n", events)
     by = {v.name: v for v in run.verdicts}
@@ -74,7 +74,7 @@ def test_every_misbehaving_check_gets_its_own_verdict(tmp_path: Path, monkeypatc
     assert "killed: time limit" in by["command_that_hangs"].output
     kinds = [e["event"] for e in events]
     assert kinds.count("start") >= 7 and kinds.count("result") == 7
-    assert procs.tracked() == []  # nothing left running or recorded
+    assert supervisor.tracked() == []  # nothing left running or recorded
 
 
 def test_a_step_can_be_run_alone(tmp_path: Path) -> None:
@@ -88,20 +88,20 @@ def test_a_dead_runner_is_cleaned_up_at_the_next_start(tmp_path: Path) -> None:
     import sys
     import time
 
-    script = "from workshop.env import procs; import time; procs.spawn(['sleep', '300']); time.sleep(300)"
+    script = "from workshop.env import supervisor; import time; supervisor.spawn(['sleep', '300'], label='sleep'); time.sleep(300)"
     owner = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 20
-    while not procs.tracked() and time.monotonic() < deadline:
+    while not supervisor.tracked() and time.monotonic() < deadline:
         time.sleep(0.05)
-    [rec] = procs.tracked()
+    [rec] = supervisor.tracked()
     owner.kill()  # like kill -9 of the runner: its sleep is orphaned
     owner.wait()
     os.killpg(rec["pgid"], 0)  # still alive
-    assert [r["pgid"] for r in procs.reap_stale()] == [rec["pgid"]]
+    assert [r.pgid for r in supervisor.reap()] == [rec["pgid"]]
     time.sleep(0.1)
     try:
         os.killpg(rec["pgid"], 0)
         alive = True
     except ProcessLookupError:
         alive = False
-    assert not alive and procs.tracked() == []
+    assert not alive and supervisor.tracked() == []

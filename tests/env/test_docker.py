@@ -10,6 +10,7 @@ import pytest
 
 from tests.env.conftest import env_cli
 from workshop.env import http, services
+from workshop.env import supervisor
 from workshop.env.services import Ports, containers, images, records
 
 
@@ -128,7 +129,7 @@ def test_a_container_left_by_a_crash_before_its_record_is_swept(ports: Ports) ->
     dead = subprocess.Popen(["true"])
     dead.wait()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(records, "me", lambda: (dead.pid, 1))  # as if created by a process that then died
+        mp.setattr(supervisor, "me", lambda: (dead.pid, 1))  # as if created by a process that then died
         info = services.ensure(["httpbin"], backend="docker", detached=True)["httpbin"]
     client = containers.client()
     assert client.containers.get(info.container).labels[containers.OWNER_LABEL] == f"{dead.pid}:1"
@@ -140,7 +141,9 @@ def test_a_container_left_by_a_crash_before_its_record_is_swept(ports: Ports) ->
 def test_records_of_containers_whose_engine_is_gone_are_forgotten(ports: Ports, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/nothing.sock")
     for name in ("httpbin", "registry"):
-        records.save(records.ServiceInfo(name=name, backend="docker", ports={"http": 1}, container="0" * 64))
+        recorded = records.ServiceInfo(name=name, backend="docker", ports={"http": 1}, container="0" * 64)
+        supervisor.record_container("0" * 64, label=f"service {name}", role=records.role(name), meta=recorded.meta(),
+                                    detached=True)
     assert services.down(["registry"]) == ["registry"]
     assert services.status() == []
     assert records.load_all() == {}

@@ -49,7 +49,9 @@ def service_alive(info: services.ServiceInfo) -> bool:
         from workshop.env.services import containers
 
         return containers.running(info)
-    return records.alive(info.pid, info.pid_ticks)
+    from workshop.env import supervisor
+
+    return supervisor.same_process(info.pid, info.created)
 
 
 @pytest.mark.usefixtures("needs_binaries")
@@ -82,6 +84,6 @@ def test_a_killed_owners_services_are_removed_at_the_next_start(backend: str, po
 def test_a_recycled_owner_pid_is_not_mistaken_for_the_owner(ports: Ports) -> None:
     info = services.ensure(["httpbin"])["httpbin"]
     assert info.owner == os.getpid()
-    info.owner_ticks = (info.owner_ticks or 0) + 1  # same pid, another start time: another process
+    info.owner_created = (info.owner_created or 0) + 1  # same pid, another start time: another process
     records.save(info)
     assert services.status() == []

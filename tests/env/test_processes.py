@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.env.conftest import env_cli, free_ports, wait_until
-from workshop.env import http, procs, services
-from workshop.env.services import Ports, records
+from workshop.env import http, services, supervisor
+from workshop.env.services import Ports
 
 pytestmark = pytest.mark.usefixtures("needs_binaries")
 
 
-def gone(pid: int, ticks: int | None) -> bool:
-    return not records.alive(pid, ticks)
+def gone(pid: int, created: float | None) -> bool:
+    return not supervisor.same_process(pid, created)
 
 
 def test_up_status_logs_down_every_service(ports: Ports) -> None:
@@ -37,7 +37,7 @@ def test_up_status_logs_down_every_service(ports: Ports) -> None:
     assert echoed["headers"]["X-Probe"] == ["1"]
 
     # they outlive the `env up` command, and the check runner's reaping leaves them alone
-    assert procs.reap_stale() == []
+    assert supervisor.reap() == []
     status = json.loads(env_cli("status", "--json").stdout)["services"]
     assert [(s["name"], s["up"]) for s in status] == [("httpbin", True), ("registry", True), ("envoy", True)]
     text = env_cli("status").stdout
@@ -46,7 +46,7 @@ def test_up_status_logs_down_every_service(ports: Ports) -> None:
     logs = env_cli("logs", "registry", "--lines", "200")
     assert logs.returncode == 0 and f"listening on 127.0.0.1:{ports.registry}" in logs.stdout
 
-    pids = {n: (s["pid"], s["pid_ticks"]) for n, s in up.items()}
+    pids = {n: (s["pid"], s["created"]) for n, s in up.items()}
     down = env_cli("down")
     assert down.returncode == 0, down.stderr
     assert "Stopped: envoy, registry, httpbin." in down.stdout
@@ -149,7 +149,7 @@ def test_envoy_follows_httpbin_when_it_moves(ports: Ports) -> None:
 
 def test_status_need_not_wait_for_another_start(ports: Ports) -> None:
     info = services.ensure(["httpbin"])["httpbin"]
-    fd = os.open(records.services_dir() / ".lock", os.O_RDWR)
+    fd = os.open(supervisor.registry() / ".lock", os.O_RDWR)
     try:  # another process holding the lock looks like this: a second open file description
         fcntl.flock(fd, fcntl.LOCK_EX)
         assert [i.pid for i in services.status(wait=False)] == [info.pid]

@@ -12,8 +12,8 @@ import pytest
 
 from tests.grading import submissions as corpus
 from workshop.core.content import load_workshop
-from workshop.core.grading import DOCKER, GradeOptions, grade
-from workshop.core.submission import identify
+from workshop.grading.grade import DOCKER, GradeOptions, grade
+from workshop.grading.submission import identify
 from workshop.env import sandbox
 
 # The check plugin (loaded through its entry point) gives every test a 60 s alarm; grading a corpus takes longer.

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from workshop.core import gradebook, room
-from workshop.core.grade_job import sign, verify
-from workshop.core.grading import LabGrade, SubmissionGrade
+from workshop.grading import gradebook
+from workshop.grading import room
+from workshop.grading.job import sign, verify
+from workshop.grading.grade import LabGrade, SubmissionGrade
 from workshop.core.progress import FAILING, PASSED, Progress, StepProgress
-from workshop.core.submission import (
+from workshop.grading.submission import (
     FOLDER,
     Submission,
     SubmissionError,
@@ -129,7 +130,7 @@ def test_gradebook_formats(tmp_path: Path) -> None:
 
 
 def test_the_seeded_go_cache_is_linked_not_copied(tmp_path: Path) -> None:
-    from workshop.core.grade_job import link_gocache
+    from workshop.grading.job import link_gocache
 
     seed = tmp_path / "seed"
     (seed / "0a").mkdir(parents=True)
@@ -146,7 +147,7 @@ def test_grading_on_the_host_stops_when_a_lab_port_is_taken() -> None:
     import socket
 
     from workshop.core.content import load_workshop
-    from workshop.core.grading import GradingError, check_host_ports, fixed_ports
+    from workshop.grading.grade import GradingError, check_host_ports, fixed_ports
     from workshop.core.locations import content_root
 
     lab = load_workshop(content_root()).lab("05")
@@ -160,7 +161,7 @@ def test_grading_on_the_host_stops_when_a_lab_port_is_taken() -> None:
 
 
 def test_a_sandbox_may_burst_to_twice_its_share_of_the_machine_never_beyond() -> None:
-    from workshop.core.jobs import sandbox_cpus
+    from workshop.grading.jobs import sandbox_cpus
 
     assert sandbox_cpus(2, 2) == 2.0  # two jobs on two cores: each may use both while the other waits
     assert sandbox_cpus(8, 8) == 2.0 and sandbox_cpus(8, 2) == 8.0

@@ -32,7 +32,7 @@ def built_filter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def push(folder: Path, image: str, files: list[str] | None = None) -> None:
-    from workshop.core.oci import WASM_CONFIG, WASM_LAYER
+    from workshop.env.oci import WASM_CONFIG, WASM_LAYER
 
     files = files or [f"plugin.wasm:{WASM_LAYER}", f"runtime-config.json:{WASM_CONFIG}"]
     code = ("import sys, oras.client; c = oras.client.OrasClient(hostname=sys.argv[1].split('/')[0], insecure=True);"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.mesh.conftest import push, wasmplugin
-from workshop.env import http, mesh, procs, services
+from workshop.env import http, mesh, services, supervisor
 from workshop.env.mesh import private_registry, sidecar
 from workshop.env.mesh.local import MeshState
 
@@ -175,7 +175,7 @@ def test_the_cli(tmp_path: Path, registry: str, built_filter: Path) -> None:
         os.environ["WORKSHOP_SERVICES"] = "owned"
         mesh.LocalMesh().down()
         services.down(["httpbin"])
-    assert [r for r in procs.tracked() if "envoy" in r.get("label", "")] == []
+    assert [r for r in supervisor.tracked() if "envoy" in r.get("label", "")] == []
 
 
 def test_selftest_labs_06_and_07(workshop_cli) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from workshop.core import workspace
-from workshop.core.session import Session
+from workshop.runs.session import Session
 from workshop.tui.app import WorkshopApp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,13 +40,13 @@ def no_warm_check_process_left() -> object:
     """The app keeps a check process warm; a test's app is gone afterwards, so is that process."""
     import threading
 
-    from workshop.core import runner
+    from workshop.runs import checks
 
     yield
     for thread in threading.enumerate():  # a prewarm worker may still be spawning one
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join(timeout=5)
-    runner.discard_warm()
+    checks.discard_warm()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -11,8 +11,8 @@ from textual.widgets import Collapsible, Log, Markdown, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
 from tests.tui.conftest import make_app, wait_for
-from workshop.core.session import Session
-from workshop.env import procs
+from workshop.runs.session import Session
+from workshop.env import supervisor
 from workshop.tui.screens.confirm import ConfirmScreen
 from workshop.tui.screens.main import MainScreen
 from workshop.tui.widgets.checks.check_panel import CheckRow
@@ -212,7 +212,7 @@ async def test_run_streams_output_and_stop_kills_the_process_group(started: Sess
         await wait_for(pilot, lambda: not output.running and "stopped" in log.lines[-1], timeout=10)
         with pytest.raises(ProcessLookupError):
             os.killpg(pgid, 0)
-    assert not [r for r in procs.tracked() if r["owner"] == os.getpid() and r["label"] == "command"]
+    assert not [r for r in supervisor.tracked() if r["owner"] == os.getpid() and r["label"] == "command"]
 
 
 async def test_a_save_during_a_check_is_checked_when_it_ends(started: Session, monkeypatch: pytest.MonkeyPatch) -> None:

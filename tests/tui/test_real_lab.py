@@ -8,7 +8,7 @@ import pytest
 
 from tests.tui.conftest import make_app, wait_for
 from workshop.core import workspace
-from workshop.core.session import Session
+from workshop.runs.session import Session
 from workshop.tui.widgets.checks.check_panel import CheckRow
 from workshop.tui.widgets.step.step_view import StepView
 

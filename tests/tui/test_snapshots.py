@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.tui.conftest import make_app
 from workshop.core import workspace
-from workshop.core.session import Session
+from workshop.runs.session import Session
 
 SIZE = (100, 32)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.checking.feedback import fail
-from workshop.env import procs
+from workshop.env import supervisor
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Commands:
         limit = self.deadline.left(timeout)
         start = time.monotonic()
         try:
-            code, text = procs.run(argv, cwd=cwd or self.cwd, env=full_env, timeout=limit, label="check")
+            code, text = supervisor.run(argv, cwd=cwd or self.cwd, env=full_env, timeout=limit, label="check")
         except FileNotFoundError:
             fail(f"`{argv[0]}` is not installed or not on PATH", hint="run `workshop doctor` to see how to install it")
         shown = " ".join(argv)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from workshop.checking import mutants
 from workshop.checking.commands import (
     WASM_ENV,
     Commands,
@@ -19,9 +20,9 @@ from workshop.checking.commands import (
     compiler_errors,
     explain_go_failure,
 )
-from workshop.checking import mutants
 from workshop.checking.feedback import fail, note
 from workshop.core import wasm as wasmlib
+from workshop.core.errors import WorkshopError
 from workshop.env import envoy as envoylib
 from workshop.env import http as httplib
 
@@ -251,7 +252,7 @@ class Services:
         detached = os.environ.get("WORKSHOP_SERVICES", "") != "owned"
         try:
             up = services.ensure(list(names), detached=detached)
-        except services.ServiceError as exc:
+        except WorkshopError as exc:
             fail(f"the workshop could not start {', '.join(names)}: {exc}", hint="see `workshop env status`")
         for info in up.values():
             if info.backend == services.YOURS:

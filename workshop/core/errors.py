@@ -19,6 +19,11 @@ class WorkshopError(Exception):
         self.hint = hint
 
 
+class UsageError(WorkshopError):
+    """The request itself is wrong: an unknown lab, service or backend, a bad port number, a step the
+    lab does not have. The CLI exits 2 for it (3 for other errors: something the command needed)."""
+
+
 def explain(exc: BaseException) -> str:
     """The error in plain words: its sentence, then the hint on its own line when there is one."""
     text = str(exc).strip() or type(exc).__name__

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import state_dir
+from workshop.core.verdict import FAILING, NOT_STARTED, PASSED
 
-NOT_STARTED, FAILING, PASSED = "not started", "failing", "passed"
+__all__ = ["FAILING", "NOT_STARTED", "PASSED", "Progress", "ProgressStore", "StepProgress"]
 
 
 @dataclass

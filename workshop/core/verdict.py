@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+# The one vocabulary of statuses. A check's verdict is one of these five...
 PASSED, FAILED, ERROR, TIMED_OUT, SKIPPED = "passed", "failed", "error", "timed out", "skipped"
 STATUSES = (PASSED, FAILED, ERROR, TIMED_OUT, SKIPPED)
+# ...and a step, in the learner's progress, is not started, failing (its last check run did not all
+# pass) or passed. These words are stored in progress files: they never change.
+NOT_STARTED, FAILING = "not started", "failing"
+STEP_STATUSES = (NOT_STARTED, FAILING, PASSED)
+# How every screen and command shows them: (ANSI colour code, mark, Rich style).
+MARKS: dict[str, tuple[str, str, str]] = {
+    PASSED: ("32", "✓", "bold green"), FAILED: ("31", "✗", "bold red"), ERROR: ("35", "!", "bold red"),
+    TIMED_OUT: ("33", "⏱", "bold red"), SKIPPED: ("2", "-", "dim"), FAILING: ("31", "✗", "red"),
+    NOT_STARTED: ("2", "○", "dim"), "running": ("33", "▶", "bold yellow"), "pending": ("2", "○", "dim"),
+}
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
-from workshop.env import clock, http, procs
+from workshop.env import clock, http, supervisor
 
 V8 = "envoy.wasm.runtime.v8"
 WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
@@ -172,7 +172,7 @@ class Envoy:
     def stop(self) -> None:
         if self.proc is not None:
             with clock.tool_time():
-                procs.stop(self.proc, grace=2.0)
+                supervisor.stop(self.proc, grace=2.0)
 
 
 def wasm_stderr(log: str) -> str:
@@ -245,7 +245,7 @@ def start(
             "--concurrency", str(concurrency), "--disable-hot-restart", "--file-flush-interval-msec", "10", "--admin-address-path", str(addr_path)]
     out = open(workdir / "envoy.out", "wb")
     try:
-        proc = procs.spawn(argv, cwd=cwd or workdir, stdout=out, stderr=subprocess.STDOUT, label="envoy")
+        proc = supervisor.spawn(argv, cwd=cwd or workdir, stdout=out, stderr=subprocess.STDOUT, label="envoy")
     finally:
         out.close()
     envoy = Envoy(proc=proc, workdir=workdir, admin_port=0, log_path=log_path)
@@ -293,7 +293,7 @@ def _wait_ready(envoy: Envoy, addr_path: Path, timeout: float) -> None:
         envoy.listen_port = int(sock["port_value"])
         return True
 
-    waited = procs.wait_ready(ready, ended=ended, timeout=timeout, not_yet=(http.NoResponse, KeyError, IndexError, ValueError))
+    waited = supervisor.wait_ready(ready, ended=ended, timeout=timeout, not_yet=(http.NoResponse, KeyError, IndexError, ValueError))
     if waited.ended:
         raise EnvoyError(f"Envoy {waited.ended}:\n{_why_not(envoy)}")
     if not waited.ready:

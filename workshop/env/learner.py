@@ -14,7 +14,7 @@ from pathlib import Path
 from workshop.core.content import Lab
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin
-from workshop.env import http, procs
+from workshop.env import http, supervisor
 
 
 class NotReady(WorkshopError):
@@ -71,12 +71,12 @@ def running(lab: Lab, folder: Path, must_start: bool = True) -> Iterator[list[st
         for run in lab.runs:
             if run.ready is None:
                 env = {**learner_env(), **run.env}
-                code, out = procs.run(run.command, cwd=folder, env=env, timeout=run.timeout, label="learner")
+                code, out = supervisor.run(run.command, cwd=folder, env=env, timeout=run.timeout, label="learner")
                 error = None if code == 0 else f"`{' '.join(run.command)}` failed ({code}):\n{out.strip()[-800:]}"
             else:
                 log = folder.parent / f".{folder.name}-{run.command[0]}.log"
                 with open(log, "wb") as out_file:
-                    proc = procs.spawn(run.command, cwd=folder, env={**learner_env(), **run.env}, stdout=out_file,
+                    proc = supervisor.spawn(run.command, cwd=folder, env={**learner_env(), **run.env}, stdout=out_file,
                                        label="learner")
                 started.append(proc)
                 error = _wait(proc, run.ready, run.timeout, log)
@@ -87,7 +87,7 @@ def running(lab: Lab, folder: Path, must_start: bool = True) -> Iterator[list[st
         yield problems
     finally:
         for proc in started:
-            procs.stop(proc, grace=2.0)
+            supervisor.stop(proc, grace=2.0)
 
 
 def _wait(proc, url: str, timeout: float, log: Path) -> str | None:  # type: ignore[no-untyped-def]
@@ -97,7 +97,7 @@ def _wait(proc, url: str, timeout: float, log: Path) -> str | None:  # type: ign
         tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
         return f"`{' '.join(proc.args)}` exited with {proc.returncode}:\n{tail}"
 
-    waited = procs.wait_ready(lambda: http.request(url, timeout=1).status == 200, ended=ended, timeout=timeout,
+    waited = supervisor.wait_ready(lambda: http.request(url, timeout=1).status == 200, ended=ended, timeout=timeout,
                               every=0.05, not_yet=(http.NoResponse,))
     if waited.ready:
         return None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin, tools_dir
 from workshop.env import envoy as envoylib
-from workshop.env import http, procs
+from workshop.env import http, supervisor
 from workshop.env.tools import (
     FUNC_E,
     GO_FIX,
@@ -52,7 +52,7 @@ def _run(argv: Sequence[str], *, cwd: Path, what: str, fix: str, timeout: float,
     """Run a preparation command in its own process group; raises PrepareError with its output's tail."""
     shown = " ".join(str(a) for a in argv)
     try:
-        code, text = procs.run([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout,
+        code, text = supervisor.run([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout,
                                label="prepare")
     except OSError as exc:
         raise PrepareError(f"{what} failed: `{shown}` could not run ({exc.strerror or exc}); {fix}") from None
@@ -201,7 +201,7 @@ def check_func_e(timeout: float = 30.0) -> float:
         addr = work / "admin-address"
         start = time.monotonic()
         with open(work / "func-e.out", "wb") as out:
-            proc = procs.spawn(
+            proc = supervisor.spawn(
                 [str(func_e), "run", "-c", "envoy.json", "--admin-address-path", str(addr), "--concurrency", "1"],
                 cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, label="func-e check",
             )
@@ -213,7 +213,7 @@ def check_func_e(timeout: float = 30.0) -> float:
             return port.isdigit() and http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip() == "LIVE"
 
         try:
-            waited = procs.wait_ready(live, ended=ended, timeout=timeout, not_yet=(http.NoResponse,))
+            waited = supervisor.wait_ready(live, ended=ended, timeout=timeout, not_yet=(http.NoResponse,))
             if waited.ready:
                 return time.monotonic() - start
             text = (work / "func-e.out").read_text(errors="replace")
@@ -223,7 +223,7 @@ def check_func_e(timeout: float = 30.0) -> float:
                 )
             raise PrepareError(f"`func-e run` did not bring Envoy up within {timeout:g} s; {fix}.\n{_tail(text)}")
         finally:
-            procs.stop(proc, grace=2.0)
+            supervisor.stop(proc, grace=2.0)
 
 
 def prepare(workshop: Workshop, progress: Progress) -> list[str]:

@@ -147,7 +147,7 @@ def ensure_image() -> str:
 
 
 def _go_env() -> dict[str, str]:
-    from workshop.env.procs import run
+    from workshop.env.supervisor import run
 
     code, out = run(["go", "env", "GOROOT", "GOMODCACHE"], env=os.environ, timeout=30, label="grade")
     lines = out.strip().splitlines()
@@ -254,7 +254,7 @@ def run_argv(sandbox: SandboxPlan, limits: Limits, owner: str, submission_copy: 
     for key, value in sandbox.env.items():
         argv += ["--env", f"{key}={value}"]
     # -P: the working folder (/, read-only) is not put on sys.path; nothing is imported from the submission.
-    argv += [sandbox.image, PYTHON, "-P", "-m", "workshop.core.grade_job"]
+    argv += [sandbox.image, PYTHON, "-P", "-m", "workshop.grading.job"]
     return argv, name
 
 
@@ -265,24 +265,6 @@ def remove(name: str) -> None:
         subprocess.run([cli, "rm", "-f", name], capture_output=True, timeout=30, check=False)
 
 
-def remove_leftovers() -> int:
-    """Remove grading containers whose grader is gone (after a crash); returns how many."""
-    from workshop.env.procs import _alive
-
-    cli = docker_cli()
-    if not cli:
-        return 0
-    proc = subprocess.run([cli, "ps", "-a", "--filter", f"label={LABEL}", "--format", f'{{{{.Names}}}} {{{{.Label "{LABEL}"}}}}'],
-                          capture_output=True, text=True, timeout=30, check=False)
-    removed = 0
-    for line in proc.stdout.splitlines():
-        name, _, owner = line.partition(" ")
-        if owner.isdigit() and not _alive(int(owner)):
-            remove(name)
-            removed += 1
-    return removed
-
-
 def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
     """A Go build cache warmed with what the workshop's solutions import (trusted), linked into each container.
 
@@ -290,7 +272,7 @@ def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
     a submission reads the seed, and must not find the solutions there, even compiled. Built once per
     Go version and content; the containers never write to it.
     """
-    from workshop.env.procs import run
+    from workshop.env.supervisor import run
 
     if not labs_with_go:
         return None
@@ -321,7 +303,7 @@ def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
 
 def _stand_in(lab: Path, work: Path, env: dict[str, str]) -> None:
     """A module with the lab's go.mod whose main package and test import what the solution's do, and no more."""
-    from workshop.env.procs import run
+    from workshop.env.supervisor import run
 
     work.mkdir(parents=True)
     for name in ("go.mod", "go.sum"):

@@ -9,7 +9,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from workshop.core.session import Session
+from workshop.runs.session import Session
 
 
 class WorkshopApp(App[int]):
@@ -73,33 +73,15 @@ def _main_screen() -> Screen:
 
 
 def stop_started_processes() -> None:
-    """Kill what this app started (a running command, a check's pytest child) so quitting never hangs."""
-    import os
+    """Stop what this app started (a running command, a check's pytest child, owned services) so quitting never hangs."""
     import sys
 
-    from workshop.env import procs
+    from workshop.env import supervisor
 
-    runner = sys.modules.get("workshop.core.runner")
+    runner = sys.modules.get("workshop.runs.checks")
     if runner is not None:
         runner.discard_warm()  # the waiting check process: stopped and reaped by its owner
-    for record in procs.tracked():
-        if record.get("owner") == os.getpid():
-            procs.kill_group(int(record["pgid"]), grace=0.5, leader=_Child(int(record["pgid"])))  # type: ignore[arg-type]
-
-
-class _Child:
-    """A child of ours seen only by pid: reaping it as the group dies stops a zombie leader from
-    keeping the group "alive" (without it, quitting waited the whole grace and kill time, 2.5 s)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-
-    def poll(self) -> None:
-        import contextlib
-        import os
-
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, os.WNOHANG)
+    supervisor.stop_owned()
 
 
 def run_app(session: Session) -> int:

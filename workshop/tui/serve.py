@@ -14,9 +14,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, content: str | None = None,
     try:
         from textual_serve.server import Server
     except ImportError:
-        from workshop.core.session import UserError
+        from workshop.core.errors import UsageError
 
-        raise UserError("serving to a browser needs textual-serve: pip install textual-serve") from None
+        raise UsageError("serving to a browser needs textual-serve: pip install textual-serve") from None
     argv = [sys.executable, "-m", "workshop"]
     if content:
         argv += ["--content", content]

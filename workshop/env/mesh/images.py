@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from workshop.core import oci
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import cache_dir
 from workshop.core.wasm import WASM_MAGIC, describe_non_wasm
-from workshop.env import http
+from workshop.env import http, oci
 from workshop.env.mesh.resources import MeshError, PullSecret, WasmPlugin
 
 

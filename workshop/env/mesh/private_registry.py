@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import data_dir, state_dir
-from workshop.env import http, procs
+from workshop.env import http, supervisor
 from workshop.env.mesh.resources import MeshError
 
 DEFAULT_PORT = 5001
@@ -34,7 +34,7 @@ class PrivateRegistry:
 
     def stop(self) -> None:
         if self.proc is not None:
-            procs.stop(self.proc, grace=2.0)
+            supervisor.stop(self.proc, grace=2.0)
             self.proc = None
 
     def push(self, wasm: Path, repository: str = "wasm-workshop/filter:v2", user: str = USER,
@@ -42,7 +42,7 @@ class PrivateRegistry:
         """Push ``wasm`` as the two-layer artifact Istio reads, logging in first."""
         import oras.client
 
-        from workshop.core.oci import WASM_CONFIG, WASM_LAYER
+        from workshop.env.oci import WASM_CONFIG, WASM_LAYER
 
         folder = wasm.parent
         config = folder / ".runtime-config.json"
@@ -88,7 +88,7 @@ def start(port: int | None = None, user: str = USER, password: str = PASSWORD, t
     write_atomic(here / "config.yml", json.dumps(config))
     env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
     with open(here / "registry.log", "wb") as log:
-        proc = procs.spawn([str(binary), "serve", str(here / "config.yml")], cwd=here, env=env, stdout=log,
+        proc = supervisor.spawn([str(binary), "serve", str(here / "config.yml")], cwd=here, env=env, stdout=log,
                            label="private registry")
     registry = PrivateRegistry(port, proc)
     deadline = time.monotonic() + timeout

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.atomic import write_atomic
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import state_dir
 from workshop.env import envoy as envoylib
-from workshop.env import http, procs
-from workshop.env.services import records
+from workshop.env import http, supervisor
 
 SLOTS = 8  # WasmPlugins one workload can have at once in the local mesh
 RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
@@ -86,19 +83,27 @@ def bootstrap(listen_port: int, admin_port: int, upstream: tuple[str, int]) -> d
     return config
 
 
+ROLE = "mesh:sidecar"
+
+
 @dataclass
 class Sidecar:
-    """The running sidecar, as recorded in ``<state>/mesh/sidecar.json``."""
+    """The running sidecar: the supervisor's child whose role is mesh:sidecar, and what it serves."""
 
+    child: str
     pid: int
-    pid_ticks: int | None
     listener_port: int
     admin_port: int
     upstream_port: int
     workdir: str
     owner: int | None = None  # the process whose exit stops it; None: it runs until `workshop mesh down`
-    owner_ticks: int | None = None
     started: float = 0.0
+
+    @classmethod
+    def of(cls, child: supervisor.Child) -> Sidecar:
+        m = child.meta
+        return cls(child=child.id, pid=child.pid or 0, listener_port=m["listener_port"], admin_port=m["admin_port"],
+                   upstream_port=m["upstream_port"], workdir=m["workdir"], owner=child.owner, started=child.started)
 
     @property
     def url(self) -> str:
@@ -112,7 +117,8 @@ class Sidecar:
         return proxy
 
     def running(self) -> bool:
-        return records.alive(self.pid, self.pid_ticks)
+        found = supervisor.find(self.child)
+        return found is not None and supervisor.alive(found)
 
     def reloads(self) -> int:
         """How many filter updates Envoy has taken from the slot files since it started."""
@@ -121,44 +127,22 @@ class Sidecar:
                    if k.startswith("extension_config_discovery.http_filter.") and k.endswith(".config_reload"))
 
 
-def record_path() -> Path:
-    return mesh_dir() / "sidecar.json"
-
-
 def load() -> Sidecar | None:
-    """The recorded sidecar if it still runs (and its owner, if any, too); a stale one is stopped."""
-    try:
-        found = Sidecar(**json.loads(record_path().read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    if found.running() and (found.owner is None or records.alive(found.owner, found.owner_ticks)):
-        return found
-    stop(found)
+    """The sidecar if it still runs (and its owner, if any, too); a stale one is stopped."""
+    for child in supervisor.children(ROLE):
+        if supervisor.alive(child) and supervisor.owner_alive(child):
+            return Sidecar.of(child)
+        supervisor.stop(child)
     return None
 
 
 def stop(sidecar: Sidecar | None = None) -> bool:
-    """Stop the sidecar (the recorded one by default); True if one was running."""
-    sidecar = sidecar or _recorded()
-    if sidecar is None:
-        return False
-    was = sidecar.running()
-    if was:
-        procs.kill_group(sidecar.pid, grace=2.0)
-    _children.pop(sidecar.pid, None)
-    (procs.registry() / f"{sidecar.pid}.json").unlink(missing_ok=True)
-    record_path().unlink(missing_ok=True)
+    """Stop the sidecar (the running one by default); True if one was running."""
+    children = [c for c in supervisor.children(ROLE) if sidecar is None or c.id == sidecar.child]
+    was = any(supervisor.alive(c) for c in children)
+    for child in children:
+        supervisor.stop(child, grace=2.0)
     return was
-
-
-def _recorded() -> Sidecar | None:
-    try:
-        return Sidecar(**json.loads(record_path().read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def start(listen_port: int, admin_port: int, upstream_port: int, *, detached: bool, timeout: float = 30.0) -> Sidecar:
@@ -179,16 +163,11 @@ def start(listen_port: int, admin_port: int, upstream_port: int, *, detached: bo
     except envoylib.EnvoyError as exc:
         raise SidecarError(f"the sidecar did not start: {exc}") from None
     assert proxy.proc is not None
-    owner, owner_ticks = (None, None) if detached else records.me()
-    if detached:  # outlive this command: procs.reap_stale() must not see it as ours
-        (procs.registry() / f"{proxy.proc.pid}.json").unlink(missing_ok=True)
-    else:
-        _children[proxy.proc.pid] = proxy.proc
-    found = Sidecar(pid=proxy.proc.pid, pid_ticks=records.start_ticks(proxy.proc.pid), listener_port=proxy.listen_port,
-                    admin_port=proxy.admin_port, upstream_port=upstream_port, workdir=str(workdir), owner=owner,
-                    owner_ticks=owner_ticks, started=time.time())
-    write_atomic(record_path(), json.dumps(asdict(found)))
-    return found
+    child = supervisor.find(proxy.proc)
+    assert child is not None
+    meta = {"listener_port": proxy.listen_port, "admin_port": proxy.admin_port, "upstream_port": upstream_port,
+            "workdir": str(workdir)}
+    return Sidecar.of(supervisor.update(child, detached=detached, role=ROLE, meta=meta))
 
 
 def ports_from_env() -> tuple[int, int]:

@@ -33,10 +33,9 @@ from workshop.env.services.records import (
     YOURS,
     ServiceError,
     ServiceInfo,
-    UsageError,
 )
 
 __all__ = [
-    "BACKENDS", "DOCKER", "PROCESS", "YOURS", "SERVICES", "START_ORDER", "Ports", "ServiceError", "ServiceInfo", "UsageError",
+    "BACKENDS", "DOCKER", "PROCESS", "YOURS", "SERVICES", "START_ORDER", "Ports", "ServiceError", "ServiceInfo",
     "choose_backend", "down", "ensure", "install_cleanup", "logs", "reap", "status", "stop_owned",
 ]

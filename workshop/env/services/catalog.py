@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from workshop.core.atomic import write_atomic
+from workshop.core.errors import UsageError
 from workshop.core.locations import data_dir
 from workshop.env import http
-from workshop.env.services.records import HOST, ServiceError, UsageError, work_dir
+from workshop.env.services.records import HOST, ServiceError, work_dir
 
 PREPARE_FIX = "run `workshop prepare` (it installs it), or put it on PATH"
 

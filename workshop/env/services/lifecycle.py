@@ -1,26 +1,22 @@
-"""Start, reuse, list and stop the services; clean up after owners that exited or died.
+"""Start, reuse, list and stop the services, through the one supervisor.
 
-Two lifetimes. A *detached* service (`workshop env up`) runs until `workshop env down`: its record
-has no owner and its process is taken out of ``procs``' registry. An *owned* service (the TUI, a
-test, a check that asks with ``detached=False``, the default) belongs to the process that started
-it: that process stops it at normal exit, on Ctrl-C and on SIGTERM/SIGHUP (``install_cleanup``);
-if the owner is killed with -9, the next ``ensure``/``status``/``down`` from any process sees the
-owner's pid gone (or recycled: start times are compared) and stops it. ``procs.reap_stale()`` also
-still knows an owned process, so the check runner's reaping agrees with ours.
+Two lifetimes. A *detached* service (`workshop env up`) runs until `workshop env down`. An *owned*
+service (the TUI, a test, a check that asks with ``detached=False``, the default) belongs to the
+process that started it: the supervisor stops it when that process exits (normally, on Ctrl-C, on
+SIGTERM/SIGHUP) and, after a kill -9, at the next ``reap()`` of any workshop process, which sees the
+owner gone (or its pid recycled: start times are compared).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 
-from workshop.env import procs
+from workshop.core.errors import UsageError, WorkshopError
+from workshop.env import supervisor
 from workshop.env.services import catalog, containers, processes, records
 from workshop.env.services.catalog import SERVICES, Ports, Service
 from workshop.env.services.records import (
@@ -29,7 +25,6 @@ from workshop.env.services.records import (
     YOURS,
     ServiceError,
     ServiceInfo,
-    UsageError,
 )
 
 Progress = Callable[[str], None]
@@ -56,36 +51,32 @@ def choose_backend(backend: str | None = None) -> str:
 
 
 def _stop(info: ServiceInfo) -> None:
-    if info.backend == DOCKER:
-        containers.remove(info)
-    else:
-        processes.stop(info)
+    child = supervisor.find(info.child)
+    if child is not None:
+        supervisor.stop(child)
     records.forget(info.name)
 
 
 def _running(info: ServiceInfo) -> bool:
-    return bool(_backend(info.backend).running(info))
+    return _backend(info.backend).exited(info) is None
 
 
 def reap(*, sweep_docker: bool = False) -> list[str]:
-    """Stop services whose owner is gone and forget those that stopped by themselves; the names stopped."""
-    stopped = []
-    with records.locked(), containers.engine_errors():
-        current = records.load_all()
-        for info in current.values():
-            if not records.owner_alive(info):
-                try:
-                    with containers.engine_errors():
-                        _stop(info)
-                except ServiceError:
-                    records.forget(info.name)  # its engine is gone, and the container with it
-                stopped.append(info.name)
-            elif not _running(info):
+    """Stop services whose owner is gone and forget those that stopped by themselves; the names stopped.
+
+    Containers no record knows, left by a creator that is gone (a crash between create and record), go too.
+    """
+    with supervisor.locked():
+        before = records.load_all()
+        stopped = [c.meta.get("name", c.label) for c in supervisor.reap() if c.role.startswith(records.ROLE)]
+        for info in records.load_all().values():
+            if info.backend == DOCKER and not _running(info):
                 records.forget(info.name)  # it died on its own; its log stays for `workshop env logs`
-        uses_docker = any(i.backend == DOCKER for i in current.values())
+        uses_docker = any(i.backend == DOCKER for i in before.values())
         if (sweep_docker or uses_docker) and containers.available():
             known = {i.container for i in records.load_all().values() if i.container}
-            stopped += containers.sweep(known)
+            with containers.engine_errors():
+                stopped += containers.sweep(known)
     return stopped
 
 
@@ -146,7 +137,7 @@ def _wait_ready(starting: list[ServiceInfo], timeout: float, say: Progress) -> N
                 waiting.remove(info)
         return not waiting
 
-    waited = procs.wait_ready(all_ready, ended=ended, timeout=timeout)
+    waited = supervisor.wait_ready(all_ready, ended=ended, timeout=timeout)
     if waited.ended:
         raise ServiceError(_failure(failed[0], waited.ended))
     if not waited.ready:
@@ -167,7 +158,7 @@ def ensure(
     asked_backend = backend or os.environ.get("WORKSHOP_BACKEND")
     chosen = choose_backend(backend)
     use = ports or Ports.from_env()
-    with records.locked(), containers.engine_errors():
+    with supervisor.locked(), containers.engine_errors():
         reap(sweep_docker=chosen == DOCKER)
         current = records.load_all()
         result: dict[str, ServiceInfo] = {}
@@ -201,51 +192,42 @@ def ensure(
         taken = {p: f"the running {n}" for n, i in current.items() for p in i.ports.values()}
         _check_ports(to_start, use, taken)
         started: list[ServiceInfo] = []
-        with _terminate_cleanly():
-            try:
-                for service in to_start:
-                    started.append(_launch(service, chosen, use, result, say))
-                    result[service.name] = started[-1]
-                _wait_ready(started, timeout, say)
-                for info in started:
-                    _settle(info, detached)
-            except BaseException:
-                for info in started:
-                    try:
-                        with containers.engine_errors():
-                            _stop(info)
-                    except ServiceError:
-                        records.forget(info.name)
-                raise
-    if started and not detached:
-        install_cleanup()
+        supervisor.install_cleanup()  # SIGTERM/SIGHUP while they start unwind like Ctrl-C: what started is stopped
+        try:
+            for service in to_start:
+                started.append(_launch(service, chosen, use, result, say))
+                result[service.name] = started[-1]
+            _wait_ready(started, timeout, say)
+            for info in started:
+                _settle(info, detached)
+        except BaseException:
+            for info in started:
+                try:
+                    with containers.engine_errors():
+                        _stop(info)
+                except WorkshopError:
+                    records.forget(info.name)
+            raise
     return result
 
 
 def _launch(service: Service, backend: str, ports: Ports, result: dict[str, ServiceInfo], say: Progress) -> ServiceInfo:
+    """Start it, owned by this process until it is ready (and detached then, if asked)."""
     upstream = result["httpbin"].port if "httpbin" in result and "httpbin" in service.needs else None
     plan = service.plan(ports, in_container=backend == DOCKER, upstream=upstream)
-    owner, ticks = records.me()  # owned by this process until it is ready (and detached, if asked)
-    info = ServiceInfo(name=service.name, backend=backend, ports=service.port_map(ports), owner=owner,
-                       owner_ticks=ticks, details=dict(plan.details))
+    info = ServiceInfo(name=service.name, backend=backend, ports=service.port_map(ports), details=dict(plan.details))
     say(f"starting {service.name} ({service.title}) as a {_kind(backend)} on {_ports_text(info.ports)}")
     if backend == DOCKER:
-        containers.launch(service, plan, info, say)  # records it between create and start
+        containers.launch(service, plan, info, say)  # recorded between create and start
     else:
         processes.launch(service, plan, info)
-        records.save(info)
     return info
 
 
 def _settle(info: ServiceInfo, detached: bool) -> None:
     if detached:
-        info.owner = info.owner_ticks = None
-        if info.backend == PROCESS:
-            processes.detach(info)
+        info.owner = info.owner_created = None
         records.save(info)
-    with _owned_lock:
-        if not detached:
-            _owned.add(info.name)
 
 
 def _kind(backend: str) -> str:
@@ -263,10 +245,10 @@ def status(*, wait: bool = True) -> list[ServiceInfo]:
     stops services: it skips the clean-up and lists the recorded services that run.
     """
     try:
-        with records.locked(wait=wait):
+        with supervisor.locked(wait=wait):
             reap()
             current = records.load_all()
-    except records.Busy:
+    except supervisor.Busy:
         with containers.engine_errors():
             current = {n: i for n, i in records.load_all().items() if _running(i)}
     ports = Ports.from_env()
@@ -281,7 +263,7 @@ def down(names: list[str] | tuple[str, ...] | None = None, progress: Progress | 
     say = progress or _quiet
     targets = {s.name for s in catalog.resolve(names, with_needs=False)}
     stopped = []
-    with records.locked(), containers.engine_errors():
+    with supervisor.locked(), containers.engine_errors():
         current = records.load_all()
         for name in reversed(catalog.START_ORDER):
             info = current.get(name)
@@ -290,7 +272,7 @@ def down(names: list[str] | tuple[str, ...] | None = None, progress: Progress | 
                 try:
                     with containers.engine_errors():
                         _stop(info)
-                except ServiceError:
+                except WorkshopError:
                     if info.backend != DOCKER or containers.available():
                         raise
                     records.forget(name)  # no engine answers: its containers are gone with it
@@ -299,8 +281,6 @@ def down(names: list[str] | tuple[str, ...] | None = None, progress: Progress | 
         if names is None:
             stopped += [n for n in reap(sweep_docker=any(i.backend == DOCKER for i in current.values()))
                         if n not in stopped]
-    with _owned_lock:
-        _owned.difference_update(stopped)
     return stopped
 
 
@@ -327,66 +307,17 @@ def logs(name: str, lines: int | None = 200) -> str:
     return "\n".join(all_lines[-lines:] if lines else all_lines)
 
 
-# ---------------------------------------------------------------- owned services end with their owner
-
-_owned: set[str] = set()
-_owned_lock = threading.Lock()
-_atexit_installed = False
-_signals_installed = False
-
-
 def stop_owned() -> list[str]:
-    """Stop the services this process owns (what atexit and the signal handlers call); never raises."""
-    with _owned_lock:
-        names = set(_owned)
-        _owned.clear()
+    """Stop the services this process owns (the supervisor also does so at exit); the names stopped."""
     stopped = []
-    if not names:
-        return stopped
-    pid = os.getpid()
-    with contextlib.suppress(Exception), records.locked():  # what cannot be stopped now, the next start reaps
-        for info in records.load_all().values():
-            if info.name in names and info.owner == pid:
-                try:
-                    _stop(info)
-                    stopped.append(info.name)
-                except Exception:  # noqa: BLE001 - at exit, stop what can be stopped
-                    records.forget(info.name)
+    for info in records.load_all().values():
+        if info.owner == os.getpid():
+            with contextlib.suppress(WorkshopError):
+                _stop(info)
+            stopped.append(info.name)
     return stopped
 
 
-@contextlib.contextmanager
-def _terminate_cleanly() -> Iterator[None]:
-    """While services start, SIGTERM/SIGHUP unwind like Ctrl-C, so what was started is stopped."""
-    swapped = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            if signal.getsignal(sig) is signal.SIG_DFL:
-                swapped[sig] = signal.signal(sig, _on_signal)
-    try:
-        yield
-    finally:
-        for sig, previous in swapped.items():
-            if not _signals_installed:
-                signal.signal(sig, previous)
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds finally blocks; atexit then stops owned services
-
-
 def install_cleanup() -> None:
-    """Stop owned services at exit, and turn SIGTERM/SIGHUP into a normal exit (from the main thread).
-
-    ``ensure`` calls it; an app whose services start in worker threads calls it once from the main thread.
-    """
-    global _atexit_installed, _signals_installed
-    if not _atexit_installed:
-        atexit.register(stop_owned)
-        _atexit_installed = True
-    if _signals_installed or threading.current_thread() is not threading.main_thread():
-        return
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:  # never replace a handler someone else installed
-            signal.signal(sig, _on_signal)
-    _signals_installed = True
+    """For an app whose services start in worker threads: call once from the main thread."""
+    supervisor.install_cleanup()

@@ -1,38 +1,31 @@
-"""What is running, on disk: one record per service under ``<state>/services/``, plus who owns it.
+"""A running service as the learner sees it, kept in the supervisor's one registry.
 
-A record is written (atomically) before a service is started and removed when it is stopped, so a
-later command (`workshop env status`, `down`, `logs`) or a later start after a crash finds it.
-Processes are told apart from a recycled pid by their start time (``/proc/PID/stat`` field 22).
+A service is one child of the supervisor (a process or a container) whose role is
+``service:<name>``; what makes it a service (its name, backend, ports, where its log is) is kept
+with that child (``Child.meta``). So there is one record per service, written before it starts and
+removed when it stops, and the supervisor's owners, lock and reaping apply to services as to anything.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
-import os
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from workshop.core.atomic import write_atomic
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import state_dir
+from workshop.env import supervisor
+from workshop.env.supervisor import Child
 
 HOST = "127.0.0.1"
 PROCESS, DOCKER = "process", "docker"
 YOURS = "yours"  # a service the learner already runs on its port: used as it is, never stopped
+ROLE = "service:"
+KEPT = ("name", "backend", "ports", "host", "image", "log", "details")  # what the child's meta holds
 
 
 class ServiceError(WorkshopError):
     """A service could not be started, found or stopped; the message says why and what to do."""
-
-
-class UsageError(ServiceError):
-    """The request itself is wrong (an unknown service or backend, a bad port number)."""
 
 
 @dataclass
@@ -43,15 +36,16 @@ class ServiceInfo:
     backend: str  # "process", "docker", or "yours" (already running, not started by the workshop)
     ports: dict[str, int]  # {"http": 8080}; Envoy: {"listener": 10000, "admin": 9901}
     host: str = HOST
-    pid: int | None = None
-    container: str | None = None  # the container id (docker backend)
     image: str | None = None
-    log: str = ""  # the log file; for a container, where `down` saves its log
-    owner: int | None = None  # the pid whose exit stops it; None: it runs until `workshop env down`
-    owner_ticks: int | None = None  # the owner's start time, so a recycled pid is not mistaken for it
-    pid_ticks: int | None = None
-    started: float = field(default_factory=time.time)
+    log: str = ""  # the log file; for a container, where its log is kept once it is removed
     details: dict[str, str | int] = field(default_factory=dict)  # e.g. Envoy's upstream port
+    child: str = ""  # the supervisor's id for it
+    pid: int | None = None
+    created: float | None = None  # when its process started: tells it from a later process with its pid
+    container: str | None = None  # the container id (docker backend)
+    owner: int | None = None  # the pid whose end stops it; None: it runs until `workshop env down`
+    owner_created: float | None = None
+    started: float = 0.0
 
     @property
     def port(self) -> int:
@@ -70,21 +64,26 @@ class ServiceInfo:
     def detached(self) -> bool:
         return self.owner is None
 
+    def meta(self) -> dict:
+        return {k: getattr(self, k) for k in KEPT}
+
     def to_dict(self) -> dict:
         return {**asdict(self), "url": self.url, "admin_url": self.admin_url}
 
     @classmethod
-    def from_dict(cls, data: dict) -> ServiceInfo:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+    def from_child(cls, child: Child) -> ServiceInfo:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in child.meta.items() if k in known}, child=child.id, pid=child.pid,
+                   created=child.created, container=child.container, owner=child.owner, owner_created=child.owner_created, started=child.started)
+
+
+def role(name: str) -> str:
+    return ROLE + name
 
 
 def services_dir() -> Path:
+    """Where services keep their generated configuration and logs."""
     return state_dir() / "services"
-
-
-def record_path(name: str) -> Path:
-    return services_dir() / f"{name}.json"
 
 
 def log_path(name: str) -> Path:
@@ -103,127 +102,37 @@ def state_key() -> str:
     return hashlib.sha256(str(state_dir().resolve()).encode()).hexdigest()[:16]
 
 
+def load_all() -> dict[str, ServiceInfo]:
+    """The recorded services, by name."""
+    return {c.meta["name"]: ServiceInfo.from_child(c) for c in supervisor.children(ROLE) if "name" in c.meta}
+
+
 def save(info: ServiceInfo) -> None:
-    write_atomic(record_path(info.name), json.dumps(info.to_dict(), indent=1))
+    """Keep what changed about a service (its ports, details, owner) with its child."""
+    child = supervisor.find(info.child)
+    if child is not None:
+        child.owner, child.owner_created = info.owner, info.owner_created
+        supervisor.update(child, meta=info.meta())
 
 
 def forget(name: str) -> None:
-    record_path(name).unlink(missing_ok=True)
-
-
-def load_all() -> dict[str, ServiceInfo]:
-    out: dict[str, ServiceInfo] = {}
-    folder = services_dir()
-    if not folder.is_dir():
-        return out
-    for f in sorted(folder.glob("*.json")):
-        try:
-            info = ServiceInfo.from_dict(json.loads(f.read_text()))
-        except (OSError, ValueError, TypeError):
-            f.unlink(missing_ok=True)  # a torn or foreign file: the atomic writer never leaves one
-            continue
-        out[info.name] = info
-    return out
-
-
-# ---------------------------------------------------------------- processes and owners
-
-
-def start_ticks(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot), or None if it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None if _no_proc() else _kill0(pid)
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def _no_proc() -> bool:
-    return not os.path.isdir("/proc/self")
-
-
-def _kill0(pid: int) -> int | None:
-    """Without /proc (macOS): alive or not, with no start time to compare."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return 0
-
-
-def alive(pid: int | None, ticks: int | None) -> bool:
-    """Whether the process that had ``pid`` at start time ``ticks`` still runs (not a zombie, not a new one)."""
-    if not pid:
-        return False
-    now = start_ticks(pid)
-    return now is not None and (ticks is None or now == 0 or now == ticks)
-
-
-def me() -> tuple[int, int | None]:
-    pid = os.getpid()
-    return pid, start_ticks(pid)
+    for child in supervisor.children(role(name)):
+        supervisor.forget(child)
 
 
 def owner_alive(info: ServiceInfo) -> bool:
-    return info.owner is None or alive(info.owner, info.owner_ticks)
+    return info.owner is None or supervisor.same_process(info.owner, info.owner_created)
 
 
-def owner_label(pid: int, ticks: int | None) -> str:
-    return f"{pid}:{ticks or 0}"
+def owner_label(pid: int, created: float | None) -> str:
+    """Who created a container, as its label says it: ``pid:start-time``."""
+    return f"{pid}:{created or 0}"
 
 
 def owner_label_alive(label: str) -> bool:
-    pid, _, ticks = label.partition(":")
-    return pid.isdigit() and alive(int(pid), int(ticks) if ticks.isdigit() and int(ticks) else None)
-
-
-# ---------------------------------------------------------------- one change at a time
-
-_thread_lock = threading.RLock()
-_depth = 0
-
-
-class Busy(Exception):
-    """Another process holds the services lock (it is starting or stopping services)."""
-
-
-@contextmanager
-def locked(*, wait: bool = True) -> Iterator[None]:
-    """Hold the services lock (threads of this process, and other processes): starts never race.
-
-    Re-entrant within a thread. With ``wait=False``, raise Busy at once instead of waiting for
-    another process's start to finish (what a status display wants).
-    """
-    global _depth
-    if not _thread_lock.acquire(blocking=wait):
-        raise Busy()
+    pid, _, created = label.partition(":")
     try:
-        if _depth:
-            _depth += 1
-            try:
-                yield
-            finally:
-                _depth -= 1
-            return
-        folder = services_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                raise Busy() from None
-            _depth = 1
-            try:
-                yield
-            finally:
-                _depth = 0
-        finally:
-            os.close(fd)  # closing releases the flock
-    finally:
-        _thread_lock.release()
+        when = float(created) or None
+    except ValueError:
+        when = None
+    return pid.isdigit() and supervisor.same_process(int(pid), when)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from workshop.core import room
-from workshop.core.progress import FAILING, PASSED
+from workshop.core.verdict import MARKS
+from workshop.grading import room
 from workshop.tui.room.reading import Learner
 
 # Marks carry the meaning, so it survives NO_COLOR.
-MARKS = {PASSED: "✓", FAILING: "✗"}
 
 
 def describe(learner: Learner) -> Text:
@@ -36,7 +35,7 @@ def describe(learner: Learner) -> Text:
         for step_id, sp in steps.items():
             here = lab == progress.current_lab and step_id == progress.current_step
             tries = f"{sp.attempts} {'try' if sp.attempts == 1 else 'tries'}"
-            line = f"    {MARKS.get(sp.status, '·')} {step_id:<16} {sp.status:<11} {tries}"
+            line = f"    {MARKS.get(sp.status, ('', '·', ''))[1]} {step_id:<16} {sp.status:<11} {tries}"
             text.append(line, style="bold" if here else "")
             text.append("  ← current\n" if here else "\n")
     text.rstrip()

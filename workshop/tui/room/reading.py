@@ -1,6 +1,6 @@
 """What the instructor's screen shows, read from the room's folder in one pass (off the UI thread).
 
-The table's rows are the core's own seats (``workshop.core.room.seat``), read with the core's folder
+The table's rows are the core's own seats (``workshop.grading.room.seat``), read with the core's folder
 rules (``room.read_progress``); each keeps the progress it was computed from, so the details show the
 same moment as the row.
 """
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.core import room
 from workshop.core.progress import Progress
+from workshop.grading import room
 
 
 @dataclass

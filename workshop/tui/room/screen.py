@@ -16,8 +16,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from workshop.core import room
 from workshop.core.errors import friendly
+from workshop.grading import room
 from workshop.tui.room.details import LearnerDetails
 from workshop.tui.room.reading import SORT_ORDER, SORTS, Learner, read
 

@@ -22,8 +22,8 @@ from workshop.tui.widgets.step.step_view import StepView
 
 if TYPE_CHECKING:
     from workshop.core.content import Lab, Step
-    from workshop.core.runner import CheckRun
-    from workshop.core.session import Session
+    from workshop.runs.checks import CheckRun
+    from workshop.runs.session import Session
     from workshop.tui.watch import FolderWatch
     from workshop.tui.widgets.output.command_log import CommandLog
     from workshop.tui.widgets.step.command_block import CommandBlock
@@ -195,9 +195,9 @@ class MainScreen(Screen[None]):
     @work(thread=True, group="prewarm", exit_on_error=False)
     def _prewarm(self) -> None:
         """Have a check process ready before the next `c`."""
-        from workshop.core import runner
+        from workshop.runs import checks
 
-        runner.prewarm()
+        checks.prewarm()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

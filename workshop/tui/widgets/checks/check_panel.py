@@ -10,18 +10,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Static
 
-from workshop.core.runner import CheckRun
-from workshop.core.verdict import Verdict
+from workshop.core.verdict import MARKS, Verdict
+from workshop.runs.checks import CheckRun
 
-LOOKS = {
-    "pending": ("○ pending ", "dim"),
-    "running": ("▶ running ", "bold yellow"),
-    "passed": ("✓ passed  ", "bold green"),
-    "failed": ("✗ failed  ", "bold red"),
-    "error": ("! error   ", "bold red"),
-    "timed out": ("✗ timed out", "bold red"),
-    "skipped": ("- skipped ", "dim"),
-}
+WORDS = {"pending": "pending", "running": "running", "timed out": "timed out"}
+
+
+def _look(state: str) -> tuple[str, str]:
+    """The check's state as the panel shows it: mark and word, padded to one width, and its style."""
+    _code, mark, style = MARKS.get(state, ("", "?", ""))
+    return f"{mark} {WORDS.get(state, state):<8}", style
 
 
 class CheckRow(Vertical):
@@ -46,7 +44,7 @@ class CheckRow(Vertical):
         yield Static("", classes="explain")
 
     def _line(self, extra: str = "") -> Text:
-        label, style = LOOKS.get(self.state, (self.state, ""))
+        label, style = _look(self.state)
         title = self.info.get("title") or self.info.get("name", "")
         return Text.assemble((label, style), " ", (f"{self.info.get('step', '')}: ", "dim"), title, extra)
 
@@ -136,9 +134,9 @@ class CheckPanel(VerticalScroll):
         if not run.verdicts:
             self._summary("No checks ran for this step.")
         elif not failed:
-            self._summary(f"✓ All {len(run.verdicts)} check(s) passed.")
+            self._summary(f"{MARKS['passed'][1]} All {len(run.verdicts)} check(s) passed.")
         else:
-            self._summary(f"✗ {len(failed)} of {len(run.verdicts)} check(s) failed. Fix, save, and press c again.")
+            self._summary(f"{MARKS['failed'][1]} {len(failed)} of {len(run.verdicts)} check(s) failed. Fix, save, and press c again.")
 
     def error(self, message: str) -> None:
         self._summary(f"The checks could not run: {message}")

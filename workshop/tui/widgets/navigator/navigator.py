@@ -11,9 +11,10 @@ from textual.widgets import ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from workshop.core.content import Lab, Step
-from workshop.core.progress import FAILING, PASSED, Progress
+from workshop.core.progress import Progress
+from workshop.core.verdict import FAILING, MARKS, PASSED
 
-ICONS = {PASSED: ("✓", "green"), FAILING: ("✗", "red")}
+ICONS = {status: (MARKS[status][1], MARKS[status][2]) for status in (PASSED, FAILING)}
 Place = tuple[Lab, Step | None]
 GUIDE, ICON = 2, 2  # "├ " before a step (the tree's guide_depth) and "○ " before its title
 

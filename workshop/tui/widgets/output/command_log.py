@@ -61,17 +61,17 @@ class CommandLog(Vertical):
 
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
     def _stream(self, command: str, cwd: Path, log: Log) -> int | None:
-        from workshop.env import procs
+        from workshop.env import supervisor
         from workshop.env.learner import learner_env
 
         # The command comes from the workshop's own text, not from the learner; it runs in its own group,
         # with the workshop's tools on PATH (func-e, registry, go-httpbin) as `workshop shellenv` gives.
-        proc = procs.spawn(["sh", "-c", command], cwd=cwd, env=learner_env(), stdout=subprocess.PIPE, label="command")
+        proc = supervisor.spawn(["sh", "-c", command], cwd=cwd, env=learner_env(), stdout=subprocess.PIPE, label="command")
         self._proc = proc
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             self.app.call_from_thread(log.write_line, raw.decode("utf-8", "replace").rstrip("\n"))
-        return procs.stop(proc, grace=0.5)
+        return supervisor.stop(proc, grace=0.5)
 
     @on(Button.Pressed, "#stop")
     def _stop_pressed(self, event: Button.Pressed) -> None:
@@ -89,10 +89,10 @@ class CommandLog(Vertical):
 
     @work(thread=True, group="command-stop", exit_on_error=False)
     def _kill(self) -> None:
-        from workshop.env import procs
+        from workshop.env import supervisor
 
         if self._proc is not None:
-            procs.stop(self._proc, grace=1.0)
+            supervisor.stop(self._proc, grace=1.0)
 
     @on(Worker.StateChanged)
     def _done(self, event: Worker.StateChanged) -> None:

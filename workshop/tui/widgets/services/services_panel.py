@@ -19,9 +19,9 @@ from textual.widgets import Button, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from workshop.core.content import Lab
-from workshop.core.errors import friendly
+from workshop.core.errors import WorkshopError, friendly
 from workshop.env import services
-from workshop.env.services import ServiceError, ServiceInfo
+from workshop.env.services import ServiceInfo
 from workshop.tui.widgets.services.service_row import ServiceRow
 
 REFRESH_SECONDS = 2.0
@@ -117,7 +117,7 @@ class ServicesPanel(VerticalScroll):
         if name is not None:
             try:
                 text = services.logs(name, LOG_LINES)
-            except ServiceError as exc:
+            except WorkshopError as exc:
                 text = str(exc)
         return Snapshot(running, name, text)
 

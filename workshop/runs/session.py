@@ -10,15 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.content import Lab, Step, Workshop, load_workshop
-from workshop.core.errors import WorkshopError
+from workshop.core.errors import UsageError
 from workshop.core.locations import content_root, default_workspace
 from workshop.core.progress import FAILING, NOT_STARTED, PASSED, Progress, ProgressStore
-from workshop.core.runner import CheckRun, Listener, run_checks
 from workshop.core.verdict import Verdict
-
-
-class UserError(WorkshopError):
-    """Something the user can fix; the message is one sentence that says how."""
+from workshop.runs.checks import CheckRun, Listener, run_checks
 
 
 @dataclass
@@ -37,9 +33,9 @@ class Session:
         try:
             ws = load_workshop(root)
         except ContentError as exc:
-            raise UserError(f"the workshop content cannot be read: {exc}") from None
+            raise UsageError(f"the workshop content cannot be read: {exc}") from None
         if ws.problems and not ws.labs:
-            raise UserError(f"no lab of {root} can be read: {ws.problems[0]}")
+            raise UsageError(f"no lab of {root} can be read: {ws.problems[0]}")
         space = Path(workspace).expanduser().resolve() if workspace else default_workspace().resolve()
         return cls(workshop=ws, workspace=space, store=ProgressStore(space))
 
@@ -47,7 +43,7 @@ class Session:
         try:
             return self.workshop.resolve(ref)
         except LookupError as exc:
-            raise UserError(str(exc)) from None
+            raise UsageError(str(exc)) from None
 
     def lab_dir(self, lab: Lab) -> Path:
         return self.workspace / lab.slug
@@ -59,7 +55,7 @@ class Session:
               timeout: float | None = None) -> CheckRun:
         folder = self.lab_dir(lab)
         if not folder.is_dir():
-            raise UserError(f"lab {lab.id} is not started in {self.workspace}: run `workshop start {lab.id}`")
+            raise UsageError(f"lab {lab.id} is not started in {self.workspace}: run `workshop start {lab.id}`")
         run = run_checks(lab, folder, [step.id] if step else None, on_event=on_event, timeout=timeout)
 
         def update(p: Progress) -> None:
@@ -73,7 +69,7 @@ class Session:
 
     def planned_checks(self, lab: Lab, step: Step | None = None) -> list[dict[str, str]]:
         """The checks a run will report, in the order it runs them, known before it starts."""
-        from workshop.core.validate import find_checks
+        from workshop.runs.validate import find_checks
 
         order = {s.id: n for n, s in enumerate(lab.steps)}
         found = [c for c in find_checks(lab.checks_dir) if step is None or c.step == step.id]

@@ -130,23 +130,18 @@ def give_func_e_its_envoy() -> None:
 
 def stop_lab() -> None:
     """Stop what the lab's checks and services left running (the sidecar, the registries, Envoys)."""
-    from workshop.env import procs, services
+    from workshop.core.locations import state_dir
+    from workshop.env import services, supervisor
 
     services.stop_owned()
-    for record in procs.registry().glob("*.json"):
-        try:
-            pgid = int(json.loads(record.read_text())["pgid"])
-        except (OSError, ValueError, KeyError):
-            continue
-        if pgid != os.getpgid(0):
-            procs.kill_group(pgid, grace=1.0)
-        record.unlink(missing_ok=True)
+    supervisor.stop_everything(state_dir())
 
 
 def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) -> None:
-    from workshop.core.runner import run_checks
+    from workshop.core.errors import WorkshopError
     from workshop.env import services
     from workshop.env.learner import running
+    from workshop.runs.checks import run_checks
 
     folder = workspace / lab.slug
     emit({"event": "lab-start", "lab": lab.slug, "submitted": folder.is_dir()})
@@ -161,7 +156,7 @@ def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) ->
         if lab.services:
             try:
                 services.ensure(lab.services)
-            except services.ServiceError as exc:
+            except WorkshopError as exc:
                 problems.append(f"the workshop could not start {', '.join(lab.services)}: {exc}")
         with running(lab, folder, must_start=False) as not_started:
             problems += not_started

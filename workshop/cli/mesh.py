@@ -1,19 +1,17 @@
 """`workshop mesh apply|get|delete|status|down`: deploy filters with Istio's WasmPlugin resource.
 
-Wire it into ``workshop.cli``: ``add_mesh_parser(sub, [common])`` in ``build_parser()`` and
-its module in ``HANDLERS`` there, so ``main()`` finds ``cmd_mesh``. Imports stay lazy.
+Imports stay lazy.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workshop.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from workshop.cli import output
+from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 HELP = """\
 Deploy your filter with Istio's WasmPlugin resource.
@@ -38,8 +36,9 @@ commands use kubectl against that cluster.
 """
 
 
-def add_mesh_parser(subparsers: Any, common_parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
-    """Add `mesh` and its commands to the `workshop` subparsers; returns the `mesh` parser."""
+def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """`mesh` and its actions, each naming its handler."""
+    common_parents = [common]
     opts = argparse.ArgumentParser(add_help=False)
     opts.add_argument("--json", action="store_true", help="print JSON for machines")
     opts.add_argument("--target", choices=("auto", "local", "cluster"), default=None,
@@ -51,50 +50,69 @@ def add_mesh_parser(subparsers: Any, common_parents: Sequence[argparse.ArgumentP
     sub = mesh.add_subparsers(dest="mesh_command", metavar="ACTION")
     apply = sub.add_parser("apply", help="apply the resources in a YAML file", parents=parents)
     apply.add_argument("-f", "--filename", required=True, metavar="FILE", help="a WasmPlugin or Secret YAML file")
-    sub.add_parser("get", help="list the applied WasmPlugins and Secrets", parents=parents)
+    get = sub.add_parser("get", help="list the applied WasmPlugins and Secrets", parents=parents)
     delete = sub.add_parser("delete", help="delete a WasmPlugin (or Secret) by name", parents=parents)
     delete.add_argument("name")
     delete.add_argument("-n", "--namespace", default="default")
     status = sub.add_parser("status", help="the workload, its sidecar, and the plugins in force", parents=parents)
     status.add_argument("--log", action="store_true", help="also print the end of the sidecar's log")
-    sub.add_parser("down", help="stop the local sidecar (applied resources are kept)", parents=parents)
+    down = sub.add_parser("down", help="stop the local sidecar (applied resources are kept)", parents=parents)
     private = sub.add_parser("private-registry", help="run lab 07's private registry (a login required) until Ctrl-C",
                              parents=parents)
     private.add_argument("--push", metavar="WASM", default="plugin.wasm",
                          help="the module to push there as wasm-workshop/filter:v2 (default plugin.wasm, if present)")
-    mesh.set_defaults(mesh_parser=mesh)
-    return mesh
+    mesh.set_defaults(func=lambda args: _no_action(mesh))
+    for parser, action in ((apply, _apply), (get, _get), (delete, _delete), (status, _status)):
+        parser.set_defaults(func=_on_target(action))
+    down.set_defaults(func=_reported(_down))
+    private.set_defaults(func=_reported(_private_registry))
 
 
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+def _no_action(mesh: argparse.ArgumentParser) -> int:
+    mesh.print_help()
+    return EXIT_USAGE
 
 
-def cmd_mesh(args: argparse.Namespace) -> int:
-    from workshop.env.mesh import MeshError, SchemaMissing, choose
+def _down(args: argparse.Namespace) -> int:
+    from workshop.env.mesh import LocalMesh
 
-    action = getattr(args, "mesh_command", None)
-    if action is None:
-        args.mesh_parser.print_help()
-        return EXIT_USAGE
-    try:
-        if action == "down":
-            from workshop.env.mesh import LocalMesh
+    stopped = LocalMesh().down()
+    print("stopped the local sidecar" if stopped else "the local sidecar was not running")
+    return EXIT_OK
 
-            stopped = LocalMesh().down()
-            print("stopped the local sidecar" if stopped else "the local sidecar was not running")
-            return EXIT_OK
-        if action == "private-registry":
-            return _private_registry(args)
-        target = choose(args.target)
-        return int(globals()[f"_{action}"](target, args))
-    except (MeshError, SchemaMissing) as exc:
-        hint = getattr(exc, "hint", "")
-        if getattr(args, "json", False):
-            _print_json({"error": str(exc), "hint": hint})
-        else:
-            print(f"workshop mesh: {exc}" + (f"\n  try: {hint}" if hint else ""), file=sys.stderr)
-        return EXIT_FAILED
+
+def _on_target(action: Any) -> Any:
+    """The action, run against the chosen target (the local mesh or a cluster)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from workshop.env.mesh import choose
+
+        return int(action(choose(args.target), args))
+
+    return _reported(run)
+
+
+def _reported(action: Any) -> Any:
+    """The action, with what the mesh refuses reported with its hint (exit 1)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from workshop.env.mesh import MeshError, SchemaMissing
+
+        try:
+            return int(action(args))
+        except (MeshError, SchemaMissing) as exc:
+            return _refused(exc, args)
+
+    return run
+
+
+def _refused(exc: Exception, args: argparse.Namespace) -> int:
+    hint = getattr(exc, "hint", "")
+    if getattr(args, "json", False):
+        output.print_json({"error": str(exc), "hint": hint})
+    else:
+        print(f"workshop mesh: {exc}" + (f"\n  try: {hint}" if hint else ""), file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _banner(target: Any) -> None:
@@ -110,7 +128,7 @@ def _apply(target: Any, args: argparse.Namespace) -> int:
         _banner(target)
     outcomes = target.apply(Path(args.filename), say)
     if args.json:
-        _print_json([o.__dict__ for o in outcomes])
+        output.print_json([o.__dict__ for o in outcomes])
     else:
         for o in outcomes:
             print(f"{o.kind.lower()}/{o.name} {o.action}" + (f": {o.detail}" if o.detail else ""))
@@ -122,7 +140,7 @@ def _apply(target: Any, args: argparse.Namespace) -> int:
 def _get(target: Any, args: argparse.Namespace) -> int:
     items = target.get()
     if args.json:
-        _print_json(items)
+        output.print_json(items)
         return EXIT_OK
     if not items:
         print("No WasmPlugins applied. Apply one with `workshop mesh apply -f wasmplugin.yaml`.")
@@ -146,7 +164,7 @@ def _delete(target: Any, args: argparse.Namespace) -> int:
 def _status(target: Any, args: argparse.Namespace) -> int:
     data = target.status()
     if args.json:
-        _print_json(data)
+        output.print_json(data)
         return EXIT_OK
     _banner(target)
     print(f"Workload: {data['workload']}")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from workshop.core import reports
 from workshop.core.content import Lab
-from workshop.core.grading import SubmissionGrade
-from workshop.core.submission import FOLDER, GIT
 from workshop.core.texttable import text_table
+from workshop.grading.grade import SubmissionGrade
+from workshop.grading.submission import FOLDER, GIT
 
 
 def status(grade: SubmissionGrade) -> str:

@@ -1,4 +1,4 @@
-"""One grading job: start ``workshop.core.grade_job`` (in a container or on this host), feed it its job,
+"""One grading job: start ``workshop.grading.job`` (in a container or on this host), feed it its job,
 read its signed events until it is done or its time is up, and stop everything it started.
 """
 
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workshop.core.grade_job import verify
 from workshop.core.verdict import Verdict
+from workshop.grading.job import verify
 
 if TYPE_CHECKING:
-    from workshop.core.grading import GradeOptions
+    from workshop.grading.grade import GradeOptions
 
 SANDBOX_WORKSPACE = "/tmp/work"  # the submission's private, writable copy inside the container
-_live: dict[int, tuple[subprocess.Popen[bytes], str | None, Path]] = {}
+_live: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
 _live_lock = threading.Lock()
 
 
@@ -56,7 +56,7 @@ def sandbox_cpus(cores: int, jobs: int) -> float:
 
 def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions, sandbox: dict[str, Any] | None,
             on_event: Callable[[dict[str, Any]], None]) -> JobOutcome:
-    from workshop.core.grading import python_job_argv
+    from workshop.grading.grade import python_job_argv
 
     key = secrets.token_bytes(32)
     job: dict[str, Any] = {"key": key.hex(), "labs": slugs, "timeout": options.timeout}
@@ -77,14 +77,16 @@ def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions
     limit = options.lab_time_limit * len(slugs) + 60
     outcome = JobOutcome()
     with tempfile.TemporaryFile() as errors:
+        from workshop.env import supervisor
+
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=cwd,
-                                    env=env, start_new_session=True)
+            proc = supervisor.spawn(argv, label="grading job", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                    cwd=cwd, env=env, container=container, meta={"state": str(state)})
         except OSError as exc:
             outcome.broken = f"the grading job could not start ({exc})"
             return outcome
         with _live_lock:
-            _live[proc.pid] = (proc, container, state)
+            _live[proc.pid] = (proc, state)
         try:
             assert proc.stdin is not None
             try:
@@ -94,7 +96,7 @@ def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions
                 pass
             _read(proc, key, time.monotonic() + limit, outcome, on_event)
         finally:
-            _stop(proc, container, state)
+            _stop(proc, state)
             with _live_lock:
                 _live.pop(proc.pid, None)
         errors.seek(0)
@@ -176,32 +178,17 @@ def _explain_end(outcome: JobOutcome, code: int | None, stderr_tail: str, limit:
                                "for using too much memory or too many processes, or it killed the grader")
 
 
-def _stop(proc: subprocess.Popen[bytes], container: str | None, state: Path) -> None:
-    """Stop the job and everything it started: the container, or (on the host) the process groups it recorded."""
-    from workshop.env import procs
+def _stop(proc: subprocess.Popen[bytes], state: Path) -> None:
+    """Stop the job and everything it started: its container, or (on the host) what it recorded under its state."""
+    from workshop.env import supervisor
 
-    if container:
-        from workshop.env.sandbox import remove
-
-        if proc.poll() is None:
-            remove(container)
-    if proc.poll() is None:
-        procs.kill_group(proc.pid, grace=1.0, leader=proc)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for record in (state / "state" / "procs").glob("*.json"):
-        try:
-            procs.kill_group(int(json.loads(record.read_text())["pgid"]), grace=0.5)
-        except (OSError, ValueError, KeyError):
-            pass
+    supervisor.stop(proc, grace=1.0)
+    supervisor.stop_everything(state / "state")
 
 
 def stop_all() -> None:
     """Stop every job still running (on Ctrl-C)."""
     with _live_lock:
         live = list(_live.values())
-    for proc, container, state in live:
-        _stop(proc, container, state)
+    for proc, state in live:
+        _stop(proc, state)

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.core.content import Lab
-from workshop.core.runner import Listener, run_checks
-from workshop.core.validate import find_checks
 from workshop.core.verdict import Verdict
 from workshop.core.workspace import copy_tree
 from workshop.env.learner import NotReady, running
+from workshop.runs.checks import Listener, run_checks
+from workshop.runs.validate import find_checks
 
 
 @dataclass

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from workshop.cli import EXIT_FAILED, EXIT_OK, MARKS, _color, _print_json, _session
+from workshop.cli import output
+from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK
+from workshop.core.verdict import FAILED, PASSED
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    json_opt = output.json_option()
+    for name, help, func, parents in (
+        ("doctor", "check the tools the labs need, and say how to fix what is missing", cmd_doctor, [json_opt]),
+        ("prepare", "download and install what the labs need, so the workshop then runs offline", cmd_prepare, []),
+        ("shellenv", "print the exports that give your shell the workshop's tools (run: eval \"$(workshop shellenv)\")",
+         cmd_shellenv, [json_opt]),
+    ):
+        sub.add_parser(name, help=help, description=help, parents=[common, *parents]).set_defaults(func=func)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -15,11 +29,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         from dataclasses import asdict
 
-        _print_json([asdict(t) for t in tools])
+        output.print_json([asdict(t) for t in tools])
     else:
         for t in tools:
-            code, mark = MARKS["passed"] if t.ok else (("33", "!") if t.optional else MARKS["failed"])
-            print(f"  {_color(code, mark)} {t.name:<14} {t.version or 'not found':<12} {t.where}")
+            sign = output.mark(PASSED) if t.ok else output.color("33", "!") if t.optional else output.mark(FAILED)
+            print(f"  {sign} {t.name:<14} {t.version or 'not found':<12} {t.where}")
             if not t.ok:
                 print(f"      needed for: {t.needed_for}\n      fix: {t.fix}")
     return EXIT_OK if all(t.ok or t.optional for t in tools) else EXIT_FAILED
@@ -34,7 +48,7 @@ def cmd_shellenv(args: argparse.Namespace) -> int:
     exports.pop("PATH", None)  # the tools' folders go in front of the shell's own PATH, not a copy of ours
     dirs = [str(d) for d in tool_dirs()]
     if args.json:
-        _print_json({"path_prepend": dirs, "env": exports})
+        output.print_json({"path_prepend": dirs, "env": exports})
         return EXIT_OK
     print("# the workshop's tools (func-e, registry, go-httpbin) on PATH; func-e runs the prepared Envoy offline")
     print(f'export PATH={shlex.quote(":".join(dirs))}:"$PATH"')
@@ -46,7 +60,7 @@ def cmd_shellenv(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from workshop.env.prepare import PrepareError, prepare
 
-    session = _session(args)
+    session = output.session(args)
     try:
         done = prepare(session.workshop, progress=lambda msg: print(f"  … {msg}", flush=True))
     except PrepareError as exc:

@@ -1,7 +1,6 @@
 """`workshop grade` and `workshop room`: the instructor's and the CI job's commands.
 
-Wired into ``workshop.cli``: ``add_grade_parsers(sub, [common])`` in ``build_parser()``, and this module
-in its ``HANDLERS`` so ``main()`` finds ``cmd_grade`` and ``cmd_room``. Imports stay lazy.
+Imports stay lazy.
 """
 
 from __future__ import annotations
@@ -10,11 +9,11 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workshop.cli import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
+from workshop.cli.exit_codes import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
+from workshop.core.errors import UsageError
 
 GRADE_HELP = """\
 Grade submissions with the workshop's own checks (never with anything a submission carries).
@@ -39,8 +38,9 @@ or their workspaces (whose progress is read from this machine's state folder).
 """
 
 
-def add_grade_parsers(subparsers: Any, common_parents: Sequence[argparse.ArgumentParser] = ()) -> None:
-    """Register `grade` and `room` on the `workshop` subparsers."""
+def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """`grade` and `room`, each naming its handler."""
+    common_parents = [common]
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser("grade", help="grade submissions (folders, git repositories, tarballs) with the workshop's checks",
                               description=GRADE_HELP, formatter_class=fmt, parents=list(common_parents))
@@ -65,12 +65,8 @@ def add_grade_parsers(subparsers: Any, common_parents: Sequence[argparse.Argumen
     r.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     r.add_argument("--tui", action="store_true", help="open the instructor's screen: the live table, sortable, with details")
     r.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes (2)")
-
-
-def _usage(message: str) -> Exception:
-    from workshop.core.session import UserError
-
-    return UserError(message)
+    p.set_defaults(func=cmd_grade)
+    r.set_defaults(func=cmd_room)
 
 
 def _labs(workshop: Any, given: str | None) -> list[Any]:
@@ -79,7 +75,7 @@ def _labs(workshop: Any, given: str | None) -> list[Any]:
     try:
         return [workshop.lab(ref) for ref in given.split(",") if ref.strip()]
     except LookupError as exc:
-        raise _usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 class ProgressLines:
@@ -101,26 +97,26 @@ class ProgressLines:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from workshop.core import gradebook
-    from workshop.core.grading import DOCKER, NONE, GradeOptions, GradingError, grade
-    from workshop.core.session import Session
-    from workshop.core.submission import SubmissionError, identify, unique_names
+    from workshop.grading import gradebook
+    from workshop.grading.grade import DOCKER, NONE, GradeOptions, GradingError, grade
+    from workshop.grading.submission import SubmissionError, identify, unique_names
+    from workshop.runs.session import Session
 
     workshop = Session.open(getattr(args, "content", None), None).workshop
     labs = _labs(workshop, args.labs)
     if args.jobs < 1:
-        raise _usage("--jobs must be 1 or more")
+        raise UsageError("--jobs must be 1 or more")
     try:
         submissions = [identify(s) for s in args.submissions]
     except SubmissionError as exc:
-        raise _usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
     unique_names(submissions)
     sandbox = args.sandbox
     if sandbox is None:
         from workshop.env.sandbox import engine_answers
 
         if not engine_answers():
-            raise _usage("no Docker engine answers, so there is no sandbox: start dockerd, or pass --sandbox none "
+            raise UsageError("no Docker engine answers, so there is no sandbox: start dockerd, or pass --sandbox none "
                          "to run the submissions' code on this host")
         sandbox = DOCKER
     options = GradeOptions(labs=labs, jobs=args.jobs, sandbox=sandbox if sandbox == DOCKER else NONE,
@@ -158,11 +154,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_room(args: argparse.Namespace) -> int:
-    from workshop.core import room
+    from workshop.grading import room
 
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
-        raise _usage(f"{folder} is not a folder: pass the folder holding the progress files or workspaces")
+        raise UsageError(f"{folder} is not a folder: pass the folder holding the progress files or workspaces")
     if args.tui:
         from workshop.tui.room import run_room_app
 

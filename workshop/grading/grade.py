@@ -1,6 +1,6 @@
 """Grade submissions: the workshop's own checks against each learner's copy, in parallel, in a sandbox.
 
-Each submission is copied, then graded by one job process (``workshop.core.grade_job``): in a Docker
+Each submission is copied, then graded by one job process (``workshop.grading.job``): in a Docker
 container (``sandbox="docker"``) or on this host (``sandbox="none"``). The job signs what it reports;
 what it reports is folded into the checks this grader collected itself from the content, so the
 points always come from the workshop, and a check that never reported counts as failed.
@@ -22,9 +22,9 @@ from typing import Any
 
 from workshop.core.content import Lab, Workshop
 from workshop.core.errors import WorkshopError
-from workshop.core.jobs import JobOutcome, run_job, stop_all
-from workshop.core.submission import Submission, SubmissionError, materialize
 from workshop.core.verdict import ERROR, FAILED, TIMED_OUT, Verdict
+from workshop.grading.jobs import JobOutcome, run_job, stop_all
+from workshop.grading.submission import Submission, SubmissionError, materialize
 
 DOCKER, NONE = "docker", "none"
 Progress = Callable[[str, str], None]  # (learner, what happened)
@@ -191,11 +191,11 @@ def _sandbox_setup(workshop: Workshop, options: GradeOptions, say: Progress) -> 
     if options.sandbox != DOCKER:
         return None
     from workshop.core.locations import cache_dir
-    from workshop.env import sandbox
+    from workshop.env import sandbox, supervisor
 
     if not sandbox.engine_answers():
         raise GradingError("no Docker engine answers here: start dockerd, or grade on this host with --sandbox none")
-    sandbox.remove_leftovers()
+    supervisor.reap()  # grading containers whose grader crashed
     say("", "preparing the sandbox (image and Go build cache; once per machine)")
     try:
         sandbox.ensure_image()
@@ -285,4 +285,4 @@ def python_argv() -> list[str]:
 
 def python_job_argv() -> list[str]:
     """The job on this host."""
-    return [*python_argv(), "-m", "workshop.core.grade_job"]
+    return [*python_argv(), "-m", "workshop.grading.job"]

@@ -5,15 +5,30 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
-from workshop.cli import EXIT_FAILED, EXIT_OK, MARKS, _color, _print_json, _session
+from workshop.cli import output
+from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK
+from workshop.core.verdict import FAILED, PASSED
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    json_opt = output.json_option()
+    help = "prove every check fails on its lab's starter and passes on its solution"
+    p = sub.add_parser("selftest", help=help, description=help, parents=[common, json_opt])
+    p.add_argument("lab", nargs="?", help="only this lab")
+    p.add_argument("--backend", choices=("process", "docker"), help="run the lab's services as local processes or containers")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    p.set_defaults(func=cmd_selftest)
+    help = "lint the content: front matter, steps, checks, starter and solution"
+    sub.add_parser("validate", help=help, description=help, parents=[common, json_opt]).set_defaults(func=cmd_validate)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
     from workshop.core import reports
-    from workshop.core.selftest import prove
+    from workshop.runs.selftest import prove
 
-    session = _session(args)
+    session = output.session(args)
     labs = [session.resolve(args.lab)[0]] if args.lab else session.workshop.labs
     if args.backend:
         os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
@@ -36,12 +51,11 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         for c in proof.checks:
             s = c.on_starter.status if c.on_starter else "not run"
             o = c.on_solution.status if c.on_solution else "not run"
-            code, mark = MARKS["passed"] if c.ok else MARKS["failed"]
-            print(f"  {_color(code, mark)} {c.step}/{c.name}: starter {s}, solution {o}")
+            print(f"  {output.mark(PASSED if c.ok else FAILED)} {c.step}/{c.name}: starter {s}, solution {o}")
             if not c.ok and c.on_solution and not c.on_solution.passed:
                 print("      on the solution: " + c.on_solution.explain().replace("\n", "\n      "))
         for problem in proof.problems:
-            print(f"  {_color('31', '✗')} {problem}")
+            print(f"  {output.mark(FAILED)} {problem}")
     ok = all(p.ok for p in proofs)
     if args.junit:
         from pathlib import Path
@@ -52,13 +66,13 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         for p in proofs:
             vs = []
             for c in p.checks:
-                status = "passed" if c.ok else "failed"
+                status = PASSED if c.ok else FAILED
                 msg = "" if c.ok else f"starter: {c.on_starter.status if c.on_starter else 'not run'}, solution: {c.on_solution.status if c.on_solution else 'not run'}"
                 vs.append(Verdict(lab=p.lab.slug, step=c.step, name=c.name, nodeid=c.name, status=status, message=msg))
             suites.append((f"selftest {p.lab.slug}", vs))
         Path(args.junit).write_text(reports.junit_xml(suites, name="workshop selftest"))
     if args.json:
-        _print_json({"ok": ok, "labs": [{"lab": p.lab.slug, "ok": p.ok, "problems": p.problems, "checks": [
+        output.print_json({"ok": ok, "labs": [{"lab": p.lab.slug, "ok": p.ok, "problems": p.problems, "checks": [
             {"step": c.step, "name": c.name, "ok": c.ok,
              "starter": c.on_starter.status if c.on_starter else None,
              "solution": c.on_solution.status if c.on_solution else None} for c in p.checks]} for p in proofs]})
@@ -69,12 +83,12 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from workshop.core.locations import content_root
-    from workshop.core.validate import validate
+    from workshop.runs.validate import validate
 
     root = content_root(args.content)
     problems = validate(root)
     if args.json:
-        _print_json({"content": str(root), "ok": not problems, "problems": [{"where": p.where, "message": p.message} for p in problems]})
+        output.print_json({"content": str(root), "ok": not problems, "problems": [{"where": p.where, "message": p.message} for p in problems]})
     else:
         for p in problems:
             print(p)

@@ -76,14 +76,14 @@ _warm: CheckProcess | None = None
 
 
 def _spawn_check_process() -> CheckProcess:
-    from workshop.env import procs
+    from workshop.env import supervisor
 
     read_fd, write_fd = os.pipe()
     env = {**os.environ, "WORKSHOP_EVENTS_FD": str(write_fd), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
            "PYTHONDONTWRITEBYTECODE": "1"}
     log = tempfile.TemporaryFile()
     try:
-        proc = procs.spawn([sys.executable, "-m", "workshop.checking.warm"], env=env, stdout=log,
+        proc = supervisor.spawn([sys.executable, "-m", "workshop.checking.warm"], env=env, stdout=log,
                            stdin=subprocess.PIPE, label="checks", pass_fds=(write_fd,))
     except BaseException:
         os.close(read_fd)
@@ -105,9 +105,9 @@ def prewarm() -> None:
 def discard_warm() -> None:
     global _warm
     if _warm is not None:
-        from workshop.env import procs
+        from workshop.env import supervisor
 
-        procs.stop(_warm.proc, grace=0.5)
+        supervisor.stop(_warm.proc, grace=0.5)
         os.close(_warm.events)
         _warm.log.close()
         _warm = None
@@ -130,9 +130,9 @@ def run_checks(
     timeout: float | None = None,
 ) -> CheckRun:
     """Run the checks of ``lab`` (or only of ``steps``) against ``workspace``."""
-    from workshop.env import procs
+    from workshop.env import supervisor
 
-    procs.reap_stale()
+    supervisor.reap()
     result = CheckRun(lab=lab)
     started = time.monotonic()
     emit = on_event or (lambda e: None)
@@ -151,7 +151,7 @@ def _run_child(
     result: CheckRun, emit: Listener,
 ) -> bool:
     """One pytest process; returns False when it had to be killed and the rest must run in a new one."""
-    from workshop.env import procs
+    from workshop.env import supervisor
 
     checker = _take_check_process()
     child, read_fd, log = checker.proc, checker.events, checker.log
@@ -178,16 +178,16 @@ def _run_child(
                     line, buffer = buffer.split(b"\n", 1)
                     current, current_deadline = _handle(json.loads(line), result, emit, current, current_deadline)
             elif current and time.monotonic() > current_deadline:
-                procs.stop(child, grace=1.0)
+                supervisor.stop(child, grace=1.0)
                 verdict = _lost(current, TIMED_OUT, f"the check did not finish within its {current['timeout']:g} s limit")
                 verdict.hint = "does your code loop forever or wait for something that never comes?"
                 _record(verdict, result, emit)
                 return False
-        code = procs.stop(child, grace=2.0)
+        code = supervisor.stop(child, grace=2.0)
     finally:
         os.close(read_fd)
         if child.poll() is None:
-            procs.stop(child, grace=0.5)
+            supervisor.stop(child, grace=0.5)
     with log:
         log.seek(0)
         child_output = log.read().decode("utf-8", errors="replace").strip()

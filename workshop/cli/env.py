@@ -1,8 +1,6 @@
 """`workshop env up|down|status|logs`: the live services from the command line.
 
-Wire it into ``workshop.cli``: ``add_env_parser(sub, [common])`` in ``build_parser()`` and
-its module in ``HANDLERS`` there, so ``main()`` finds ``cmd_env``. Imports stay lazy: this module
-loads nothing heavy.
+Imports stay lazy: this module loads nothing heavy.
 """
 
 from __future__ import annotations
@@ -10,10 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workshop.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from workshop.cli import output
+from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from workshop.env.services import ServiceInfo
@@ -36,14 +35,12 @@ WORKSHOP_BACKEND (process, the default; docker; auto = docker when an engine ans
 """
 
 
-def add_env_parser(subparsers: Any, common_parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
-    """Add `env` and its commands to the `workshop` subparsers; returns the `env` parser."""
-    json_opt = argparse.ArgumentParser(add_help=False)
-    json_opt.add_argument("--json", action="store_true", help="print JSON for machines")
-    parents = [*common_parents, json_opt]
+def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """`env` and its actions, each naming its handler."""
+    parents = [common, output.json_option()]
     env = subparsers.add_parser("env", help="start, stop and inspect the live services (Envoy, registry, httpbin)",
-                                description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                parents=list(common_parents))
+                                description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
+    env.set_defaults(func=lambda args: _no_action(env))
     sub = env.add_subparsers(dest="env_command", metavar="ACTION")
     up = sub.add_parser("up", help="start services and wait until they are ready", parents=parents)
     up.add_argument("services", nargs="*", metavar="SERVICE", help=f"{NAMES} (default: all)")
@@ -54,28 +51,35 @@ def add_env_parser(subparsers: Any, common_parents: Sequence[argparse.ArgumentPa
     up.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for readiness (30)")
     down = sub.add_parser("down", help="stop services (default: all) and remove their containers", parents=parents)
     down.add_argument("services", nargs="*", metavar="SERVICE", help=f"{NAMES} (default: all)")
-    sub.add_parser("status", help="show what runs, where, and who owns it", parents=parents)
+    status = sub.add_parser("status", help="show what runs, where, and who owns it", parents=parents)
     logs = sub.add_parser("logs", help="print the end of a service's log", parents=parents)
     logs.add_argument("service", metavar="SERVICE", help=NAMES)
     logs.add_argument("--lines", "-n", type=int, default=50, metavar="N", help="how many lines (default 50; 0: all)")
-    return env
+    for parser, action in ((up, _up), (down, _down), (status, _status), (logs, _logs)):
+        parser.set_defaults(func=_reported(action))
 
 
-def cmd_env(args: argparse.Namespace) -> int:
-    """Run `workshop env ACTION`; 0 on success, 1 when a service fails, 2 for a usage mistake."""
-    from workshop.env.services import ServiceError, UsageError
+def _no_action(env: argparse.ArgumentParser) -> int:
+    print("workshop env: name an action: up, down, status or logs (`workshop env --help`)", file=sys.stderr)
+    return EXIT_USAGE
 
-    action = getattr(args, "env_command", None)
-    if not action:
-        print("workshop env: name an action: up, down, status or logs (`workshop env --help`)", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        return int(ACTIONS[action](args))
-    except ServiceError as exc:
-        if getattr(args, "json", False):
-            print(json.dumps({"ok": False, "error": str(exc)}, indent=2))
-        print(f"workshop env {action}: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
+
+def _reported(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """The action, with a service that fails reported as `workshop env ACTION: why` (exit 1)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from workshop.env.docker_engine import EngineError
+        from workshop.env.services import ServiceError
+
+        try:
+            return int(action(args))
+        except (ServiceError, EngineError) as exc:
+            if getattr(args, "json", False):
+                print(json.dumps({"ok": False, "error": str(exc)}, indent=2))
+            print(f"workshop env {args.env_command}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
 
 
 def _say(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -159,5 +163,3 @@ def _logs(args: argparse.Namespace) -> int:
         print(text)
     return EXIT_OK
 
-
-ACTIONS = {"up": _up, "down": _down, "status": _status, "logs": _logs}
