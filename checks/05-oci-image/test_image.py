@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from workshop.checking import fail
-from workshop.core import oci
+from workshop.env import oci
 from workshop.core import wasm as wasmlib
 
 REPOSITORY = "wasm-workshop/filter:v1"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from workshop.checking import fail
-from workshop.core import oci
+from workshop.env import oci
 from workshop.env import http as httplib
 from workshop.env import mesh
 
