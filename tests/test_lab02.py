@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import ROOT
 from workshop.core.content import load_workshop
-from workshop.runs.checks import run_checks
 from workshop.env import supervisor
+from workshop.runs.checks import run_checks
 
 pytestmark = pytest.mark.slow
 LAB = load_workshop(ROOT).lab("02")

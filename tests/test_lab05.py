@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from workshop.env import oci
 from workshop.core.content import load_workshop
+from workshop.env import oci, services, supervisor
 from workshop.runs.checks import run_checks
-from workshop.env import services, supervisor
 
 pytestmark = pytest.mark.slow
 LAB = load_workshop(ROOT).lab("05")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tests.conftest import make_content
 from workshop.core.content import load_workshop
-from workshop.runs.checks import run_checks
 from workshop.env import supervisor
+from workshop.runs.checks import run_checks
 
 CHECKS = '''
 import os, signal, time

@@ -5,8 +5,8 @@ import hashlib
 import pytest
 
 from workshop.checking import fail
-from workshop.env import oci
 from workshop.core import wasm as wasmlib
+from workshop.env import oci
 
 REPOSITORY = "wasm-workshop/filter:v1"
 

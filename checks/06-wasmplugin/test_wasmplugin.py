@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 from workshop.checking import fail
-from workshop.env import oci
 from workshop.env import http as httplib
-from workshop.env import mesh
+from workshop.env import mesh, oci
 
 FILE = "wasmplugin.yaml"
 

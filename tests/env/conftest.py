@@ -63,9 +63,8 @@ def ports(monkeypatch: pytest.MonkeyPatch) -> Ports:
 def stop_services(isolated: Path) -> Iterator[None]:
     """Whatever a test leaves up is stopped with its state folder still in place."""
     yield
-    from workshop.env import services
-
     from workshop.core.errors import WorkshopError
+    from workshop.env import services
 
     try:
         services.down()

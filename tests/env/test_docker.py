@@ -9,8 +9,7 @@ import subprocess
 import pytest
 
 from tests.env.conftest import env_cli
-from workshop.env import http, services
-from workshop.env import supervisor
+from workshop.env import http, services, supervisor
 from workshop.env.services import Ports, containers, images, records
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from workshop.grading import gradebook
-from workshop.grading import room
-from workshop.grading.job import sign, verify
-from workshop.grading.grade import LabGrade, SubmissionGrade
 from workshop.core.progress import FAILING, PASSED, Progress, StepProgress
+from workshop.core.verdict import Verdict
+from workshop.grading import gradebook, room
+from workshop.grading.grade import LabGrade, SubmissionGrade
+from workshop.grading.job import sign, verify
 from workshop.grading.submission import (
     FOLDER,
     Submission,
@@ -22,7 +22,6 @@ from workshop.grading.submission import (
     identify,
     materialize,
 )
-from workshop.core.verdict import Verdict
 
 LAB = "01-first-filter"
 
@@ -147,8 +146,8 @@ def test_grading_on_the_host_stops_when_a_lab_port_is_taken() -> None:
     import socket
 
     from workshop.core.content import load_workshop
-    from workshop.grading.grade import GradingError, check_host_ports, fixed_ports
     from workshop.core.locations import content_root
+    from workshop.grading.grade import GradingError, check_host_ports, fixed_ports
 
     lab = load_workshop(content_root()).lab("05")
     assert fixed_ports(lab) == {5000: "registry"}

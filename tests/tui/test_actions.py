@@ -11,8 +11,8 @@ from textual.widgets import Collapsible, Log, Markdown, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
 from tests.tui.conftest import make_app, wait_for
-from workshop.runs.session import Session
 from workshop.env import supervisor
+from workshop.runs.session import Session
 from workshop.tui.screens.confirm import ConfirmScreen
 from workshop.tui.screens.main import MainScreen
 from workshop.tui.widgets.checks.check_panel import CheckRow

@@ -10,8 +10,8 @@ import pytest
 from textual.widgets import Button, RichLog, Static
 
 from tests.tui.conftest import make_app, wait_for
-from workshop.runs.session import Session
 from workshop.env import http, services
+from workshop.runs.session import Session
 from workshop.tui.widgets.services.service_row import ServiceRow
 from workshop.tui.widgets.services.services_panel import ServicesPanel
 

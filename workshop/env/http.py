@@ -47,7 +47,7 @@ def _request(url: str, method: str, headers: dict[str, str] | None, body: bytes 
         data = resp.read()
     except ConnectionRefusedError:
         raise NoResponse(f"nothing listens on {host}:{port}") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise NoResponse(f"no response from {host}:{port}{path} within {timeout:g} s") from None
     except (http.client.HTTPException, ConnectionError) as exc:
         raise NoResponse(f"the connection to {host}:{port} broke: {exc.__class__.__name__} {exc}".strip()) from None
