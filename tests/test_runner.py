@@ -72,7 +72,7 @@ def test_every_misbehaving_check_gets_its_own_verdict(tmp_path: Path, monkeypatc
     assert by["has_a_bug"].status == "error" and "KeyError" in by["has_a_bug"].message
     assert by["command_that_hangs"].status == "failed" and "hung" in by["command_that_hangs"].message
     assert "killed: time limit" in by["command_that_hangs"].output
-    kinds = [e["event"] for e in events]
+    kinds = [e.kind for e in events]
     assert kinds.count("start") >= 7 and kinds.count("result") == 7
     assert supervisor.tracked() == []  # nothing left running or recorded
 

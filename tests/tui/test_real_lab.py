@@ -42,5 +42,5 @@ async def test_the_solution_passes_the_lab(tmp_path: Path, lab01_content: Path) 
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("a")
         await wait_for(pilot, lambda: not app.screen.checking, timeout=300)  # type: ignore[attr-defined]
-        assert [r.state for r in app.screen.query(CheckRow)] == ["passed"] * 4
+        assert [r.state for r in app.screen.query(CheckRow)] == ["passed"] * 5
         assert "Lab 01 complete" in "".join(md.source for md in app.screen.query_one(StepView).query("Markdown"))

@@ -38,13 +38,12 @@ class Check:
         kwargs = marker.kwargs if marker else {}
         doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
         name = item.name.removeprefix("test_")
-        path, line, _ = item.location
         return cls(
             nodeid=item.nodeid, lab=Path(str(item.path)).parent.name,
             step=str(marker.args[0]) if marker and marker.args else "", name=name,
             title=doc.splitlines()[0] if doc else name.replace("_", " "),
             timeout=float(check_timeout or kwargs.get("timeout", DEFAULT_TIMEOUT)),
-            points=int(kwargs.get("points", 1)), path=str(item.path), line=int(line or 0) + 1,
+            points=int(kwargs.get("points", 1)), path=str(item.path), line=_def_line(item),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +57,18 @@ class Check:
         """A verdict for this check that the check itself could not give (it was killed, it never ran)."""
         return Verdict(lab=self.lab, step=self.step, name=self.name, nodeid=self.nodeid, status=status,
                        title=self.title, message=message, points=self.points)
+
+
+def _def_line(item: Any) -> int:
+    """The line of the check's ``def`` (below its decorators), 1-based; 0 when its source cannot be read."""
+    import inspect
+
+    try:
+        lines, start = inspect.getsourcelines(item.function)
+    except (AttributeError, OSError, TypeError):
+        return 0
+    below = next((n for n, text in enumerate(lines) if text.lstrip().startswith(("def ", "async def "))), 0)
+    return start + below
 
 
 # ---------------------------------------------------------------- what the check process tells the runner

@@ -7,7 +7,6 @@ one JSON line per event from the file descriptor in ``WORKSHOP_EVENTS_FD``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import time
@@ -16,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from workshop.checking import fixtures
+from workshop.checking import fixtures, model
 from workshop.checking.commands import Deadline
 from workshop.checking.feedback import CheckFailed, CheckTimeout, take_notes
 from workshop.checking.fixtures import DEADLINE, TRANSCRIPT
-from workshop.core.verdict import Verdict
+from workshop.checking.model import Check
+from workshop.core.verdict import ERROR, FAILED, PASSED, SKIPPED, TIMED_OUT, Verdict
 from workshop.env import clock
 
-DEFAULT_TIMEOUT = 60.0
 OUTCOME = pytest.StashKey[Verdict]()
 
 
@@ -45,35 +44,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _EVENTS = pytest.StashKey[Any]()
+_CHECKS = pytest.StashKey[Check]()
 
 
-def emit(config: pytest.Config, event: dict[str, Any]) -> None:
+def emit(config: pytest.Config, event: model.Event) -> None:
     stream = config.stash.get(_EVENTS, None)
     if stream is not None:
-        stream.write(json.dumps(event) + "\n")
+        stream.write(model.to_line(event) + "\n")
 
 
-def check_info(item: pytest.Item) -> dict[str, Any]:
-    """Lab, step, name, time limit and points of a collected check."""
-    marker = item.get_closest_marker("step")
-    step = marker.args[0] if marker and marker.args else ""
-    kwargs = marker.kwargs if marker else {}
-    timeout = item.config.getoption("check_timeout") or float(kwargs.get("timeout", DEFAULT_TIMEOUT))
-    return {
-        "nodeid": item.nodeid,
-        "lab": Path(str(item.path)).parent.name,
-        "step": step,
-        "name": item.name.removeprefix("test_"),
-        "title": _title(item),
-        "timeout": timeout,
-        "points": int(kwargs.get("points", 1)),
-    }
-
-
-def _title(item: pytest.Item) -> str:
-    """The check's docstring's first line, else its name in words."""
-    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+def check_of(item: pytest.Item) -> Check:
+    """What the collected check is (lab, step, title, time limit, points): the one model, made once per item."""
+    if _CHECKS not in item.stash:
+        item.stash[_CHECKS] = Check.from_item(item, item.config.getoption("check_timeout"))
+    return item.stash[_CHECKS]
 
 
 def _step_order(items: list[pytest.Item]) -> dict[tuple[str, str], int]:
@@ -92,20 +76,22 @@ def _step_order(items: list[pytest.Item]) -> dict[tuple[str, str], int]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not any(is_check(i) for i in items):
+        if config.stash.get(_EVENTS, None) is not None:
+            emit(config, model.Collected([check_of(i) for i in items]))  # tests without a step: validate names them
         return  # not a run of workshop checks (e.g. the project's own tests)
     given = config.getoption("step_order")
     if given and items:  # the runner knows the order already; no need to read lab.md again
-        lab = check_info(items[0])["lab"]
+        lab = check_of(items[0]).lab
         order = {(lab, s): n for n, s in enumerate(given.split(","))}
     else:
         order = _step_order(items)
-    items.sort(key=lambda i: order.get((check_info(i)["lab"], check_info(i)["step"]), len(order)))
+    items.sort(key=lambda i: order.get((check_of(i).lab, check_of(i).step), len(order)))
     wanted = set(config.getoption("step"))
     if wanted:
-        keep = [i for i in items if check_info(i)["step"] in wanted]
+        keep = [i for i in items if check_of(i).step in wanted]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
-    emit(config, {"event": "collected", "checks": [check_info(i) for i in items]})
+    emit(config, model.Collected([check_of(i) for i in items]))
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
@@ -122,12 +108,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  #
     if not is_check(item):
         yield
         return
-    info = check_info(item)
+    check = check_of(item)
     item.stash[TRANSCRIPT] = []
-    item.stash[DEADLINE] = Deadline(info["timeout"])
-    emit(item.config, {"event": "start", **info})
-    item.stash[OUTCOME] = Verdict(**{k: info[k] for k in ("lab", "step", "name", "title", "points")},
-                                  nodeid=item.nodeid, status="passed")
+    item.stash[DEADLINE] = Deadline(check.timeout)
+    emit(item.config, model.Started(check))
+    item.stash[OUTCOME] = check.verdict(PASSED)
     started, tools_before = time.monotonic(), clock.spent()
     take_notes()
     yield
@@ -136,13 +121,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):  #
     verdict.seconds = round(time.monotonic() - started, 3)
     verdict.tool_seconds = round(clock.spent() - tools_before, 3)
     verdict.output = "\n".join(item.stash[TRANSCRIPT])
-    emit(item.config, {"event": "result", "verdict": verdict.to_dict()})
+    emit(item.config, model.Finished(verdict))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if is_check(item) and hasattr(signal, "setitimer"):
         signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, check_info(item)["timeout"])
+        signal.setitimer(signal.ITIMER_REAL, check_of(item).timeout)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -159,26 +144,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         return
     report: pytest.TestReport = outcome.get_result()
     verdict: Verdict = item.stash[OUTCOME]
-    if report.skipped and verdict.status == "passed":
-        verdict.status = "skipped"
+    if report.skipped and verdict.status == PASSED:
+        verdict.status = SKIPPED
         verdict.message = str(call.excinfo.value) if call.excinfo else "skipped"
-    if not report.failed or verdict.status not in ("passed", "skipped"):
+    if not report.failed or verdict.status not in (PASSED, SKIPPED):
         return
     exc = call.excinfo.value if call.excinfo else None
     if isinstance(exc, CheckTimeout):
-        limit = check_info(item)["timeout"]
-        verdict.status = "timed out"
+        limit = check_of(item).timeout
+        verdict.status = TIMED_OUT
         verdict.message = f"the check did not finish within its {limit:g} s limit"
         verdict.hint = "does your code loop forever or wait for something that never comes?"
     elif isinstance(exc, CheckFailed):
-        verdict.status = "failed"
+        verdict.status = FAILED
         verdict.message, verdict.expected, verdict.seen, verdict.hint = exc.summary, exc.expected, exc.seen, exc.hint
         report.longrepr = exc.render()  # plain words, also for `pytest checks/` on its own
         return
     elif isinstance(exc, AssertionError):
-        verdict.status = "failed"
+        verdict.status = FAILED
         verdict.message = str(exc).strip() or "an assertion failed"
     else:
-        verdict.status = "error"
+        verdict.status = ERROR
         verdict.message = f"the check itself broke ({type(exc).__name__}: {exc}); this is a bug in the check, not in your work"
     verdict.traceback = str(report.longrepr)

@@ -25,6 +25,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
+    from workshop.checking import model
     from workshop.core import reports
     from workshop.runs.selftest import prove
 
@@ -35,9 +36,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     proofs = []
     live = not args.json and sys.stdout.isatty()  # a line that says what runs now, on which side
 
-    def show(side: str, event: dict) -> None:
-        if event.get("event") == "start":
-            print(f"\r\033[K  … on the {side}: {event['step']}/{event['name']}", end="", flush=True)
+    def show(side: str, event: model.Event) -> None:
+        if isinstance(event, model.Started):
+            print(f"\r\033[K  … on the {side}: {event.check.step}/{event.check.name}", end="", flush=True)
 
     for lab in labs:
         if not args.json:

@@ -108,8 +108,8 @@ def _print_verdict(v: Verdict, verbose: bool) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from workshop.checking import model
     from workshop.core import reports
-    from workshop.core.verdict import Verdict
     from workshop.runs import checks
 
     checks.prewarm()  # Python and pytest load in the check process while we read the content
@@ -123,16 +123,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     live = not args.json and sys.stdout.isatty()  # a line that says what runs now, replaced by its verdict
 
-    def show(event: dict) -> None:
+    def show(event: model.Event) -> None:
         if args.json:
             return
-        if event["event"] == "start" and live:
-            print(f"\r\033[K  … {event['step']}/{event['name']}  "
+        if isinstance(event, model.Started) and live:
+            print(f"\r\033[K  … {event.check.step}/{event.check.name}  "
                   f"{output.color('2', '(running)')}", end="", flush=True)
-        elif event["event"] == "result":
+        elif isinstance(event, model.Finished):
             if live:
                 print("\r\033[K", end="")
-            _print_verdict(Verdict.from_dict(event["verdict"]), bool(getattr(args, "verbose", False)))
+            _print_verdict(event.verdict, bool(getattr(args, "verbose", False)))
 
     try:
         run = session.check(lab, step, on_event=show, timeout=args.timeout)

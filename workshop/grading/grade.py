@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workshop.checking.model import Check
 from workshop.core.content import Lab, Workshop
 from workshop.core.errors import WorkshopError
 from workshop.core.verdict import ERROR, FAILED, TIMED_OUT, Verdict
@@ -123,42 +124,14 @@ def check_host_ports(labs: list[Lab]) -> None:
                                    "what uses it (`workshop env down`), or grade in containers with --sandbox docker")
 
 
-COLLECT = """
-import contextlib, io, json, os, sys
-import pytest
-from workshop.checking.plugin import check_info
+def catalog(lab: Lab) -> list[Check]:
+    """The lab's checks, collected here from the workshop's own files (never from a submission)."""
+    from workshop.runs.checks import collect
 
-class Collector:
-    checks = []
-    def pytest_collection_finish(self, session):
-        Collector.checks = [check_info(item) for item in session.items]
-
-argv = json.loads(sys.argv[1])
-with contextlib.redirect_stdout(io.StringIO()) as out:
-    code = pytest.main(argv, plugins=[Collector()])
-print(json.dumps({"code": int(code), "checks": Collector.checks, "output": out.getvalue()[-800:]}))
-"""
-
-
-def catalog(lab: Lab) -> list[dict[str, Any]]:
-    """The lab's checks (node id, step, name, title, points), collected here from the workshop's own files."""
-    import json
-    import subprocess
-
-    argv = [str(lab.checks_dir), "--collect-only", "-q", "-p", "workshop.checking.plugin", "-p", "no:cacheprovider",
-            "--rootdir", str(lab.root), "-c", os.devnull, "--workspace", os.devnull,
-            "--step-order", ",".join(s.id for s in lab.steps)]
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    env.pop("WORKSHOP_EVENTS_FD", None)
-    proc = subprocess.run([*python_argv(), "-c", COLLECT, json.dumps(argv)], capture_output=True, text=True,
-                          env=env, timeout=120, check=False, cwd=lab.root)
-    try:
-        found = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        found = {"code": proc.returncode, "checks": [], "output": proc.stderr}
-    if found["code"] not in (0, 5) or not found["checks"]:
-        raise GradingError(f"the checks of lab {lab.id} cannot be collected: run `workshop validate`\n{found['output'][-800:]}")
-    return list(found["checks"])
+    found = collect(lab)
+    if found.problem or not found.checks:
+        raise GradingError(f"the checks of lab {lab.id} cannot be collected: run `workshop validate`\n{found.problem[-800:]}")
+    return found.checks
 
 
 def grade(workshop: Workshop, submissions: list[Submission], options: GradeOptions,
@@ -208,7 +181,7 @@ def _sandbox_setup(workshop: Workshop, options: GradeOptions, say: Progress) -> 
         raise GradingError(str(exc)) from None
 
 
-def _grade_one(sub: Submission, work: Path, expected: dict[str, list[dict[str, Any]]], options: GradeOptions,
+def _grade_one(sub: Submission, work: Path, expected: dict[str, list[Check]], options: GradeOptions,
                sandbox_plan: dict[str, Any] | None, fixed_lock: threading.Lock, say: Progress) -> SubmissionGrade:
     started = time.monotonic()
     result = SubmissionGrade(submission=sub)
@@ -257,7 +230,7 @@ def _tell(who: str, event: dict[str, Any], say: Progress) -> None:
         say(who, f"{v.get('lab', '')[:2]} {v.get('status')}: {v.get('step')}/{v.get('name')}")
 
 
-def _fold(slug: str, checks: list[dict[str, Any]], outcome: JobOutcome | None, why_missing: str) -> LabGrade:
+def _fold(slug: str, checks: list[Check], outcome: JobOutcome | None, why_missing: str) -> LabGrade:
     """One verdict per expected check: the job's, or a failing one saying why it never came."""
     grade = LabGrade(lab=slug)
     got: dict[str, Verdict] = {}
@@ -266,14 +239,12 @@ def _fold(slug: str, checks: list[dict[str, Any]], outcome: JobOutcome | None, w
         grade.problems = outcome.problems.get(slug, [])
         got = outcome.verdicts.get(slug, {})
     broken = outcome.lab_broken.get(slug, "") if outcome else ""
-    for info in checks:
-        v = got.get(info["nodeid"])
+    for check in checks:
+        v = got.get(check.nodeid)
         if v is None:
             status = TIMED_OUT if outcome is not None and outcome.timed_out else (FAILED if outcome is None else ERROR)
-            message = broken or why_missing or "this check never reported a result"
-            v = Verdict(lab=slug, step=info["step"], name=info["name"], nodeid=info["nodeid"], status=status,
-                        title=info["title"], message=message)
-        v.points = int(info["points"])  # points come from the workshop, never from the job
+            v = check.verdict(status, broken or why_missing or "this check never reported a result")
+        v.points = check.points  # points come from the workshop, never from the job
         grade.verdicts.append(v)
     return grade
 

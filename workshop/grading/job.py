@@ -138,6 +138,7 @@ def stop_lab() -> None:
 
 
 def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) -> None:
+    from workshop.checking import model
     from workshop.core.errors import WorkshopError
     from workshop.env import services
     from workshop.env.learner import running
@@ -145,11 +146,15 @@ def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) ->
 
     folder = workspace / lab.slug
     emit({"event": "lab-start", "lab": lab.slug, "submitted": folder.is_dir()})
+
+    def checked(event: model.Event) -> None:  # the check process's events, passed on signed
+        emit(json.loads(model.to_line(event)))
+
     problems: list[str] = []
     scratch = lab_dirs(lab.slug)
     try:
         if not folder.is_dir():  # not submitted: every check fails at once, nothing needs to run
-            run_checks(lab, folder, on_event=emit, timeout=timeout)
+            run_checks(lab, folder, on_event=checked, timeout=timeout)
             return
         if any(run.command[:1] == ["func-e"] for run in lab.runs):
             give_func_e_its_envoy()
@@ -160,7 +165,7 @@ def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) ->
                 problems.append(f"the workshop could not start {', '.join(lab.services)}: {exc}")
         with running(lab, folder, must_start=False) as not_started:
             problems += not_started
-            run_checks(lab, folder, on_event=emit, timeout=timeout)
+            run_checks(lab, folder, on_event=checked, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - reported to the grader as grading that broke
         emit({"event": "lab-broken", "lab": lab.slug, "reason": f"{type(exc).__name__}: {exc}"[:2000]})
     finally:

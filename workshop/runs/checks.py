@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workshop.checking import model
+from workshop.checking.model import Check
 from workshop.core.content import Lab
 from workshop.core.verdict import ERROR, TIMED_OUT, Verdict
 
 GRACE = 10.0  # seconds past a check's own limit before the runner kills the child
-Listener = Callable[[dict[str, Any]], None]
+Listener = Callable[[model.Event], None]
 
 
 @dataclass
@@ -34,30 +36,12 @@ class CheckRun:
 
     lab: Lab
     verdicts: list[Verdict] = field(default_factory=list)
-    collected: list[dict[str, Any]] = field(default_factory=list)
+    collected: list[Check] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
         return bool(self.verdicts) and all(v.passed for v in self.verdicts)
-
-
-def pytest_argv(lab: Lab, workspace: Path, steps: list[str], deselect: list[str], timeout: float | None) -> list[str]:
-    argv = [
-        str(lab.checks_dir), "--workspace", str(workspace), "-p", "workshop.checking.plugin",
-        "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--rootdir", str(lab.root), "-c", os.devnull,
-        "-W", "ignore::pytest.PytestAssertRewriteWarning", "--step-order", ",".join(s.id for s in lab.steps),
-        # these two run five full garbage collections at start and end (0.1 s of every cycle) to find
-        # exceptions nobody could raise; a check reports its own errors
-        "-p", "no:unraisableexception", "-p", "no:threadexception",
-    ]
-    for step in steps:
-        argv += ["--step", step]
-    for nodeid in deselect:
-        argv += ["--deselect", nodeid]
-    if timeout:
-        argv += ["--check-timeout", str(timeout)]
-    return argv
 
 
 @dataclass
@@ -142,6 +126,8 @@ def run_checks(
         done.update(v.nodeid for v in result.verdicts)
         if finished:
             break
+    if not steps and result.collected:
+        _remember(lab, result.collected)  # the app shows these at once next time
     result.seconds = time.monotonic() - started
     return result
 
@@ -155,14 +141,16 @@ def _run_child(
 
     checker = _take_check_process()
     child, read_fd, log = checker.proc, checker.events, checker.log
-    job = {"argv": pytest_argv(lab, workspace, steps, deselect, timeout), "cwd": str(workspace) if workspace.is_dir() else ""}
+    argv = model.pytest_args(lab.checks_dir, lab.root, [s.id for s in lab.steps], workspace=workspace, steps=steps,
+                             deselect=deselect, timeout=timeout)
+    job = {"argv": argv, "cwd": str(workspace) if workspace.is_dir() else ""}
     try:
         assert child.stdin is not None
         child.stdin.write((json.dumps(job) + "\n").encode())
         child.stdin.close()
     except BrokenPipeError:
         pass  # it died before its job; its output below says why
-    current: dict[str, Any] | None = None
+    current: Check | None = None
     current_deadline = 0.0
     buffer = b""
     try:
@@ -176,11 +164,14 @@ def _run_child(
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
-                    current, current_deadline = _handle(json.loads(line), result, emit, current, current_deadline)
+                    event = model.from_line(line)
+                    if event is not None:
+                        current, current_deadline = _handle(event, result, emit, current, current_deadline)
             elif current and time.monotonic() > current_deadline:
                 supervisor.stop(child, grace=1.0)
-                verdict = _lost(current, TIMED_OUT, f"the check did not finish within its {current['timeout']:g} s limit")
+                verdict = current.verdict(TIMED_OUT, f"the check did not finish within its {current.timeout:g} s limit")
                 verdict.hint = "does your code loop forever or wait for something that never comes?"
+                verdict.seconds = current.timeout
                 _record(verdict, result, emit)
                 return False
         code = supervisor.stop(child, grace=2.0)
@@ -192,7 +183,8 @@ def _run_child(
         log.seek(0)
         child_output = log.read().decode("utf-8", errors="replace").strip()
     if current:  # the child died inside a check
-        verdict = _lost(current, ERROR, "the check process died while running this check")
+        verdict = current.verdict(ERROR, "the check process died while running this check")
+        verdict.seconds = current.timeout
         verdict.output = "\n".join(child_output.splitlines()[-15:])
         _record(verdict, result, emit)
         return False
@@ -201,29 +193,89 @@ def _run_child(
     return True
 
 
-def _handle(
-    event: dict[str, Any], result: CheckRun, emit: Listener, current: dict[str, Any] | None, deadline: float
-) -> tuple[dict[str, Any] | None, float]:
-    kind = event.get("event")
-    if kind == "collected":
-        known = {c["nodeid"] for c in result.collected}
-        result.collected += [c for c in event["checks"] if c["nodeid"] not in known]
+def _handle(event: model.Event, result: CheckRun, emit: Listener, current: Check | None,
+            deadline: float) -> tuple[Check | None, float]:
+    if isinstance(event, model.Collected):
+        known = {c.nodeid for c in result.collected}
+        result.collected += [c for c in event.checks if c.nodeid not in known]
         emit(event)
-    elif kind == "start":
+    elif isinstance(event, model.Started):
         emit(event)
-        return event, time.monotonic() + float(event["timeout"]) + GRACE
-    elif kind == "result":
-        _record(Verdict.from_dict(event["verdict"]), result, emit)
+        return event.check, time.monotonic() + event.check.timeout + GRACE
+    else:
+        _record(event.verdict, result, emit)
         return None, 0.0
     return current, deadline
 
 
 def _record(verdict: Verdict, result: CheckRun, emit: Listener) -> None:
     result.verdicts.append(verdict)
-    emit({"event": "result", "verdict": verdict.to_dict()})
+    emit(model.Finished(verdict))
 
 
-def _lost(info: dict[str, Any], status: str, message: str) -> Verdict:
-    return Verdict(lab=info["lab"], step=info["step"], name=info["name"], nodeid=info["nodeid"], status=status,
-                   title=info.get("title", ""), message=message, seconds=float(info["timeout"]),
-                   points=int(info.get("points", 1)))
+# ---------------------------------------------------------------- a lab's checks, known before they run
+
+
+@dataclass
+class Catalog:
+    """What collecting a lab's checks found: the checks, or what pytest said when it could not."""
+
+    checks: list[Check]
+    problem: str = ""
+
+
+def collect(lab: Lab) -> Catalog:
+    """The lab's checks as pytest collects them (the one way a check is known), in the lab's step order."""
+    from workshop.env import supervisor
+
+    checker = _spawn_check_process()  # its own: collections may run in several threads at once
+    argv = model.pytest_args(lab.checks_dir, lab.root, [s.id for s in lab.steps], collect_only=True)
+    found: list[Check] = []
+    try:
+        assert checker.proc.stdin is not None
+        checker.proc.stdin.write((json.dumps({"argv": argv, "cwd": ""}) + "\n").encode())
+        checker.proc.stdin.close()
+        with os.fdopen(checker.events, "rb", closefd=True) as events:
+            for line in events:
+                event = model.from_line(line)
+                if isinstance(event, model.Collected):
+                    found = event.checks
+        code = supervisor.stop(checker.proc, grace=2.0)
+    finally:
+        if checker.proc.poll() is None:
+            supervisor.stop(checker.proc, grace=0.5)
+    with checker.log as log:
+        log.seek(0)
+        said = log.read().decode("utf-8", errors="replace").strip()
+    problem = "" if code in (0, 5) else said[-2000:] or f"pytest exited with {code}"
+    if not problem:
+        _remember(lab, found)
+    return Catalog(found, problem)
+
+
+def _catalog_path(lab: Lab) -> Path:
+    """Where the last collection of ``lab`` is kept: named after its check files' names, sizes and times."""
+    import hashlib
+
+    from workshop.core.locations import cache_dir
+
+    stamp = [str(lab.lab_md.stat().st_mtime_ns)] if lab.lab_md.exists() else []
+    for f in sorted(lab.checks_dir.glob("*.py")) if lab.checks_dir.is_dir() else []:
+        st = f.stat()
+        stamp.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    key = hashlib.sha256("|".join([str(lab.checks_dir.resolve()), *stamp]).encode()).hexdigest()[:24]
+    return cache_dir() / "checks" / f"{key}.json"
+
+
+def _remember(lab: Lab, checks: list[Check]) -> None:
+    from workshop.core.atomic import write_atomic
+
+    write_atomic(_catalog_path(lab), json.dumps([c.to_dict() for c in checks]))
+
+
+def known_checks(lab: Lab) -> list[Check] | None:
+    """The lab's checks from the last time they were all collected, if its check files have not changed since."""
+    try:
+        return [Check.from_dict(c) for c in json.loads(_catalog_path(lab).read_text())]
+    except (OSError, ValueError, TypeError):
+        return None

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.checking import model
 from workshop.core.content import Lab
 from workshop.core.verdict import Verdict
 from workshop.core.workspace import copy_tree
 from workshop.env.learner import NotReady, running
-from workshop.runs.checks import Listener, run_checks
-from workshop.runs.validate import find_checks
+from workshop.runs.checks import Listener, collect, run_checks
 
 
 @dataclass
@@ -40,7 +40,7 @@ class LabProof:
         return not self.problems and bool(self.checks) and all(c.ok for c in self.checks)
 
 
-def prove(lab: Lab, on_event: Callable[[str, dict], None] | None = None, timeout: float | None = None) -> LabProof:
+def prove(lab: Lab, on_event: Callable[[str, model.Event], None] | None = None, timeout: float | None = None) -> LabProof:
     """Run the lab's checks on fresh copies of its starter and its solution."""
     proof = LabProof(lab=lab)
     try:
@@ -55,12 +55,12 @@ def prove(lab: Lab, on_event: Callable[[str, dict], None] | None = None, timeout
     for step in lab.steps:
         if step.id not in covered:
             proof.problems.append(f"step {step.id!r} has no check that ran")
-    if len(find_checks(lab.checks_dir)) != len(proof.checks):
+    if len(collect(lab).checks) != len(proof.checks):
         proof.problems.append("some checks were not collected: run `workshop validate`")
     return proof
 
 
-def _run_both(lab: Lab, on_event: Callable[[str, dict], None] | None, timeout: float | None) -> dict[str, dict[str, Verdict]]:
+def _run_both(lab: Lab, on_event: Callable[[str, model.Event], None] | None, timeout: float | None) -> dict[str, dict[str, Verdict]]:
     """Verdicts by node id, for each side; what the learner keeps running is started as they would."""
     from workshop.env import services
 
@@ -82,7 +82,7 @@ def _run_both(lab: Lab, on_event: Callable[[str, dict], None] | None, timeout: f
 
 
 def _prove_sides(
-    lab: Lab, on_event: Callable[[str, dict], None] | None, timeout: float | None, sides: dict[str, dict[str, Verdict]]
+    lab: Lab, on_event: Callable[[str, model.Event], None] | None, timeout: float | None, sides: dict[str, dict[str, Verdict]]
 ) -> None:
     with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.id}-") as tmp:
         for side, source in (("starter", lab.starter_dir), ("solution", lab.solution_dir)):

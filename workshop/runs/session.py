@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.checking.model import Check
 from workshop.core.content import Lab, Step, Workshop, load_workshop
 from workshop.core.errors import UsageError
 from workshop.core.locations import content_root, default_workspace
@@ -67,14 +68,12 @@ class Session:
         self.store.update(update)
         return run
 
-    def planned_checks(self, lab: Lab, step: Step | None = None) -> list[dict[str, str]]:
-        """The checks a run will report, in the order it runs them, known before it starts."""
-        from workshop.runs.validate import find_checks
+    def planned_checks(self, lab: Lab, step: Step | None = None) -> list[Check]:
+        """The checks a run will report, in the order it runs them, if they are known before it starts
+        (from the last collection of an unchanged lab); otherwise none: the run's first event names them."""
+        from workshop.runs.checks import known_checks
 
-        order = {s.id: n for n, s in enumerate(lab.steps)}
-        found = [c for c in find_checks(lab.checks_dir) if step is None or c.step == step.id]
-        found.sort(key=lambda c: order.get(c.step or "", len(order)))  # stable: file, then line order
-        return [c.info(lab.root) for c in found]
+        return [c for c in known_checks(lab) or [] if step is None or c.step == step.id]
 
     def next_hint(self, lab: Lab, step: Step) -> tuple[int, str] | None:
         """The next hint for this step (1-based number, text), or None when there are none."""

@@ -1,12 +1,16 @@
-"""Lint a content folder: every problem with the file:line to fix, before a learner ever meets it."""
+"""Lint a content folder: every problem with the file:line to fix, before a learner ever meets it.
+
+The checks are known as pytest collects them (the one way a check is known), not by reading their source.
+"""
 
 from __future__ import annotations
 
-import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.content import LAB_DIR, ContentError, Lab, load_lab
+from workshop.runs.checks import collect
 
 
 @dataclass
@@ -16,46 +20,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
-
-
-@dataclass
-class CheckDef:
-    """A check as written in a checks/ file, found without importing it."""
-
-    path: Path
-    line: int
-    name: str
-    step: str | None
-    title: str = ""
-
-    def info(self, root: Path) -> dict[str, str]:
-        """What the runner will report about this check once collected (nodeid, lab, step, name, title)."""
-        return {"nodeid": f"{self.path.relative_to(root).as_posix()}::{self.name}", "lab": self.path.parent.name,
-                "step": self.step or "", "name": self.name.removeprefix("test_"),
-                "title": self.title or self.name.removeprefix("test_").replace("_", " ")}
-
-
-def find_checks(checks_dir: Path) -> list[CheckDef]:
-    found: list[CheckDef] = []
-    for path in sorted(checks_dir.glob("test_*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except SyntaxError as exc:
-            found.append(CheckDef(path, exc.lineno or 1, "<syntax error>", None))
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_"):
-                doc = (ast.get_docstring(node) or "").strip().splitlines()
-                found.append(CheckDef(path, node.lineno, node.name, _step_of(node), doc[0] if doc else ""))
-    return found
-
-
-def _step_of(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
-    for deco in node.decorator_list:
-        if isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute) and deco.func.attr == "step":
-            if deco.args and isinstance(deco.args[0], ast.Constant) and isinstance(deco.args[0].value, str):
-                return deco.args[0].value
-    return None
 
 
 def validate(root: Path) -> list[Problem]:
@@ -94,15 +58,19 @@ def validate_lab(lab: Lab) -> list[Problem]:
     if not lab.checks_dir.is_dir():
         problems.append(Problem(str(lab.checks_dir), "the lab has no checks folder"))
         return problems
-    checks = find_checks(lab.checks_dir)
+    catalog = collect(lab)
+    if catalog.problem:
+        problems.append(Problem(_where(catalog.problem, lab), _first_error(catalog.problem)))
+        return problems
+    checks = catalog.checks
     step_ids = {s.id for s in lab.steps}
     for c in checks:
-        if c.name == "<syntax error>":
-            problems.append(Problem(f"{c.path}:{c.line}", "the check file has a syntax error"))
-        elif c.step is None:
-            problems.append(Problem(f"{c.path}:{c.line}", f"check {c.name} has no @pytest.mark.step(\"...\") marker"))
+        where = f"{c.path}:{c.line}"
+        if not c.step:
+            problems.append(Problem(where, f"check test_{c.name} has no @pytest.mark.step(\"...\") marker"))
         elif c.step not in step_ids:
-            problems.append(Problem(f"{c.path}:{c.line}", f"check {c.name} names step {c.step!r}, which lab.md does not have (steps: {', '.join(sorted(step_ids))})"))
+            problems.append(Problem(where, f"check test_{c.name} names step {c.step!r}, which lab.md does not have "
+                                           f"(steps: {', '.join(sorted(step_ids))})"))
     checked = {c.step for c in checks}
     for s in lab.steps:
         if s.id not in checked:
@@ -114,3 +82,16 @@ def validate_lab(lab: Lab) -> list[Problem]:
             if not (lab.starter_dir / f).is_file():
                 problems.append(Problem(f"{md}:2", f"front matter files: {f} is not in the starter"))
     return problems
+
+
+def _where(said: str, lab: Lab) -> str:
+    """The file:line pytest names in what it said (a syntax error, a failing import), else the checks folder."""
+    found = re.search(r'File "([^"]+)", line (\d+)', said) or re.search(r"(\S+\.py):(\d+)", said)
+    return f"{found.group(1)}:{found.group(2)}" if found else str(lab.checks_dir)
+
+
+def _first_error(said: str) -> str:
+    if "SyntaxError" in said:
+        return "the check file has a syntax error"
+    lines = [ln.strip() for ln in said.splitlines() if ln.strip().startswith("E ") or "Error" in ln]
+    return "the checks cannot be collected: " + (lines[0].removeprefix("E").strip() if lines else said.strip().splitlines()[-1])[:300]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Static
 
+from workshop.checking import model
+from workshop.checking.model import Check
 from workshop.core.verdict import MARKS, Verdict
 from workshop.runs.checks import CheckRun
 
@@ -34,9 +34,9 @@ class CheckRow(Vertical):
     CheckRow Collapsible Static { height: auto; }
     """
 
-    def __init__(self, info: dict[str, Any]) -> None:
+    def __init__(self, check: Check) -> None:
         super().__init__()
-        self.info = info
+        self.check = check
         self.state = "pending"
 
     def compose(self) -> ComposeResult:
@@ -45,8 +45,7 @@ class CheckRow(Vertical):
 
     def _line(self, extra: str = "") -> Text:
         label, style = _look(self.state)
-        title = self.info.get("title") or self.info.get("name", "")
-        return Text.assemble((label, style), " ", (f"{self.info.get('step', '')}: ", "dim"), title, extra)
+        return Text.assemble((label, style), " ", (f"{self.check.step}: ", "dim"), self.check.title or self.check.name, extra)
 
     def running(self) -> None:
         self.state = "running"
@@ -54,6 +53,9 @@ class CheckRow(Vertical):
             self.query_one(".line", Static).update(self._line())
 
     def show(self, verdict: Verdict) -> None:
+        if not self.is_mounted or not self.query(".line"):  # mounted a moment ago: drawn on the next refresh
+            self.call_after_refresh(self.show, verdict)
+            return
         self.state = verdict.status
         self.query_one(".line", Static).update(self._line())
         if verdict.note:  # shown whatever the verdict (say, whose registry the check used)
@@ -76,27 +78,30 @@ class CheckPanel(VerticalScroll):
     """
 
     class Event(Message):
-        """One event from the check runner (collected, start or result), sent from the worker thread."""
+        """One event from the check runner (collected, started or finished), sent from the worker thread."""
 
-        def __init__(self, data: dict[str, Any]) -> None:
+        def __init__(self, event: model.Event) -> None:
             super().__init__()
-            self.data = data
+            self.event = event
 
     def compose(self) -> ComposeResult:
         yield Static("Press c to check this step, a to check the whole lab.", id="summary")
 
     @property
     def rows(self) -> dict[str, CheckRow]:
-        return {row.info["nodeid"]: row for row in self.query(CheckRow)}
+        """The rows of this run (those of the last run are on their way out)."""
+        return {row.check.nodeid: row for row in self.query(CheckRow) if not row.has_class("gone")}
 
-    def begin(self, what: str, planned: list[dict[str, Any]] | None = None) -> None:
+    def begin(self, what: str, planned: list[Check] | None = None) -> None:
         """Immediate feedback for a key press: the checks about to run, the first one already running.
 
         The check process is started ahead of time, so the first check is under way as soon as the
         key is pressed; the runner's own events then confirm (or add to) these rows.
         """
-        self.query(CheckRow).remove()
-        rows = [CheckRow(info) for info in planned or []]
+        old = self.query(CheckRow)
+        old.add_class("gone")
+        old.remove()
+        rows = [CheckRow(check) for check in planned or []]
         if rows:
             self.mount_all(rows)
             rows[0].running()
@@ -106,24 +111,24 @@ class CheckPanel(VerticalScroll):
 
     def on_check_panel_event(self, message: Event) -> None:
         message.stop()
-        data = message.data
-        kind = data.get("event")
+        event = message.event
         rows = self.rows
-        if kind == "collected":
-            new = [CheckRow(c) for c in data["checks"] if c["nodeid"] not in rows]
+        if isinstance(event, model.Collected):
+            new = [CheckRow(c) for c in event.checks if c.nodeid not in rows]
             self.mount_all(new)
             self._summary(f"Running {len(rows) + len(new)} check(s)...")
-        elif kind == "start":
-            row = rows.get(data["nodeid"])
+        elif isinstance(event, model.Started):
+            row = rows.get(event.check.nodeid)
             if row is None:
-                row = CheckRow(data)
+                row = CheckRow(event.check)
                 self.mount(row)
             row.running()
-        elif kind == "result":
-            verdict = Verdict.from_dict(data["verdict"])
+        else:
+            verdict = event.verdict
             row = rows.get(verdict.nodeid)
             if row is None:
-                row = CheckRow(verdict.to_dict())
+                row = CheckRow(Check(nodeid=verdict.nodeid, lab=verdict.lab, step=verdict.step, name=verdict.name,
+                                     title=verdict.title))
                 self.mount(row)
                 self.call_after_refresh(row.show, verdict)
             else:
