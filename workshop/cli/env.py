@@ -125,11 +125,6 @@ def _down(args: argparse.Namespace) -> int:
     from workshop.env import services
 
     stopped = services.down(args.services or None, progress=_say(args))
-    if not args.services:  # everything: the local mesh's sidecar too
-        from workshop.env.mesh import LocalMesh
-
-        if LocalMesh().down():
-            stopped.append("mesh sidecar")
     if args.json:
         print(json.dumps({"ok": True, "stopped": stopped}, indent=2))
     else:

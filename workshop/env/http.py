@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -30,17 +31,21 @@ class Response:
 
 
 def request(
-    url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None, timeout: float = 5.0
+    url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None, timeout: float = 5.0,
+    context: ssl.SSLContext | None = None,
 ) -> Response:
+    """``context`` for an https:// URL (the API server's own certificate)."""
     with clock.tool_time():
-        return _request(url, method, headers, body, timeout)
+        return _request(url, method, headers, body, timeout, context)
 
 
-def _request(url: str, method: str, headers: dict[str, str] | None, body: bytes | None, timeout: float) -> Response:
+def _request(url: str, method: str, headers: dict[str, str] | None, body: bytes | None, timeout: float,
+             context: ssl.SSLContext | None) -> Response:
     parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    conn: http.client.HTTPConnection = (http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+                                        if parts.scheme == "https" else http.client.HTTPConnection(host, port, timeout=timeout))
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -49,7 +54,7 @@ def _request(url: str, method: str, headers: dict[str, str] | None, body: bytes 
         raise NoResponse(f"nothing listens on {host}:{port}") from None
     except TimeoutError:
         raise NoResponse(f"no response from {host}:{port}{path} within {timeout:g} s") from None
-    except (http.client.HTTPException, ConnectionError) as exc:
+    except (http.client.HTTPException, ConnectionError, ssl.SSLError) as exc:
         raise NoResponse(f"the connection to {host}:{port} broke: {exc.__class__.__name__} {exc}".strip()) from None
     finally:
         conn.close()

@@ -202,7 +202,9 @@ def check_func_e(timeout: float = 30.0) -> float:
         start = time.monotonic()
         with open(work / "func-e.out", "wb") as out:
             proc = supervisor.spawn(
-                [str(func_e), "run", "-c", "envoy.json", "--admin-address-path", str(addr), "--concurrency", "1"],
+                # --disable-hot-restart: another Envoy (a learner's own) may hold the shared-memory base id
+                [str(func_e), "run", "-c", "envoy.json", "--admin-address-path", str(addr), "--concurrency", "1",
+                 "--disable-hot-restart"],
                 cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, label="func-e check",
             )
         def ended() -> str | None:
@@ -226,16 +228,40 @@ def check_func_e(timeout: float = 30.0) -> float:
             supervisor.stop(proc, grace=2.0)
 
 
-def prepare(workshop: Workshop, progress: Progress) -> list[str]:
-    """Make the workshop run offline: Go modules, Istio's CRD schema, the pinned tools, func-e with its Envoy."""
-    from workshop.env.mesh import fetch_crd
-
+def prepare(workshop: Workshop, progress: Progress, mesh: bool = True) -> list[str]:
+    """Make the workshop run offline: Go modules, the pinned tools, func-e with its Envoy, and (unless
+    ``mesh`` is False) the real mesh's programs built from Istio's and Kubernetes' own modules."""
     done = download_modules(workshop, progress)
-    done.append(f"Istio's WasmPlugin schema: {fetch_crd(progress)}")
     done += install_tools(progress)
     done += seed_func_e(progress)
     done += link_envoy()
     progress("Checking that `func-e run` starts Envoy offline")
     seconds = check_func_e()
     done.append(f"func-e run starts Envoy {func_e_env()['ENVOY_VERSION']} offline ({seconds:.1f} s to ready)")
+    if mesh:
+        done += prepare_mesh(progress)
+    return done
+
+
+def prepare_mesh(progress: Progress) -> list[str]:
+    """Build the mesh's programs that are missing or of another version, one at a time (two of them
+    take 2 GB and four minutes each on two cores), and copy Istio's CRDs and bootstrap template."""
+    from workshop.env.mesh import binaries
+
+    done = [binaries.copy_istio_files(supervisor.run)]
+    todo = binaries.missing()
+    for p in binaries.PROGRAMS:
+        if p not in todo:
+            done.append(f"{p.name} {binaries._short(p.version)} is already built ({p.path})")
+    if todo:
+        total = sum(p.minutes for p in todo)
+        progress(f"Building {len(todo)} program(s) of the mesh from their Go modules: about {total:.0f} min "
+                 "the first time, seconds once built")
+    for p in todo:
+        try:
+            done.append(binaries.build(p, progress, supervisor.run))
+        except binaries.BuildError as exc:
+            if not p.optional:
+                raise PrepareError(str(exc)) from None
+            done.append(f"{p.name} was not built ({str(exc).splitlines()[0]}); the labs work without it")
     return done

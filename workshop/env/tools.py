@@ -222,7 +222,7 @@ def go_binary_version(path: Path, module: str) -> str:
             info = embedded_modinfo(path)
         except OSError:
             return ""
-    m = re.search(rf"^\s*mod\s+{re.escape(module)}\s+(\S+)", info, re.M)
+    m = re.search(rf"^\s*(?:mod|dep)\s+{re.escape(module)}\s+(\S+)", info, re.M)  # dep: built in a wrapper module
     return m.group(1) if m else ""
 
 

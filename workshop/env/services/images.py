@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workshop.env.services.catalog import Service
+from workshop.env.services.service import Service
 from workshop.env.services.records import ServiceError
 
 if TYPE_CHECKING:

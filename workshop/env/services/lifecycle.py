@@ -18,7 +18,8 @@ from types import ModuleType
 from workshop.core.errors import UsageError, WorkshopError
 from workshop.env import supervisor
 from workshop.env.services import catalog, containers, processes, records
-from workshop.env.services.catalog import SERVICES, Ports, Service
+from workshop.env.services.catalog import SERVICES
+from workshop.env.services.service import Ports, Service, how_to_change
 from workshop.env.services.records import (
     DOCKER,
     PROCESS,
@@ -101,12 +102,12 @@ def _check_ports(to_start: list[Service], ports: Ports, taken_by_us: dict[int, s
             who = service.name if key in ("http", "listener") else f"{service.name}'s {key} port"
             if port in seen or port in taken_by_us:
                 other = seen.get(port) or taken_by_us[port]
-                raise ServiceError(f"{who} and {other} both want port {port}: choose another with {catalog.how_to_change(attr)}")
+                raise ServiceError(f"{who} and {other} both want port {port}: choose another with {how_to_change(attr)}")
             seen[port] = who
             if not http.port_free(port):
                 raise ServiceError(
                     f"port {port} on 127.0.0.1, wanted by {who}, is already in use: stop what uses it "
-                    f"(`ss -ltnp 'sport = :{port}'` shows it), or choose another with {catalog.how_to_change(attr)}"
+                    f"(`ss -ltnp 'sport = :{port}'` shows it), or choose another with {how_to_change(attr)}"
                 )
 
 
@@ -148,7 +149,7 @@ def ensure(
     names: list[str] | tuple[str, ...] | None = None, *, backend: str | None = None, ports: Ports | None = None,
     progress: Progress | None = None, detached: bool = False, timeout: float = READY_TIMEOUT,
 ) -> dict[str, ServiceInfo]:
-    """The services named (all when None) and what they need, up and ready; starts only what is not up.
+    """The services named (the lab's own when None) and what they need, up and ready; starts only what is not up.
 
     A running service is reused whatever owns it, unless ``backend`` or ``ports`` are given and differ
     (then ServiceError says to `workshop env down` it first). ``detached`` services outlive this process.
@@ -194,10 +195,15 @@ def ensure(
         started: list[ServiceInfo] = []
         supervisor.install_cleanup()  # SIGTERM/SIGHUP while they start unwind like Ctrl-C: what started is stopped
         try:
+            pending: list[ServiceInfo] = []  # started, not yet ready: what needs one of them waits
             for service in to_start:
+                if any(need in {p.name for p in pending} for need in service.needs):
+                    _ready(pending, use, timeout, say)
+                    pending = []
                 started.append(_launch(service, chosen, use, result, say))
                 result[service.name] = started[-1]
-            _wait_ready(started, timeout, say)
+                pending.append(started[-1])
+            _ready(pending, use, timeout, say)
             for info in started:
                 _settle(info, detached)
         except BaseException:
@@ -211,10 +217,16 @@ def ensure(
     return result
 
 
+def _ready(starting: list[ServiceInfo], ports: Ports, timeout: float, say: Progress) -> None:
+    """Wait until they all answer, then let each set up what it sets up once ready."""
+    _wait_ready(starting, timeout, say)
+    for info in starting:
+        SERVICES[info.name].after_ready(info, ports, say)
+
+
 def _launch(service: Service, backend: str, ports: Ports, result: dict[str, ServiceInfo], say: Progress) -> ServiceInfo:
     """Start it, owned by this process until it is ready (and detached then, if asked)."""
-    upstream = result["httpbin"].port if "httpbin" in result and "httpbin" in service.needs else None
-    plan = service.plan(ports, in_container=backend == DOCKER, upstream=upstream)
+    plan = service.plan(ports, in_container=backend == DOCKER, up=result)
     info = ServiceInfo(name=service.name, backend=backend, ports=service.port_map(ports), details=dict(plan.details))
     say(f"starting {service.name} ({service.title}) as a {_kind(backend)} on {_ports_text(info.ports)}")
     if backend == DOCKER:
@@ -261,7 +273,7 @@ def status(*, wait: bool = True) -> list[ServiceInfo]:
 def down(names: list[str] | tuple[str, ...] | None = None, progress: Progress | None = None) -> list[str]:
     """Stop the services named (all when None), whoever owns them; the names that were running."""
     say = progress or _quiet
-    targets = {s.name for s in catalog.resolve(names, with_needs=False)}
+    targets = set(SERVICES) if names is None else {s.name for s in catalog.resolve(names, with_needs=False)}
     stopped = []
     with supervisor.locked(), containers.engine_errors():
         current = records.load_all()

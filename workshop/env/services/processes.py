@@ -7,7 +7,7 @@ import subprocess
 
 from workshop.env import supervisor
 from workshop.env.services import records
-from workshop.env.services.catalog import Plan, Service
+from workshop.env.services.service import Plan, Service
 from workshop.env.services.records import PROCESS, ServiceError, ServiceInfo
 
 
@@ -19,7 +19,7 @@ def launch(service: Service, plan: Plan, info: ServiceInfo) -> None:
     info.backend, info.log = PROCESS, str(log)
     try:
         with open(log, "wb") as out:
-            proc = supervisor.spawn([str(binary), *plan.args], cwd=records.work_dir(service.name),
+            proc = supervisor.spawn([*plan.wrap, str(binary), *plan.args], cwd=plan.cwd or records.work_dir(service.name),
                                     env={**os.environ, **plan.env}, stdout=out, stderr=subprocess.STDOUT,
                                     label=f"service {service.name}", role=records.role(service.name), meta=info.meta(),
                                     log=log)

@@ -1,0 +1,108 @@
+"""The Kubernetes API, asked the way a learner asks it: kubectl, with one kubeconfig.
+
+The local mesh's kubeconfig is ours (the API server we start); a learner's cluster (kind with Istio)
+is the same code with their kubeconfig and context. Nothing here decides whether a resource is valid:
+the API server (its schema and CEL rules) and istiod's webhook do, and their words come back as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from workshop.core.errors import WorkshopError
+from workshop.core.locations import data_dir
+
+
+class KubeError(WorkshopError):
+    """kubectl could not be run, or the API server did not answer."""
+
+
+@dataclass
+class Answer:
+    """What kubectl said: its exit code and its output, stdout and stderr together."""
+
+    code: int | None
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+def mesh_data() -> Path:
+    """The local mesh's lasting state: etcd's data, the API server's keys, the agent's Wasm cache."""
+    return data_dir() / "mesh"
+
+
+def local_kubeconfig() -> Path:
+    return mesh_data() / "kubeconfig"
+
+
+def kubectl_path() -> Path:
+    from workshop.env.tools import tool_path
+
+    found = tool_path("kubectl")
+    if found is None:
+        raise KubeError("kubectl was not found: run `workshop prepare` (it builds the one that goes with the mesh)")
+    return found
+
+
+@dataclass
+class Kube:
+    """kubectl against one cluster: ``kubeconfig`` (None: kubectl's own default) and ``context``."""
+
+    kubeconfig: Path | None
+    context: str | None = None
+
+    @classmethod
+    def local(cls) -> Kube:
+        return cls(local_kubeconfig())
+
+    def argv(self, *args: str) -> list[str]:
+        base = [str(kubectl_path())]
+        if self.kubeconfig is not None:
+            base += ["--kubeconfig", str(self.kubeconfig)]
+        if self.context:
+            base += ["--context", self.context]
+        return [*base, *args]
+
+    def run(self, *args: str, stdin: str | None = None, timeout: float = 60.0) -> Answer:
+        """``kubectl ARGS`` (``stdin`` given as ``-f -``); never raises for what the API server refuses."""
+        import subprocess
+
+        argv = self.argv(*args)
+        try:
+            proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+                                  env={**os.environ, "KUBECTL_COMMAND_HEADERS": "false"})
+        except subprocess.TimeoutExpired:
+            return Answer(None, f"kubectl {' '.join(args[:3])} did not answer within {timeout:g} s")
+        except OSError as exc:
+            raise KubeError(f"kubectl could not run ({exc.strerror or exc}): run `workshop prepare`") from None
+        return Answer(proc.returncode, (proc.stdout + proc.stderr).strip())
+
+    def apply(self, manifest: str, *, server_side: bool = True, force: bool = False, dry_run: bool = False) -> Answer:
+        args = ["apply", "-f", "-"]
+        if server_side:
+            args += ["--server-side", "--field-manager", "wasm-workshop"]
+        if force:
+            args.append("--force-conflicts")
+        if dry_run:
+            args.append("--dry-run=server")
+        return self.run(*args, stdin=manifest)
+
+    def get(self, kind: str, name: str = "", namespace: str | None = "default") -> dict | None:
+        """The resource (or the list of them, ``{"items": [...]}``) as JSON; None when there is none."""
+        args = ["get", kind, *([name] if name else []), "-o", "json"]
+        args += ["-n", namespace] if namespace else ["--all-namespaces"]
+        answer = self.run(*args)
+        if not answer.ok:
+            if "NotFound" in answer.text or "not found" in answer.text:
+                return None
+            raise KubeError(f"kubectl get {kind} failed: {answer.text.splitlines()[-1] if answer.text else answer.code}")
+        return json.loads(answer.text[answer.text.index("{"):])
+
+    def delete(self, kind: str, name: str, namespace: str = "default") -> Answer:
+        return self.run("delete", kind, name, "-n", namespace, "--ignore-not-found", "--wait=false")
