@@ -87,11 +87,32 @@ def program(name: str) -> Program:
     return BY_NAME[name]
 
 
+def recipe(p: Program) -> str:
+    """A digest of how ``p`` is built (version, tags, flags, patches, our wrapper module's files)."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps([p.name, p.version, p.package, p.tags, p.ldflags, p.patches]).encode())
+    if p.wrapper:
+        for f in sorted((BUILDS / p.wrapper).rglob("*")):
+            if f.is_file():
+                h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def _recipe_file(p: Program) -> Path:
+    return tools_dir() / "recipes" / p.name
+
+
 def built(p: Program) -> bool:
-    """Whether the tools folder holds ``p`` built from its pinned version."""
+    """Whether the tools folder holds ``p`` built from its pinned version, the way it is built now."""
     from workshop.env.tools import go_binary_version
 
-    return p.path.is_file() and go_binary_version(p.path, p.module) == p.version
+    if not p.path.is_file() or go_binary_version(p.path, p.module) != p.version:
+        return False
+    try:
+        return _recipe_file(p).read_text().strip() == recipe(p)
+    except OSError:
+        return False
 
 
 def missing(include_optional: bool = True) -> list[Program]:
@@ -133,6 +154,8 @@ def build(p: Program, progress: Progress, run: Callable[..., tuple[int | None, s
     if not p.wrapper:
         shutil.move(str(where / Path(p.package).name), tmp)
     os.replace(tmp, p.path)
+    _recipe_file(p).parent.mkdir(parents=True, exist_ok=True)
+    _recipe_file(p).write_text(recipe(p) + "\n")
     return f"built {p.name} {_short(p.version)} in {time.monotonic() - started:.0f} s ({p.path})"
 
 

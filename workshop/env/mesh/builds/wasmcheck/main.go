@@ -1,6 +1,6 @@
 // wasmcheck answers one question with Istio's own code: would the istio-agent load this module?
 //
-//	wasmcheck [-sha256 HEX] [-pull-secret FILE] [-policy IfNotPresent|Always] URL
+//	wasmcheck [-sha256 HEX] [-pull-secret FILE] [-policy IfNotPresent|Always] [-out FILE] URL
 //
 // URL is what a WasmPlugin's url holds (oci://, http://, https://). It runs the agent's path,
 // istio.io/istio/pkg/wasm's LocalFileCache.Get: fetch (Docker image, OCI image or Wasm artifact, an
@@ -38,6 +38,7 @@ func main() {
 	secretFile := flag.String("pull-secret", "", "a .dockerconfigjson file: the pull secret istiod would send")
 	policy := flag.String("policy", "IfNotPresent", "the pull policy: IfNotPresent or Always")
 	timeout := flag.Duration("timeout", 30*time.Second, "how long a fetch may take")
+	out := flag.String("out", "", "write the module the agent would load to this file")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: wasmcheck [-sha256 HEX] [-pull-secret FILE] [-policy P] URL")
@@ -91,6 +92,12 @@ func main() {
 	}
 	if module, err := os.ReadFile(path); err == nil {
 		got.ModuleSHA256, got.ModuleSize = digestOf(module), len(module)
+		if *out != "" {
+			if err := os.WriteFile(*out, module, 0o644); err != nil {
+				got.Error = err.Error()
+				say(got, 1)
+			}
+		}
 	}
 	got.OK = true
 	say(got, 0)
