@@ -139,9 +139,9 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": True, "services": [
             {"name": n, "up": n in running, **(running[n].to_dict() if n in running else {})}
-            for n in services.START_ORDER]}, indent=2))
+            for n in services.SERVICES]}, indent=2))
         return EXIT_OK
-    for name in services.START_ORDER:
+    for name in services.SERVICES:
         print(_row(running[name]) if name in running else f"  {name:<9} down")
     if not running:
         print("Nothing runs. Start the services with `workshop env up`.")

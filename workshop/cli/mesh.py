@@ -1,10 +1,92 @@
-"""`workshop mesh status`: what is in force in the mesh (being rewritten on the real Istio)."""
+"""`workshop mesh status`: what is in force in the mesh, read from the real components.
+
+Resources go to the mesh with Istio's own tools, as in Istio's docs: `kubectl apply -f
+wasmplugin.yaml`, `kubectl get wasmplugins`, `kubectl delete` (`eval "$(workshop shellenv)"` points
+kubectl at the local API server). This command shows what they became. Imports stay lazy.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from workshop.cli import output
+from workshop.cli.exit_codes import EXIT_OK, EXIT_USAGE
+
+HELP = """\
+The mesh is Istio itself: a Kubernetes API server, istiod, and one workload (go-httpbin, label
+app=httpbin, namespace default) behind a sidecar run by the real istio-agent and Envoy, all on
+127.0.0.1 (`workshop env up mesh` starts them; `workshop env down` stops them). Apply resources with
+kubectl, as in Istio's docs:
+
+  eval "$(workshop shellenv)"          kubectl and istioctl on PATH, KUBECONFIG set to the local mesh
+  kubectl apply -f wasmplugin.yaml     the API server and istiod's webhook judge it
+  kubectl get wasmplugins
+  workshop mesh status                 what is in force: each resource, what it became in the
+                                       sidecar's Envoy, the inbound filter chain, the agent's fetch errors
+  curl -si http://127.0.0.1:15006/get  traffic through the sidecar
+
+With --target cluster the same commands read your own cluster with Istio (kubectl's current context).
+"""
+
 
 def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """`mesh` and its actions, each naming its handler."""
+    mesh = subparsers.add_parser("mesh", help="what is in force in the mesh (Istio itself: kubectl applies to it)",
+                                 description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
+    mesh.set_defaults(func=lambda args: _no_action(mesh))
+    sub = mesh.add_subparsers(dest="mesh_command", metavar="ACTION")
+    status = sub.add_parser("status", help="each extension, what it became in the sidecar, the agent's fetch errors",
+                            parents=[common, output.json_option()])
+    status.add_argument("--target", choices=("local", "cluster"), default=None,
+                        help="the local mesh (default, or $WORKSHOP_MESH_TARGET) or your cluster")
+    status.add_argument("--context", help="the kubectl context of your cluster (with --target cluster)")
+    status.set_defaults(func=_status)
+
+
+def _no_action(mesh: argparse.ArgumentParser) -> int:
+    mesh.print_help()
+    return EXIT_USAGE
+
+
+def _status(args: argparse.Namespace) -> int:
+    from workshop.env.mesh.status import view
+    from workshop.env.mesh.target import choose
+
+    seen = view(choose(args.target, args.context))
+    if args.json:
+        output.print_json(seen.to_dict())
+        return EXIT_OK
+    print(f"Mesh: {'the local mesh (Istio on 127.0.0.1)' if seen.target == 'local' else 'your cluster'}")
+    if seen.problem:
+        print(f"  {output.mark('failed')} {seen.problem}")
+    print("\nExtensions in the API server:" if seen.resources else "\nNo WasmPlugin, TrafficExtension or EnvoyFilter is applied.")
+    for r in seen.resources:
+        became = seen.filter_for(r["kind"], r["name"], r["namespace"]) if r["kind"] != "EnvoyFilter" else None
+        priority = "" if r["priority"] is None else f"  priority {r['priority']}"
+        print(f"  {r['kind']} {r['namespace']}/{r['name']}  {r['url']}  phase {r['phase'] or 'unset'}{priority}")
+        print(f"      -> {_became(r, became)}")
+    if seen.chain:
+        print("\nThe inbound listener's HTTP filters, in order:\n  " + " -> ".join(seen.chain))
+    if seen.fetch_errors:
+        print("\nThe istio-agent could not fetch:")
+        for line in seen.fetch_errors:
+            print(f"  {line[-300:]}")
+    return EXIT_OK
+
+
+def _became(resource: dict, became: Any) -> str:
+    if became is None:
+        if resource["lua"]:
+            return "Lua, inline in the inbound listener"
+        return "a patch of the sidecar's Envoy configuration" if resource["kind"] == "EnvoyFilter" else "not in the sidecar (yet)"
+    if became.kind == "wasm":
+        return f"Wasm {_module(became.module)}, failure policy {became.failure_policy or 'FAIL_CLOSE'}"
+    return (f"{became.kind} in its place: the agent could not load the module "
+            f"(failStrategy {resource['failStrategy'] or 'FAIL_CLOSE'}; the agent's words are below)")
+
+
+def _module(path: str) -> str:
+    """The agent names the module file after the image's digest: show that."""
+    name = path.rsplit("/", 1)[-1]
+    return f"sha256:{name.removesuffix('.wasm')[:16]}…" if name.endswith(".wasm") else path

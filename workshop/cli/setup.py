@@ -58,7 +58,8 @@ def cmd_shellenv(args: argparse.Namespace) -> int:
     if args.json:
         output.print_json({"path_prepend": dirs, "env": exports})
         return EXIT_OK
-    print("# the workshop's tools (func-e, registry, go-httpbin) on PATH; func-e runs the prepared Envoy offline")
+    print("# the workshop's tools (func-e, oras, kubectl, istioctl, ...) on PATH; func-e runs the prepared Envoy offline;")
+    print("# kubectl talks to the local mesh (workshop env up mesh)")
     print(f'export PATH={shlex.quote(":".join(dirs))}:"$PATH"')
     for name, value in sorted(exports.items()):
         print(f"export {name}={shlex.quote(value)}")

@@ -22,7 +22,8 @@ class NotReady(WorkshopError):
 
 
 def learner_env() -> dict[str, str]:
-    """The environment of a prepared learner's shell: the workshop's tools on PATH, func-e offline.
+    """The environment of a prepared learner's shell: the workshop's tools on PATH (kubectl and istioctl
+    among them, for the local mesh), func-e offline.
 
     func-e gets the packaged Envoy (seeded on first use) and a versions address where nothing
     listens, so it never tries to download anything here.
@@ -35,7 +36,10 @@ def learner_env() -> dict[str, str]:
             seed_func_e(lambda _message: None)
         except PrepareError:
             pass  # no Envoy to give func-e yet: `workshop doctor` says why; the rest of the env still helps
-    env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL}
+    from workshop.env.mesh.kube import local_kubeconfig
+
+    env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL,
+           "KUBECONFIG": str(local_kubeconfig())}  # kubectl and istioctl talk to the local mesh's API server
     env["PATH"] = os.pathsep.join([*map(str, tool_dirs()), env.get("PATH", "")])
     return env
 

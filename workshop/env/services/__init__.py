@@ -15,8 +15,7 @@ How tracking works (records, owners, reaping after a crash): see ``lifecycle`` a
 
 from __future__ import annotations
 
-from workshop.env.services.catalog import GROUPS, LAB_SERVICES, SERVICES, START_ORDER
-from workshop.env.services.service import Ports
+from workshop.env.services.catalog import GROUPS, LAB_SERVICES, SERVICES
 from workshop.env.services.lifecycle import (
     BACKENDS,
     choose_backend,
@@ -35,8 +34,9 @@ from workshop.env.services.records import (
     ServiceError,
     ServiceInfo,
 )
+from workshop.env.services.service import Ports
 
 __all__ = [
-    "BACKENDS", "DOCKER", "GROUPS", "LAB_SERVICES", "PROCESS", "YOURS", "SERVICES", "START_ORDER", "Ports", "ServiceError", "ServiceInfo",
+    "BACKENDS", "DOCKER", "GROUPS", "LAB_SERVICES", "PROCESS", "YOURS", "SERVICES", "Ports", "ServiceError", "ServiceInfo",
     "choose_backend", "down", "ensure", "install_cleanup", "logs", "reap", "status", "stop_owned",
 ]

@@ -4,9 +4,9 @@ mesh's (etcd, the Kubernetes API server, istiod, the workload's sidecar), in the
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -159,15 +159,32 @@ class Gateway(Service):
             return s.connect_ex((HOST, ports["listener"])) == 0
 
 
-def _all() -> tuple[Service, ...]:
-    from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
-    from workshop.env.mesh.sidecar import SIDECAR
+class _Catalog(Mapping[str, Service]):
+    """Every service by name, in start order (what a service needs comes before it); made on first use,
+    since the mesh's services are defined in env/mesh, which itself builds on this package."""
 
-    return (Httpbin(), Registry(), PrivateRegistry(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR)
+    _services: dict[str, Service] | None = None
+
+    def _all(self) -> dict[str, Service]:
+        if self._services is None:
+            from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
+            from workshop.env.mesh.sidecar import SIDECAR
+
+            found = (Httpbin(), Registry(), PrivateRegistry(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR)
+            self._services = {s.name: s for s in found}
+        return self._services
+
+    def __getitem__(self, name: str) -> Service:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-SERVICES: dict[str, Service] = {s.name: s for s in _all()}
-START_ORDER = tuple(SERVICES)  # what a service needs comes before it
+SERVICES = _Catalog()
 ALIASES = {"gateway": "envoy", "upstream": "httpbin", "go-httpbin": "httpbin", "apiserver": "kube-apiserver",
            "pilot-agent": "sidecar", "istio-agent": "sidecar"}
 GROUPS = {"mesh": ("etcd", "kube-apiserver", "istiod", "sidecar")}  # `workshop env up mesh`
@@ -181,7 +198,7 @@ def resolve(names: list[str] | tuple[str, ...] | None, *, with_needs: bool = Tru
     for raw in asked:
         name = ALIASES.get(raw.lower(), raw.lower())
         if name not in SERVICES:
-            raise UsageError(f"there is no service called {raw!r}: choose from {', '.join([*START_ORDER, *GROUPS])}")
+            raise UsageError(f"there is no service called {raw!r}: choose from {', '.join([*SERVICES, *GROUPS])}")
         wanted.add(name)
     if with_needs:
         todo = list(wanted)
@@ -190,4 +207,4 @@ def resolve(names: list[str] | tuple[str, ...] | None, *, with_needs: bool = Tru
                 if need not in wanted:
                     wanted.add(need)
                     todo.append(need)
-    return [SERVICES[n] for n in START_ORDER if n in wanted]
+    return [SERVICES[n] for n in SERVICES if n in wanted]

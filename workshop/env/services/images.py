@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workshop.env.services.service import Service
 from workshop.env.services.records import ServiceError
+from workshop.env.services.service import Service
 
 if TYPE_CHECKING:
     from docker import DockerClient

@@ -19,7 +19,6 @@ from workshop.core.errors import UsageError, WorkshopError
 from workshop.env import supervisor
 from workshop.env.services import catalog, containers, processes, records
 from workshop.env.services.catalog import SERVICES
-from workshop.env.services.service import Ports, Service, how_to_change
 from workshop.env.services.records import (
     DOCKER,
     PROCESS,
@@ -27,6 +26,7 @@ from workshop.env.services.records import (
     ServiceError,
     ServiceInfo,
 )
+from workshop.env.services.service import Ports, Service, how_to_change
 
 Progress = Callable[[str], None]
 READY_TIMEOUT = 30.0
@@ -264,10 +264,10 @@ def status(*, wait: bool = True) -> list[ServiceInfo]:
         with containers.engine_errors():
             current = {n: i for n, i in records.load_all().items() if _running(i)}
     ports = Ports.from_env()
-    for name in catalog.START_ORDER:
+    for name in SERVICES:
         if name not in current and (yours := _yours(SERVICES[name], ports)) is not None:
             current[name] = yours
-    return [current[n] for n in catalog.START_ORDER if n in current]
+    return [current[n] for n in SERVICES if n in current]
 
 
 def down(names: list[str] | tuple[str, ...] | None = None, progress: Progress | None = None) -> list[str]:
@@ -277,7 +277,7 @@ def down(names: list[str] | tuple[str, ...] | None = None, progress: Progress | 
     stopped = []
     with supervisor.locked(), containers.engine_errors():
         current = records.load_all()
-        for name in reversed(catalog.START_ORDER):
+        for name in reversed(list(SERVICES)):
             info = current.get(name)
             if name in targets and info is not None:
                 say(f"stopping {name} ({_kind(info.backend)})")

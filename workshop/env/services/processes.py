@@ -7,8 +7,8 @@ import subprocess
 
 from workshop.env import supervisor
 from workshop.env.services import records
-from workshop.env.services.service import Plan, Service
 from workshop.env.services.records import PROCESS, ServiceError, ServiceInfo
+from workshop.env.services.service import Plan, Service
 
 
 def launch(service: Service, plan: Plan, info: ServiceInfo) -> None:

@@ -7,14 +7,14 @@ reuses, lists and stops every one of them, as local processes or as containers.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.errors import UsageError
 from workshop.env import http
-from workshop.env.services.records import HOST, ServiceError
+from workshop.env.services.records import ServiceError
 
 if TYPE_CHECKING:
     from workshop.env.services.records import ServiceInfo

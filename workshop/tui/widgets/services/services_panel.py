@@ -74,7 +74,7 @@ class ServicesPanel(VerticalScroll):
             yield Static("", id="lab-needs")
             yield Button("Start them", id="start-lab", variant="success", compact=True)
             yield Button("Stop them", id="stop-lab", variant="error", compact=True)
-        for name in services.START_ORDER:
+        for name in services.SERVICES:
             yield ServiceRow(name)
         yield Static(KEEPS_RUNNING, id="keeps")
         yield Static("", id="activity")

@@ -1,0 +1,140 @@
+"""Where the learner's resources go: the local mesh (the default) or their own cluster with Istio.
+
+Both are one code path: the Kubernetes API through kubectl with a kubeconfig (ours, or theirs and a
+context). What truly differs is how the workload's sidecar is reached: on the local mesh its Envoy
+admin, its inbound listener and its agent's log are on this machine; in a cluster they are reached
+through `kubectl port-forward` and `kubectl logs` of the workload's pod.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from workshop.core.errors import UsageError, WorkshopError
+from workshop.env.mesh.kube import Kube, local_kubeconfig
+from workshop.env.mesh.sidecar import WORKLOAD
+
+
+class MeshUnreachable(WorkshopError):
+    """The mesh (or a cluster) does not answer; the message says how to start it or reach it."""
+
+
+@dataclass
+class Reach:
+    """Where the sidecar answers: its Envoy admin, its inbound listener, and its agent's log."""
+
+    admin: str  # http://127.0.0.1:PORT
+    inbound: str
+    log: str = ""  # the agent's (and Envoy's) log file, when it is on this machine
+    _forwards: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+
+    def agent_log(self, kube: Kube, lines: int = 400) -> str:
+        if self.log:
+            try:
+                return "\n".join(open(self.log, errors="replace").read().splitlines()[-lines:])
+            except OSError:
+                return ""
+        pod = _pod(kube)
+        answer = kube.run("logs", pod, "-c", "istio-proxy", "-n", WORKLOAD["namespace"], f"--tail={lines}")
+        return answer.text if answer.ok else ""
+
+    def close(self) -> None:
+        for proc in self._forwards:
+            from workshop.env import supervisor
+
+            supervisor.stop(proc, grace=1.0)
+
+
+@dataclass
+class Target:
+    """One mesh: ``kube`` to talk to its API server, ``name`` local or cluster."""
+
+    name: str
+    kube: Kube
+
+    @classmethod
+    def local(cls) -> Target:
+        return cls("local", Kube.local())
+
+    @classmethod
+    def cluster(cls, kubeconfig: str | None = None, context: str | None = None) -> Target:
+        path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        return cls("cluster", Kube(_first(path), context))
+
+    @contextlib.contextmanager
+    def reach(self) -> Iterator[Reach]:
+        """The sidecar's admin, inbound listener and log, for as long as the block runs."""
+        if self.name == "local":
+            yield local_reach()
+            return
+        found = Reach(admin="", inbound="")
+        try:
+            pod = _pod(self.kube)
+            found.admin = _forward(self.kube, f"pod/{pod}", 15000, found)
+            found.inbound = _forward(self.kube, f"pod/{pod}", 8080, found)
+            yield found
+        finally:
+            found.close()
+
+
+def choose(target: str | None = None, context: str | None = None) -> Target:
+    """local (the default, or $WORKSHOP_MESH_TARGET) or cluster (kubectl's current context, or ``context``)."""
+    chosen = (target or os.environ.get("WORKSHOP_MESH_TARGET") or "local").lower()
+    if chosen == "local":
+        return Target.local()
+    if chosen == "cluster":
+        return Target.cluster(context=context)
+    raise UsageError(f"there is no mesh target called {chosen!r}: choose local or cluster")
+
+
+def local_reach() -> Reach:
+    """The local sidecar's addresses (from the service that runs it); MeshUnreachable when it is not up."""
+    from workshop.env import services
+
+    running = {i.name: i for i in services.status(wait=False)}
+    sidecar = running.get("sidecar")
+    if sidecar is None or not local_kubeconfig().exists():
+        raise MeshUnreachable("the local mesh is not running: start it with `workshop env up mesh` (about 10 s; "
+                              "it runs until `workshop env down`)")
+    return Reach(admin=f"http://127.0.0.1:{sidecar.ports['admin']}", inbound=sidecar.url, log=sidecar.log)
+
+
+def _first(paths: str) -> os.PathLike[str] | None:
+    from pathlib import Path
+
+    first = paths.split(os.pathsep)[0]
+    return Path(first) if first else None
+
+
+def _pod(kube: Kube) -> str:
+    answer = kube.run("get", "pods", "-n", WORKLOAD["namespace"], "-l", "app=httpbin", "-o", "jsonpath={.items[0].metadata.name}")
+    if not answer.ok or not answer.text:
+        raise MeshUnreachable("the cluster has no pod labelled app=httpbin in namespace default: deploy httpbin "
+                              "with Istio's sidecar (Istio's samples/httpbin), then try again")
+    return answer.text.strip()
+
+
+def _forward(kube: Kube, what: str, port: int, into: Reach) -> str:
+    from workshop.env import supervisor
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        local = s.getsockname()[1]
+    proc = supervisor.spawn(kube.argv("port-forward", "-n", WORKLOAD["namespace"], what, f"{local}:{port}",
+                                      "--address", "127.0.0.1"), label="kubectl port-forward")
+    into._forwards.append(proc)
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", local)) == 0:
+                return f"http://127.0.0.1:{local}"
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise MeshUnreachable(f"`kubectl port-forward {what} {port}` did not come up: is the pod running?")
