@@ -1,173 +1,164 @@
-"""Lab 07: a new version, pull policies, failure strategies and a private registry, judged on the local mesh."""
+"""Lab 07: a new version, pull policies, failure strategies and a private registry, judged by Istio itself:
+what the istio-agent fetched (its own counter), what the sidecar's Envoy runs, and live traffic."""
 
-from __future__ import annotations
-
+import base64
+import json
 import secrets
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import yaml
 
 from workshop.checking import fail
-from workshop.env import http as httplib
-from workshop.env import mesh
-from workshop.env.mesh import private_registry
+from workshop.checking.mesh import plugin_headers, read_resource
+from workshop.env import oci
+from workshop.env.mesh import images
+
+KIND = "WasmPlugin"
 
 
-def _plugin(path: Path) -> mesh.WasmPlugin:
-    if not path.exists():
-        fail(f"{path.name} is missing", hint=f"write {path.name} in your lab folder (see the lab)")
-    try:
-        found = [r for r in mesh.load_file(path) if isinstance(r, mesh.WasmPlugin)]
-    except mesh.MeshError as exc:
-        fail(str(exc), hint=exc.hint)
-    if len(found) != 1:
-        fail(f"{path.name} should hold one WasmPlugin, and it holds {len(found)}")
-    return found[0]
+def _lacks(response, headers):
+    return {k: v for k, v in headers.items() if response.headers.get(k) != v}
 
 
-def _apply(path: Path, expect_problem: bool = False) -> mesh.Outcome:
-    try:
-        outcomes = mesh.LocalMesh().apply(path)
-    except mesh.MeshError as exc:
-        fail(f"`workshop mesh apply -f {path.name}` failed: {exc}", hint=exc.hint)
-    outcome = [o for o in outcomes if o.kind == "WasmPlugin"][-1]
-    if outcome.problem and not expect_problem:
-        fail(f"applying {path.name}: {outcome.problem}", hint=outcome.hint)
-    return outcome
+def _in_force(mesh, path, want="wasm"):
+    """Apply ``path``; what its WasmPlugin became in the sidecar once it is ``want`` (or what it is)."""
+    plugin = read_resource(path, KIND)
+    mesh.apply(path)
+    return plugin, mesh.in_force(KIND, plugin["metadata"]["name"], want=want)
 
 
-def _get() -> httplib.Response:
-    try:
-        return httplib.request(mesh.ensure_sidecar().url + "/get", timeout=5)
-    except httplib.NoResponse as exc:
-        fail(f"the request through the sidecar got no answer: {exc}", hint="`workshop mesh status --log`")
+def _running(mesh, path):
+    plugin, became = _in_force(mesh, path)
+    if became is None or became.kind != "wasm":
+        fail(f"the sidecar does not run the filter of {path.name}",
+             seen="\n".join(mesh.fetch_errors()[-2:]) or (became.kind if became else "nothing for it"),
+             hint="push the image, pin it (`sh pin.sh`), and see `workshop mesh status`")
+    return plugin
 
 
-def _delete(plugin: mesh.WasmPlugin) -> None:
-    try:
-        mesh.LocalMesh().delete(plugin.name, plugin.namespace)
-    except mesh.MeshError:
-        pass
-
-
-@pytest.mark.step("v2", timeout=90)
-def test_version_2_runs_in_the_mesh(workspace, services):
-    """wasmplugin.yaml names the v2 image, and responses through the sidecar carry x-filter-version: v2"""
+@pytest.mark.step("v2", timeout=120)
+def test_version_2_runs_in_the_mesh(workspace, mesh, services):
+    """wasmplugin.yaml brings version 2: responses through the sidecar carry x-filter-version: v2"""
     services.ensure("registry")
-    _plugin(workspace / "wasmplugin.yaml")
-    _apply(workspace / "wasmplugin.yaml")
-    resp = _get()
-    if resp.headers.get("x-filter-version") != "v2":
+    _running(mesh, workspace / "wasmplugin.yaml")
+    response = mesh.until(lambda r: r.headers.get("x-filter-version") == "v2")
+    if response.headers.get("x-filter-version") != "v2":
         fail("the filter in force is not version 2", expected="x-filter-version: v2",
-             seen=resp.headers.get("x-filter-version", "no x-filter-version header"),
+             seen=response.headers.get("x-filter-version", "no x-filter-version header"),
              hint="add the header in main.go, rebuild, push to :v2, point url at :v2 and run `sh pin.sh`")
 
 
-@pytest.mark.step("pull-policy", timeout=90)
-def test_always_asks_the_registry_on_every_change(workspace, services, tmp_path):
-    """with imagePullPolicy: Always, each change to the WasmPlugin pulls the image again (IfNotPresent would not)"""
+@pytest.mark.step("pull-policy", timeout=120)
+def test_always_pulls_a_tag_pushed_again(workspace, mesh, services, go, tmp_path):
+    """with wasmplugin.yaml's pull policy, the istio-agent pulls the tag again when the WasmPlugin changes"""
     services.ensure("registry")
-    plugin = _plugin(workspace / "wasmplugin.yaml")
-    if plugin.pull_policy != "Always":
-        fail("the sidecar would keep its cached module after a push to the same tag",
-             expected="imagePullPolicy: Always", seen=f"imagePullPolicy: {plugin.spec.get('imagePullPolicy', 'unset (IfNotPresent)')}")
-    _apply(workspace / "wasmplugin.yaml")
-    doc = yaml.safe_load((workspace / "wasmplugin.yaml").read_text())
-    doc["spec"].setdefault("pluginConfig", {}).setdefault("headers", {})["x-workshop-check"] = secrets.token_hex(4)
+    plugin = _running(mesh, workspace / "wasmplugin.yaml")
+    spec = plugin["spec"]
+    url = str(spec.get("url", ""))
+    if spec.get("sha256"):
+        fail("wasmplugin.yaml pins one module with sha256: the agent serves that module from its cache, whatever "
+             "the pull policy, and a new push to the tag is never used",
+             hint="for this step take sha256 out, and set imagePullPolicy: Always")
+    # the tag pushed again (the same module, a new manifest), then a change to the WasmPlugin
+    oci.push_module(url.removeprefix("oci://"), go.build_wasm(inspect=False).path.read_bytes(), note=secrets.token_hex(4))
+    pulls = mesh.agent_fetches()
+    token = secrets.token_hex(4)
+    spec.setdefault("pluginConfig", {}).setdefault("headers", {})["x-workshop-check"] = token
     changed = tmp_path / "wasmplugin.yaml"
-    changed.write_text(yaml.safe_dump(doc))
+    changed.write_text(yaml.safe_dump(plugin))
     try:
-        _apply(changed)
-        mine = [p for p in mesh.LocalMesh().status()["plugins"] if p["name"] == plugin.name]
-        if not mine or not mine[0]["pulled"]:
-            fail("the change was served from the cache, not pulled", expected="a pull from the registry (Always)")
+        mesh.apply(changed)
+        response = mesh.until(lambda r: r.headers.get("x-workshop-check") == token)
+        if response.headers.get("x-workshop-check") != token:
+            fail("the changed WasmPlugin did not reach the sidecar", seen="\n".join(mesh.fetch_errors()[-2:]) or "-")
+        if mesh.agent_fetches() <= pulls:
+            policy = spec.get("imagePullPolicy", "unset: IfNotPresent for a tag other than :latest")
+            fail("the istio-agent kept its cached module: the tag was pushed again, and the change did not pull it",
+                 expected="a pull from the registry when the WasmPlugin changes", seen=f"imagePullPolicy: {policy}",
+                 hint="imagePullPolicy: Always makes the agent pull the tag again whenever the WasmPlugin changes")
     finally:
-        mesh.LocalMesh().apply(workspace / "wasmplugin.yaml")
+        mesh.apply(workspace / "wasmplugin.yaml")
 
 
 @contextmanager
-def _unverifiable(workspace: Path, name: str, strategy: str, says: str, hint: str) -> Iterator[mesh.WasmPlugin]:
-    """The WasmPlugin in ``name`` applied with ``strategy``, its image failing to verify; deleted afterwards."""
-    path = workspace / name
-    plugin = _plugin(path)
-    if plugin.fail_strategy != strategy:
-        fail(f"{name} does not {says}", expected=f"failStrategy: {strategy}", seen=plugin.fail_strategy)
+def _unverifiable(mesh, path, want, hint):
+    """The WasmPlugin in ``path`` applied, its image one the agent cannot load; deleted afterwards."""
     try:
-        outcome = _apply(path, expect_problem=True)
-        if not outcome.problem:
-            fail(f"the image of {name} could be pulled and verified, so nothing failed", hint=hint)
-        yield plugin
+        plugin, became = _in_force(mesh, path, want=want)
+        if became is not None and became.kind == "wasm":
+            fail(f"the agent could load the image of {path.name}, so nothing failed", hint=hint)
+        yield plugin, became
     finally:
-        _delete(plugin)
+        mesh.delete(path)
 
 
-@pytest.mark.step("failures", timeout=90)
-def test_fail_close_denies_traffic_when_the_image_cannot_be_verified(workspace, services):
-    """fail-close.yaml: its image cannot be verified, and FAIL_CLOSE makes the sidecar deny every request"""
+@pytest.mark.step("failures", timeout=120)
+def test_fail_close_denies_traffic_when_the_image_cannot_be_loaded(workspace, mesh, services):
+    """fail-close.yaml: the agent cannot load its image, and the sidecar denies every request in its place"""
     services.ensure("registry")
-    with _unverifiable(workspace, "fail-close.yaml", "FAIL_CLOSE", "fail closed",
-                       "make it unverifiable: a sha256 that does not match (64 hex digits), or a tag that was never pushed"):
-        resp = _get()
-        if resp.status != 403:
-            fail("with FAIL_CLOSE and no module, the sidecar should deny requests", expected="HTTP 403 (RBAC: access denied)",
-                 seen=f"HTTP {resp.status}")
+    hint = "make it unloadable: a sha256 that does not match (64 hex digits, quoted), or a tag never pushed"
+    with _unverifiable(mesh, workspace / "fail-close.yaml", "deny-all", hint) as (_plugin, became):
+        response = mesh.until(lambda r: r.status == 403, timeout=10)
+        if response.status != 403:
+            fail("the sidecar lets requests through although the module could not be loaded",
+                 expected="HTTP 403 (RBAC: access denied): failStrategy FAIL_CLOSE (the default)",
+                 seen=f"HTTP {response.status}; in the plugin's place: {became.kind if became else 'nothing'}",
+                 hint="failStrategy: FAIL_CLOSE")
 
 
-@pytest.mark.step("failures", timeout=90)
-def test_fail_open_lets_traffic_through_without_the_filter(workspace, services):
-    """fail-open.yaml: the same broken image, and FAIL_OPEN lets requests through without that filter"""
+@pytest.mark.step("failures", timeout=120)
+def test_fail_open_lets_traffic_through_without_the_filter(workspace, mesh, services):
+    """fail-open.yaml: the same unloadable image, and the sidecar lets requests through without that filter"""
     services.ensure("registry")
-    with _unverifiable(workspace, "fail-open.yaml", "FAIL_OPEN", "fail open",
-                       "use the same unverifiable image as in fail-close.yaml") as plugin:
-        resp = _get()
-        headers = (plugin.spec.get("pluginConfig") or {}).get("headers") or {}
-        if resp.status != 200 or any(k.lower() in resp.headers for k in headers):
-            fail("with FAIL_OPEN, requests should pass, without this plugin's headers",
-                 expected="HTTP 200", seen=f"HTTP {resp.status}")
+    with _unverifiable(mesh, workspace / "fail-open.yaml", "allow-all",
+                       "use the same unloadable image as in fail-close.yaml") as (plugin, became):
+        headers = plugin_headers(plugin)
+        response = mesh.until(lambda r: r.status == 200, timeout=10)
+        if response.status != 200 or any(k in response.headers for k in headers):
+            fail("with the module missing, requests should pass, without this plugin's headers",
+                 expected="HTTP 200: failStrategy FAIL_OPEN", seen=f"HTTP {response.status}; in its place: "
+                 f"{became.kind if became else 'nothing'}", hint="failStrategy: FAIL_OPEN")
 
 
-@pytest.fixture
-def private(go):  # type: ignore[no-untyped-def]
-    """The private registry (a login required), holding your current build as wasm-workshop/filter:v2."""
-    module = go.build_wasm(inspect=False)
+def _login(workspace, registry):
+    """The dockerconfigjson of secret.yaml (what istiod would send the agent), or a failing verdict."""
+    secret = read_resource(workspace / "secret.yaml", "Secret")
+    if secret.get("type") != "kubernetes.io/dockerconfigjson":
+        fail("secret.yaml is not a pull secret", expected="type: kubernetes.io/dockerconfigjson", seen=f"type: {secret.get('type')}")
+    raw = (secret.get("stringData") or {}).get(".dockerconfigjson")
+    if raw is None and (secret.get("data") or {}).get(".dockerconfigjson"):
+        raw = base64.b64decode(secret["data"][".dockerconfigjson"]).decode(errors="replace")
     try:
-        registry = private_registry.start()
-    except mesh.MeshError as exc:
-        fail(f"the private registry could not start: {exc}", hint=exc.hint)
-    try:
-        registry.push(module.path)
-        yield registry
-    finally:
-        registry.stop()
+        auths = json.loads(raw or "{}").get("auths") or {}
+    except ValueError:
+        fail("the .dockerconfigjson in secret.yaml is not JSON", hint='{"auths": {"127.0.0.1:5001": {"auth": "BASE64"}}}')
+    if registry not in auths:
+        fail(f"secret.yaml holds no login for {registry}", seen=", ".join(auths) or "no registries",
+             hint=f'{{"auths": {{"{registry}": {{"auth": "..."}}}}}}')
+    return raw
 
 
-@pytest.mark.step("private", timeout=120)
-def test_a_private_image_pulls_with_the_secret(workspace, services, private):
+@pytest.mark.step("private", timeout=150)
+def test_a_private_image_pulls_with_the_secret(workspace, mesh, services):
     """secret.yaml and private.yaml: the sidecar pulls from the private registry with the login, never shown"""
-    services.ensure("registry")
-    plugin = _plugin(workspace / "private.yaml")
-    if not plugin.url.removeprefix("oci://").startswith(private.address + "/"):
-        fail("private.yaml does not pull from the private registry", expected=f"oci://{private.address}/wasm-workshop/filter:v2",
-             seen=plugin.url)
-    if not plugin.spec.get("imagePullSecret"):
-        fail("private.yaml names no imagePullSecret", hint="add imagePullSecret: the name of the Secret in secret.yaml")
-    if not (workspace / "secret.yaml").exists():
-        fail("secret.yaml is missing", hint="write a Secret of type kubernetes.io/dockerconfigjson")
+    registry = services.ensure("private-registry")["private-registry"]
+    address = f"127.0.0.1:{registry.port}"
+    plugin = read_resource(workspace / "private.yaml", KIND)
+    url = str((plugin.get("spec") or {}).get("url", ""))
+    if not url.startswith(f"oci://{address}/"):
+        fail("private.yaml does not pull from the private registry", expected=f"oci://{address}/wasm-workshop/filter:v2", seen=url)
+    login = _login(workspace, address)
+    answer = mesh.image(url, pull_secret=login)
+    if not answer.ok:
+        message, hint = images.explain(answer)
+        fail(message, seen=f"Istio's fetcher, with the login of secret.yaml: {answer.error}", hint=hint)
+    mesh.apply(workspace / "secret.yaml")
     try:
-        outcomes = mesh.LocalMesh().apply(workspace / "secret.yaml")
-    except mesh.MeshError as exc:
-        fail(f"secret.yaml: {exc}", hint=exc.hint)
-    if private_registry.PASSWORD in repr(outcomes):
-        fail("applying the Secret showed the password", hint="report this: credentials must never be printed")
-    try:
-        _apply(workspace / "private.yaml")
-        resp = _get()
-        headers = {k: str(v) for k, v in ((plugin.spec.get("pluginConfig") or {}).get("headers") or {}).items()}
-        missing = {k: v for k, v in headers.items() if resp.headers.get(k.lower()) != v}
-        if missing:
-            fail("the plugin from the private registry is not in force", expected=", ".join(f"{k}: {v}" for k, v in missing.items()))
+        _running(mesh, workspace / "private.yaml")
+        headers = plugin_headers(plugin)
+        response = mesh.until(lambda r: not _lacks(r, headers))
+        if _lacks(response, headers):
+            fail("the plugin from the private registry is not in force", expected=", ".join(f"{k}: {v}" for k, v in headers.items()))
     finally:
-        _delete(plugin)
+        mesh.delete(workspace / "private.yaml")

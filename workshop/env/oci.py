@@ -78,3 +78,23 @@ def describe(reference: str, auth: str | None = None) -> str:
     layers = [layer.get("mediaType", "?") for layer in manifest.get("layers") or []]
     kind = {DOCKER_MANIFEST: "a Docker image", OCI_MANIFEST: "an OCI manifest"}.get(media, media or "a manifest")
     return f"{kind} with {len(layers)} layer(s): {', '.join(layers) or 'none'}"
+
+
+def push_module(reference: str, wasm: bytes, note: str) -> None:
+    """Push ``wasm`` to ``reference`` as the two-layer artifact Istio's agent loads, with a runtime config
+    that carries ``note`` (so the manifest, and its digest, differ from any earlier push of the same module)."""
+    import tempfile
+    from pathlib import Path
+
+    import oras.client
+
+    registry = reference.split("/", 1)[0]
+    with tempfile.TemporaryDirectory(prefix="workshop-push-") as tmp:  # layers are titled by their file names
+        module, config = Path(tmp) / "plugin.wasm", Path(tmp) / "runtime-config.json"
+        module.write_bytes(wasm)
+        config.write_text(json.dumps({"type": "envoy_proxy", "note": note}))
+        client = oras.client.OrasClient(hostname=registry, insecure=True)
+        try:
+            client.push(reference, files=[f"{module}:{WASM_LAYER}", f"{config}:{WASM_CONFIG}"], disable_path_validation=True)
+        except Exception as exc:  # noqa: BLE001 - oras-py raises whatever requests raised
+            raise ImageProblem(f"pushing to {reference} failed: {exc}", hint="is the registry up? `workshop env status`") from None

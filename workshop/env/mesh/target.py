@@ -31,6 +31,7 @@ class Reach:
 
     admin: str  # http://127.0.0.1:PORT
     inbound: str
+    agent_stats: str = ""  # the istio-agent's own counters (its status port's /stats/prometheus)
     log: str = ""  # the agent's (and Envoy's) log file, when it is on this machine
     _forwards: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
@@ -78,6 +79,7 @@ class Target:
             pod = _pod(self.kube)
             found.admin = _forward(self.kube, f"pod/{pod}", 15000, found)
             found.inbound = _forward(self.kube, f"pod/{pod}", 8080, found)
+            found.agent_stats = _forward(self.kube, f"pod/{pod}", 15020, found) + "/stats/prometheus"
             yield found
         finally:
             found.close()
@@ -102,7 +104,8 @@ def local_reach() -> Reach:
     if sidecar is None or not local_kubeconfig().exists():
         raise MeshUnreachable("the local mesh is not running: start it with `workshop env up mesh` (about 10 s; "
                               "it runs until `workshop env down`)")
-    return Reach(admin=f"http://127.0.0.1:{sidecar.ports['admin']}", inbound=sidecar.url, log=sidecar.log)
+    return Reach(admin=f"http://127.0.0.1:{sidecar.ports['admin']}", inbound=sidecar.url, log=sidecar.log,
+                 agent_stats=f"http://127.0.0.1:{sidecar.ports['status']}/stats/prometheus")
 
 
 def _first(paths: str) -> os.PathLike[str] | None:

@@ -1,0 +1,187 @@
+"""The mesh as checks see it: Istio's own components judge, the check only looks and explains.
+
+    mesh.judge(path)            the API server's answer to `kubectl apply --dry-run=server` (schema, CEL, istiod's webhook)
+    mesh.apply(path)            `kubectl apply -f`, as the learner does it
+    mesh.in_force(kind, name)   what the resource became in the sidecar's Envoy (wasm, deny-all, allow-all), waited for
+    mesh.get("/get")            a request through the sidecar's inbound listener
+    mesh.until(...)             ask again until the traffic shows what is expected (Envoy takes a change in ~1 s)
+    mesh.image(url, ...)        Istio's own fetcher: would the agent load this image?
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from workshop.checking.commands import Deadline
+from workshop.checking.feedback import fail
+from workshop.env import http as httplib
+from workshop.env.mesh import images, status
+from workshop.env.mesh.kube import Answer
+from workshop.env.mesh.target import MeshUnreachable, Reach, Target, choose
+
+# What the API server and istiod say, and what to try: the explanation of their words, never the judgement.
+SAID = (
+    (r"only one of targetRefs or selector", "set selector (matchLabels: {app: httpbin}) or targetRefs, not both"),
+    (r"targetRef must be to one of", "targetRefs name a Service, ServiceEntry, Gateway or GatewayClass; "
+                                     "for the httpbin workload use selector: {matchLabels: {app: httpbin}}"),
+    (r"url must have schema", "url starts with oci://, https://, http:// or file://"),
+    (r"sha256.*should match|sha256 in body must be of type string", "sha256 is 64 lowercase hex digits, quoted "
+                                                                   "(YAML reads a number otherwise): `sh pin.sh` writes it"),
+    (r"Unsupported value.*(failStrategy|phase|imagePullPolicy|type)", "the value must be one of those the message lists"),
+    (r"no matches for kind|doesn't have a resource type", "apiVersion: extensions.istio.io/v1alpha1, and the kind spelled as Istio does"),
+    (r"unknown field", "a field Istio's schema does not have: check its spelling and indentation"),
+    (r"error converting YAML|yaml:|could not find expected", "the file is not valid YAML: check the indentation (spaces only)"),
+)
+
+
+def explain_refusal(text: str) -> str:
+    return next((hint for pattern, hint in SAID if re.search(pattern, text)),
+                "read the API server's words above: they name the field it did not accept")
+
+
+class Mesh:
+    """The real mesh for one check: started if it is not up (it stays up for a learner)."""
+
+    def __init__(self, services: Any, deadline: Deadline, transcript: list[str]) -> None:
+        self.services = services
+        self.deadline = deadline
+        self.transcript = transcript
+        self._target: Target | None = None
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            self._target = choose()
+            if self._target.name == "local":
+                self.services.ensure("mesh")
+        return self._target
+
+    # -- the API server
+
+    def judge(self, path: Path) -> Answer:
+        """The API server's own answer to this file (its schema, its CEL rules and istiod's webhook), changing nothing."""
+        return self._kubectl("apply", "--dry-run=server", "-f", str(path))
+
+    def apply(self, path: Path) -> Answer:
+        """`kubectl apply -f path`, as the learner does it; a refusal fails the check with the API server's words."""
+        answer = self._kubectl("apply", "-f", str(path))
+        if not answer.ok:
+            fail(f"`kubectl apply -f {path.name}` was refused", seen=answer.text[-600:], hint=explain_refusal(answer.text))
+        return answer
+
+    def delete(self, path: Path) -> Answer:
+        return self._kubectl("delete", "--ignore-not-found", "--wait=true", "-f", str(path))
+
+    def get(self, kind: str, name: str, namespace: str = "default") -> dict | None:
+        return self.target.kube.get(kind, name, namespace)
+
+    def _kubectl(self, *args: str) -> Answer:
+        answer = self.target.kube.run(*args, timeout=self.deadline.left(60))
+        self.transcript.append(f"$ kubectl {' '.join(args)}    (exit {answer.code})\n{_no_secrets(answer.text)}")
+        return answer
+
+    # -- the sidecar
+
+    @contextmanager
+    def reach(self) -> Iterator[Reach]:
+        try:
+            with self.target.reach() as found:
+                yield found
+        except MeshUnreachable as exc:
+            fail(str(exc))
+
+    def view(self) -> status.MeshView:
+        return status.view(self.target)
+
+    def in_force(self, kind: str, name: str, namespace: str = "default", want: str = "wasm",
+                 timeout: float = 30.0) -> status.InEnvoy | None:
+        """What the resource became in the sidecar's Envoy once it is ``want`` (or the last thing seen, or None)."""
+        found = None
+        end = time.monotonic() + self.deadline.left(timeout)
+        while time.monotonic() < end:
+            found = self.view().filter_for(kind, name, namespace)
+            if found is not None and found.kind == want:
+                return found
+            time.sleep(0.2)
+        return found
+
+    def get_through(self, path: str = "/get", headers: dict[str, str] | None = None) -> httplib.Response:
+        """One request through the sidecar's inbound listener."""
+        with self.reach() as reach:
+            try:
+                return httplib.request(reach.inbound + path, headers=headers, timeout=self.deadline.left(5))
+            except httplib.NoResponse as exc:
+                fail(f"the request through the sidecar got no answer: {exc}", hint="`workshop mesh status` shows what is in force")
+
+    def until(self, seen: Callable[[httplib.Response], bool], timeout: float = 30.0, path: str = "/get") -> httplib.Response:
+        """Requests through the sidecar until one is ``seen``; the last response either way."""
+        end = time.monotonic() + self.deadline.left(timeout)
+        while True:
+            response = self.get_through(path)
+            if seen(response) or time.monotonic() > end:
+                return response
+            time.sleep(0.2)
+
+    def uptime(self) -> int:
+        with self.reach() as reach:
+            return status.uptime(reach)
+
+    def fetch_errors(self) -> list[str]:
+        return self.view().fetch_errors
+
+    def agent_fetches(self) -> int:
+        """How many modules the istio-agent has pulled from a registry so far (its own counter)."""
+        with self.reach() as reach:
+            text = httplib.request(reach.agent_stats, timeout=5).text if reach.agent_stats else ""
+        return sum(int(float(m.group(1))) for m in re.finditer(
+            r'^istio_agent_wasm_remote_fetch_count\{[^}]*result="success"[^}]*\} (\S+)$', text, re.M))
+
+    # -- images
+
+    def image(self, url: str, *, sha256: str = "", pull_secret: str | None = None, policy: str = "IfNotPresent") -> images.AgentAnswer:
+        try:
+            return images.would_load(url, sha256=sha256, pull_secret=pull_secret, policy=policy,
+                                     timeout=min(30.0, self.deadline.left(30)))
+        except images.FetcherMissing as exc:
+            fail(str(exc), hint="`workshop prepare` builds it")
+
+
+def read_resource(path: Path, kind: str = "") -> dict:
+    """The (first) resource in a YAML file, to read what the learner asks for (their pluginConfig, say)."""
+    if not path.exists():
+        fail(f"{path.name} is missing from your lab folder", hint="restore the starter's with `workshop reset`")
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        fail(f"{path.name}{f':{mark.line + 1}' if mark else ''} is not valid YAML", seen=str(getattr(exc, "problem", exc)),
+             hint="check the indentation (spaces only)")
+    found = [d for d in docs if not kind or d.get("kind") == kind]
+    if not found:
+        fail(f"{path.name} holds no {kind or 'resource'}", hint=f"kind: {kind}" if kind else "")
+    return found[0]
+
+
+def plugin_headers(resource: dict) -> dict[str, str]:
+    """The headers a filter of these labs adds, from the resource's pluginConfig (a WasmPlugin's or a TrafficExtension's)."""
+    spec = resource.get("spec") or {}
+    config = (spec.get("wasm") or spec).get("pluginConfig") or {}
+    return {str(k).lower(): str(v) for k, v in ((config.get("headers") or {}) if isinstance(config, dict) else {}).items()}
+
+
+def _no_secrets(text: str) -> str:
+    """kubectl's words without anything that looks like a credential (a Secret's data is never shown)."""
+    return re.sub(r'("?(auth|password|\.dockerconfigjson)"?\s*[:=]\s*)\S+', r"\1<hidden>", text)
+
+
+@pytest.fixture
+def mesh(services: Any, deadline: Deadline, transcript: list[str]) -> Mesh:
+    return Mesh(services, deadline, transcript)
