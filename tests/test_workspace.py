@@ -50,3 +50,30 @@ def test_diff_shows_the_solution_changes(tmp_path: Path) -> None:
     ws.start(tmp_path, LAB)
     text = ws.diff(tmp_path, LAB, LAB.solution_dir)
     assert "+func main() {}" in text and "yours/main.go" in text
+
+
+def test_a_renumbered_lab_keeps_the_learner_s_folder_and_progress(tmp_path: Path, workshop_cli) -> None:
+    """Labs renumbered since a learner began (lab.md's `formerly:`): their folder and progress follow."""
+    import json
+
+    from workshop.core.progress import ProgressStore, StepProgress
+
+    ws = tmp_path / "ws"
+    (ws / "06-wasmplugin").mkdir(parents=True)
+    (ws / "06-wasmplugin" / "wasmplugin.yaml").write_text("mine\n")
+    store = ProgressStore(ws)
+
+    def before(p):  # type: ignore[no-untyped-def]
+        p.labs["06-wasmplugin"] = {"write": StepProgress(status="passed")}
+        p.current_lab = "06-wasmplugin"
+
+    store.update(before)
+    listed = workshop_cli("list", "--json", "--workspace", str(ws), check_code=0)
+    assert "renumbered" in listed.stderr and "06-wasmplugin is now 07-wasmplugin" in listed.stderr
+    assert (ws / "07-wasmplugin" / "wasmplugin.yaml").read_text() == "mine\n" and not (ws / "06-wasmplugin").exists()
+    data = json.loads(listed.stdout)
+    assert data["current"] == "07-wasmplugin"
+    lab = next(lab for lab in data["labs"] if lab["slug"] == "07-wasmplugin")
+    assert lab["started"] and lab["steps"][0]["status"] == "passed"
+    again = workshop_cli("list", "--workspace", str(ws), check_code=0)
+    assert "renumbered" not in again.stderr  # once only

@@ -54,4 +54,6 @@ def session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     opened = Session.open(getattr(args, "content", None), getattr(args, "workspace", None))
     for problem in opened.workshop.problems:
         print(f"workshop: left out a lab that cannot be read: {problem} (see `workshop validate`)", file=sys.stderr)
+    for moved in opened.migrated:
+        print(f"workshop: the labs were renumbered: {moved}", file=sys.stderr)
     return opened

@@ -70,6 +70,7 @@ class Lab:
     steps: list[Step]
     root: Path  # the content folder
     lab_md: Path = field(repr=False)
+    formerly: list[str] = field(default_factory=list)  # folder names it had before a renumbering
 
     @property
     def starter_dir(self) -> Path:
@@ -212,6 +213,7 @@ def load_lab(root: Path, slug: str) -> Lab:
     return Lab(
         id=meta.id, slug=slug, title=meta.title, summary=meta.summary, minutes=meta.minutes,
         tools=meta.tools, services=meta.services, files=meta.files, runs=[Run(**r.model_dump()) for r in meta.runs], intro=intro, steps=steps, root=root, lab_md=path,
+        formerly=meta.formerly,
     )
 
 

@@ -27,3 +27,6 @@ class FrontMatter(BaseModel):
     services: list[str] = []
     files: dict[str, list[str]] = {}  # step id -> the files `workshop reset LAB/STEP` restores
     runs: list[RunSpec] = []
+    # the folder names this lab had before a renumbering: a learner's progress and folder under such a
+    # name carry over to this one (see core/workspace.migrate)
+    formerly: list[str] = []

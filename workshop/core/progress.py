@@ -64,6 +64,18 @@ class Progress:
         )
 
 
+def renamed(progress: Progress, renames: dict[str, str]) -> bool:
+    """Progress kept under a lab's old folder name, moved to its new one; True if anything moved."""
+    moved = False
+    for old, new in renames.items():
+        if old in progress.labs and new not in progress.labs:
+            progress.labs[new] = progress.labs.pop(old)
+            moved = True
+        if progress.current_lab == old:
+            progress.current_lab, moved = new, True
+    return moved
+
+
 class ProgressStore:
     """Progress of one workspace, kept in the state folder."""
 

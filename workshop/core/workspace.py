@@ -110,3 +110,17 @@ def diff(workspace: Path, lab: Lab, source: Path) -> str:
 def copy_tree(source: Path, dest: Path) -> None:
     """A fresh copy of a lab folder, used by selftest and grading."""
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*IGNORED), dirs_exist_ok=True)
+
+
+def migrate(workspace: Path, labs: list[Lab]) -> list[str]:
+    """A lab renumbered (its front matter says what it was ``formerly``): the learner's folder under the
+    old name becomes the new one, unless both exist. Returns what moved, in words."""
+    moved = []
+    for lab in labs:
+        new = lab_dir(workspace, lab)
+        for old_name in lab.formerly:
+            old = workspace / old_name
+            if old.is_dir() and not new.exists():
+                old.rename(new)
+                moved.append(f"your folder {old_name} is now {lab.slug}")
+    return moved

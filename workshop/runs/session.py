@@ -6,7 +6,7 @@ One place, so that `workshop check` and the TUI's check panel can never disagree
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.checking.model import Check
@@ -25,6 +25,7 @@ class Session:
     workshop: Workshop
     workspace: Path
     store: ProgressStore
+    migrated: list[str] = field(default_factory=list)  # what moved when renumbered labs were carried over
 
     @classmethod
     def open(cls, content: str | None = None, workspace: str | None = None) -> Session:
@@ -38,7 +39,23 @@ class Session:
         if ws.problems and not ws.labs:
             raise UsageError(f"no lab of {root} can be read: {ws.problems[0]}")
         space = Path(workspace).expanduser().resolve() if workspace else default_workspace().resolve()
-        return cls(workshop=ws, workspace=space, store=ProgressStore(space))
+        session = cls(workshop=ws, workspace=space, store=ProgressStore(space))
+        session.migrated = session._carry_over_renamed_labs()
+        return session
+
+    def _carry_over_renamed_labs(self) -> list[str]:
+        """Labs renumbered since the learner began keep their folder and progress under the new name."""
+        from workshop.core.progress import renamed
+        from workshop.core.workspace import migrate
+
+        renames = {old: lab.slug for lab in self.workshop.labs for old in lab.formerly}
+        if not renames:
+            return []
+        moved = migrate(self.workspace, self.workshop.labs) if self.workspace.is_dir() else []
+        if renamed(self.progress(), dict(renames)):
+            self.store.update(lambda p: renamed(p, renames))
+            moved.append("your progress follows the labs' new numbers")
+        return moved
 
     def resolve(self, ref: str) -> tuple[Lab, Step | None]:
         try:

@@ -76,12 +76,12 @@ class Registry(Service):
 
 
 class PrivateRegistry(Registry):
-    """A second registry that wants a login (lab 07): the same program, with htpasswd (bcrypt) logins."""
+    """A second registry that wants a login (lab 08): the same program, with htpasswd (bcrypt) logins."""
 
     name, title = "private-registry", "the private OCI registry (a login required)"
     ports: ClassVar[dict[str, str]] = {"http": "private_registry"}
     yours_welcome = False
-    USER, PASSWORD = "learner", "wasm-in-the-mesh"  # the lab's login: lab 07 gives the learner these
+    USER, PASSWORD = "learner", "wasm-in-the-mesh"  # the lab's login: lab 08 gives the learner these
     # Istio's agent refuses a challenge whose realm is not an http(s) URL to a public-looking host (its
     # guard against request forgery), Basic ones too: so the realm looks like one. Nothing ever contacts it.
     REALM = "https://registry.workshop.invalid"

@@ -1,4 +1,4 @@
-"""Lab 06: the filter deployed with Istio's WasmPlugin, judged by Istio itself: the Kubernetes API server
+"""Lab 07: the filter deployed with Istio's WasmPlugin, judged by Istio itself: the Kubernetes API server
 (its schema and CEL rules), istiod's webhook, the istio-agent's fetch, the sidecar's Envoy and live traffic."""
 
 import secrets

@@ -1,4 +1,4 @@
-"""Lab 07: a new version, pull policies, failure strategies and a private registry, judged by Istio itself:
+"""Lab 08: a new version, pull policies, failure strategies and a private registry, judged by Istio itself:
 what the istio-agent fetched (its own counter), what the sidecar's Envoy runs, and live traffic."""
 
 import base64
