@@ -33,7 +33,7 @@ def test_images_are_scratch_plus_the_binary_and_its_libraries(real_tools: dict) 
         pytest.skip("go-httpbin not installed: run `workshop prepare`")
     import tarfile
 
-    with tarfile.open(fileobj=images.build_context(real_tools["go-httpbin"], "go-httpbin")) as tar:
+    with tarfile.open(fileobj=images.build_context([(real_tools["go-httpbin"], "/usr/local/bin/go-httpbin")])) as tar:
         names = tar.getnames()
         dockerfile = tar.extractfile("Dockerfile").read().decode()  # type: ignore[union-attr]
     assert dockerfile.startswith("FROM scratch\n")

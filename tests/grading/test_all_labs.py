@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,13 @@ import pytest
 from workshop.core.content import load_workshop
 from workshop.core.locations import content_root
 from workshop.env import sandbox
+from workshop.env.services.service import Ports
 
 # The check plugin (loaded through its entry point) gives every test a 60 s alarm; grading all labs takes longer.
 pytestmark = pytest.mark.slow
 
 WORKSHOP = load_workshop(content_root())
-FIXED_PORTS = (8080, 5000, 5001, 9901, 10000, 15000, 15006)  # httpbin, registries, func-e's Envoy, the sidecar
+FIXED_PORTS = tuple(getattr(Ports(), f.name) for f in fields(Ports))  # every service's, func-e's Envoy's, the mesh's
 
 
 def workspaces(root: Path) -> list[Path]:

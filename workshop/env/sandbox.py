@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
+from workshop.env.mesh.sidecar import OWN_AGENT_DATA
 
 IMAGE = "wasm-workshop/grade-sandbox"
 LABEL = "wasm-workshop.grade"
@@ -42,7 +43,8 @@ CONTENT = "/opt/workshop/content"
 SOURCE = "/opt/workshop/src"
 SUBMISSION = "/opt/submission"
 GOCACHE_SEED = "/opt/gocache-seed"
-TOOLS = "/opt/tools/bin"  # func-e, registry, go-httpbin: each host binary mounted read-only
+TOOLS_DIR = "/opt/tools"  # the container's WORKSHOP_TOOLS_DIR
+TOOLS = f"{TOOLS_DIR}/bin"  # func-e, registry, go-httpbin, the mesh's programs: each host binary mounted read-only
 USER = "1000:1000"
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nlearner:x:1000:1000:learner:/tmp/home:/bin/sh\n"
 GROUP = "root:x:0:\nlearner:x:1000:\n"
@@ -157,7 +159,9 @@ def _go_env() -> dict[str, str]:
 
 
 def lab_tools() -> dict[str, Path]:
-    """The host's func-e, registry and go-httpbin (what `workshop prepare` installs) that the labs run."""
+    """The host's programs the labs run, as `workshop prepare` installed them: func-e, the registry,
+    go-httpbin, oras, and the mesh's (etcd, the API server, kubectl, istiod, the agent, wasmcheck)."""
+    from workshop.env.mesh import binaries
     from workshop.env.tools import GO_TOOLS, tool_path
 
     found = {}
@@ -165,7 +169,21 @@ def lab_tools() -> dict[str, Path]:
         path = tool_path(tool.name)
         if path is not None:
             found[tool.name] = path.resolve()
+    for program in binaries.PROGRAMS:
+        if program.path.is_file():
+            found[program.name] = program.path.resolve()
     return found
+
+
+def tools_folders() -> list[Mount]:
+    """What else of the host's tools folder the labs read: func-e's Envoy versions, Istio's CRDs and
+    bootstrap template, the mesh's build recipes (that its programs are the ones this workshop builds)."""
+    from workshop.core.locations import tools_dir
+    from workshop.env.mesh import binaries
+    from workshop.env.tools import func_e_home
+
+    folders = [func_e_home(), binaries.istio_files(), tools_dir() / "recipes"]
+    return [Mount(str(f.resolve()), f"{TOOLS_DIR}/{f.relative_to(tools_dir())}") for f in folders if f.is_dir()]
 
 
 def _covered(path: str, mounts: list[Mount]) -> bool:
@@ -210,6 +228,7 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
         pass
     for name, found in lab_tools().items():  # one file each: the host's data folder (its registry's images) stays out
         mounts.append(Mount(str(found), f"{TOOLS}/{name}"))
+    mounts += tools_folders()
     package = Path(workshop.__file__).resolve().parent
     mounts.append(Mount(str(package), f"{SOURCE}/workshop"))
     for part in ("labs", "checks"):  # one mount per lab: a lab may be a link to another folder
@@ -229,7 +248,8 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
         "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off", "GOSUMDB": "off", "GOTOOLCHAIN": "local",
         "GOTELEMETRY": "off", "WORKSHOP_CONTENT": CONTENT, "WORKSHOP_STATE_DIR": "/tmp/state",
         "WORKSHOP_CACHE_DIR": "/tmp/cache", "WORKSHOP_DATA_DIR": "/tmp/data", "WORKSHOP_SERVICES": "owned",
-        "WORKSHOP_BACKEND": "process", "WORKSHOP_GOCACHE_SEED": GOCACHE_SEED if gocache_seed else "",
+        "WORKSHOP_BACKEND": "process", "WORKSHOP_TOOLS_DIR": TOOLS_DIR, OWN_AGENT_DATA: "1",
+        "WORKSHOP_GOCACHE_SEED": GOCACHE_SEED if gocache_seed else "",
         **env_extra,
     }
     return SandboxPlan(image=ensure_image(), mounts=mounts, masks=masks, env=env)
@@ -246,6 +266,8 @@ def run_argv(sandbox: SandboxPlan, limits: Limits, owner: str, submission_copy: 
         "--cpus", f"{limits.cpus:g}", "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
         "--pids-limit", str(limits.pids), "--ulimit", "nofile=4096:4096", "--ulimit", f"fsize={limits.tmp_mb << 20}",
         "--tmpfs", f"/tmp:rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777", "--workdir", "/",
+        # the istio-agent's Wasm cache, in a folder no option moves (the sidecar's AGENT_DATA)
+        "--tmpfs", f"/var/lib/istio:rw,nosuid,nodev,size={limits.tmp_mb}m,uid=1000,gid=1000,mode=0755",
     ]
     for m in [*sandbox.mounts, Mount(str(submission_copy), SUBMISSION)]:
         argv += ["--mount", f"type=bind,source={m.source},target={m.target}" + ("" if m.writable else ",readonly")]

@@ -12,6 +12,7 @@ mount namespace) with the workshop's own folder there; in a container the image 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 
 WORKLOAD = {"name": "httpbin", "namespace": "default", "labels": {"app": "httpbin"}}
 AGENT_DATA = "/var/lib/istio/data"  # pkg/config/constants.IstioDataDir: no flag or variable moves it
+# where the agent writes Envoy's bootstrap and its XDS socket: short (a socket's path has at most 107
+# bytes) and private, beside its data
+AGENT_CONFIG = "/var/lib/istio/proxy"
+OWN_AGENT_DATA = "WORKSHOP_OWN_AGENT_DATA"  # "1": AGENT_DATA is writable and this machine's alone (a container)
 IN_IMAGE_ENVOY = "/usr/local/bin/envoy"
 WORKLOAD_RESOURCES = """\
 apiVersion: v1
@@ -53,7 +58,7 @@ spec:
 """
 # The private /var/lib: a tmpfs over it in a mount namespace of the sidecar's own, our folder at the
 # agent's data path; then the agent itself (the arguments after `sh`).
-PRIVATE_VAR_LIB = ('set -e; mount -t tmpfs -o mode=755 tmpfs /var/lib; mkdir -p "$AGENT_DATA"; '
+PRIVATE_VAR_LIB = ('set -e; mount -t tmpfs -o mode=755 tmpfs /var/lib; mkdir -p "$AGENT_DATA" "$AGENT_CONFIG"; '
                    'mount --bind "$WASM_CACHE" "$AGENT_DATA"; exec "$@"')
 
 
@@ -83,13 +88,12 @@ class Sidecar(_MeshProgram):
             raise ServiceError(f"the sidecar's identity token could not be made: {token.text[-400:]}")
         write_atomic(here / "var/run/secrets/tokens/istio-token", token.text.strip())
         write_atomic(here / "var/run/secrets/istio/root-cert.pem", _root_cert(kube))
-        (here / "etc/istio/proxy").mkdir(parents=True, exist_ok=True)
         at = IN_CONTAINER if in_container else str(here)
         proxy_config = {
             "discoveryAddress": f"localhost:{ports.istiod_xds}",
             "binaryPath": IN_IMAGE_ENVOY if in_container else str(find_envoy()[0]),
             "proxyBootstrapTemplatePath": "/etc/istio/bootstrap/envoy_bootstrap.json" if in_container else str(_bootstrap()),
-            "configPath": f"{at}/etc/istio/proxy", "proxyAdminPort": ports.sidecar_admin,
+            "configPath": AGENT_CONFIG, "proxyAdminPort": ports.sidecar_admin,
             "statusPort": ports.sidecar_status,  # bound to 127.0.0.1: `workshop prepare` builds the agent so
             "drainDuration": "1s", "terminationDrainDuration": "1s",
         }
@@ -106,8 +110,13 @@ class Sidecar(_MeshProgram):
         cache.mkdir(parents=True, exist_ok=True)
         if in_container:
             return Plan(args=args, env=env, cwd=here, details={"upstream": upstream},
-                        mounts={str(here): (IN_CONTAINER, "rw"), str(cache): (AGENT_DATA, "rw")})
-        env.update({"AGENT_DATA": AGENT_DATA, "WASM_CACHE": str(cache)})
+                        mounts={str(here): (IN_CONTAINER, "rw"), str(cache): (AGENT_DATA, "rw"),
+                                str(_made(here / "proxy")): (AGENT_CONFIG, "rw")})
+        if os.environ.get(OWN_AGENT_DATA) == "1":  # a grading container: its /var/lib/istio is a tmpfs of its own
+            Path(AGENT_DATA).mkdir(parents=True, exist_ok=True)  # the agent makes only the folders inside it
+            Path(AGENT_CONFIG).mkdir(parents=True, exist_ok=True)
+            return Plan(args=args, env=env, cwd=here, details={"upstream": upstream})
+        env.update({"AGENT_DATA": AGENT_DATA, "AGENT_CONFIG": AGENT_CONFIG, "WASM_CACHE": str(cache)})
         return Plan(args=args, env=env, cwd=here, details={"upstream": upstream}, wrap=private_var_lib())
 
     def ready(self, ports: dict[str, int]) -> bool:
@@ -117,6 +126,11 @@ class Sidecar(_MeshProgram):
         with socket.socket() as s:  # and the inbound listener takes connections
             s.settimeout(1.0)
             return s.connect_ex((HOST, ports["listener"])) == 0
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def private_var_lib() -> list[str]:

@@ -36,10 +36,11 @@ def launch(service: Service, plan: Plan, info: ServiceInfo, progress: Callable[[
     labels = {SERVICE_LABEL: service.name, STATE_LABEL: records.state_key(),
               OWNER_LABEL: records.owner_label(owner_pid, owner_created), "wasm-workshop.state-dir": str(records.services_dir())}
     volumes = {host: {"bind": inside, "mode": mode} for host, (inside, mode) in plan.mounts.items()}
+    workdir = plan.mounts.get(str(plan.cwd), (None, ""))[0] if plan.cwd else None  # its folder, where it is mounted
     try:
         container = c.containers.create(
             image, command=plan.args, detach=True, network_mode="host", labels=labels, volumes=volumes,
-            environment=plan.env, user=f"{os.getuid()}:{os.getgid()}", init=True,
+            environment=plan.env, user=f"{os.getuid()}:{os.getgid()}", init=True, working_dir=workdir,
         )
     except APIError as exc:
         raise ServiceError(f"Docker could not create the {service.name} container: {images._reason(exc)}") from None

@@ -1,8 +1,9 @@
 """Service images built here from the same binaries the processes backend runs; nothing is pulled.
 
-An image is ``FROM scratch`` plus the binary and, when it is dynamically linked (Envoy always; Go
+An image is ``FROM scratch`` plus what the service's ``image_files`` names (its binary; the sidecar's
+also Envoy and Istio's bootstrap template) and, for each dynamically linked one (Envoy always; Go
 binaries built with cgo), the shared libraries ``ldd`` names and the dynamic loader, at the paths
-the binary expects. The image is labelled with the binary's identity (path, size, mtime), so it is
+the binary expects. The image is labelled with its files' identity (path, size, mtime), so it is
 reused until the binary changes, and tagged like ``wasm-workshop/registry:v3.1.2``. The tag always
 names the image in use: an image found again (say, Envoy from another virtualenv, then this one) is
 tagged again, and the service's older images that lost the tag and that no container uses are removed.
@@ -34,10 +35,17 @@ SERVICE_LABEL = "wasm-workshop.image-of"
 IN_IMAGE = "/usr/local/bin"
 
 
-def identity(binary: Path) -> str:
-    real = Path(os.path.realpath(binary))
-    st = real.stat()
-    return hashlib.sha256(f"{real}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:20]
+Files = list[tuple[Path, str]]  # (file on this machine, path in the image); the first is the entrypoint
+
+
+def identity(files: Files) -> str:
+    """What an image is built from: each file's real path, size and time, and where it goes."""
+    h = hashlib.sha256()
+    for src, inside in files:
+        real = Path(os.path.realpath(src))
+        st = real.stat()
+        h.update(f"{real}:{st.st_size}:{st.st_mtime_ns}:{inside}\n".encode())
+    return h.hexdigest()[:20]
 
 
 def shared_libraries(binary: Path) -> list[str]:
@@ -55,27 +63,33 @@ def shared_libraries(binary: Path) -> list[str]:
     return re.findall(r"(/\S+) \(0x[0-9a-f]+\)", out)
 
 
-def _add(tar: tarfile.TarFile, src: str, arcname: str) -> None:
+def _add(tar: tarfile.TarFile, src: str, arcname: str, *, executable: bool = True) -> None:
     real = os.path.realpath(src)
     info = tar.gettarinfo(real, arcname=arcname)
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    info.mode |= 0o555
+    info.mode |= 0o555 if executable else 0o444
     with open(real, "rb") as f:
         tar.addfile(info, f)
 
 
-def build_context(binary: Path, name: str) -> tempfile.SpooledTemporaryFile[bytes]:
-    """A tar build context: the Dockerfile and rootfs/ (binary, libraries, an empty /tmp)."""
-    dockerfile = f'FROM scratch\nCOPY rootfs/ /\nENTRYPOINT ["{IN_IMAGE}/{name}"]\n'.encode()
+def build_context(files: Files) -> tempfile.SpooledTemporaryFile[bytes]:
+    """A tar build context: the Dockerfile and rootfs/ (the files, the libraries each loads, an empty /tmp)."""
+    dockerfile = f'FROM scratch\nCOPY rootfs/ /\nENTRYPOINT ["{files[0][1]}"]\n'.encode()
     out: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - returned open
+    added: set[str] = set()
     with tarfile.open(fileobj=out, mode="w") as tar:
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(dockerfile)
         tar.addfile(info, io.BytesIO(dockerfile))
-        _add(tar, str(binary), f"rootfs{IN_IMAGE}/{name}")
-        for lib in shared_libraries(binary):
-            _add(tar, lib, f"rootfs{lib}")
+        for src, inside in files:
+            wanted = [(str(src), inside)]
+            if os.access(src, os.X_OK):
+                wanted += [(lib, lib) for lib in shared_libraries(Path(src))]
+            for path, arc in wanted:
+                if arc not in added:
+                    added.add(arc)
+                    _add(tar, path, f"rootfs{arc}", executable=os.access(path, os.X_OK))
         tmp = tarfile.TarInfo("rootfs/tmp")
         tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
         tar.addfile(tmp)
@@ -87,8 +101,9 @@ def ensure_image(client: DockerClient, service: Service, progress: Callable[[str
     """The id of ``service``'s image for its current binary, built now if there is none."""
     from docker.errors import APIError, BuildError
 
-    binary = service.binary()
-    ident = identity(binary)
+    files = service.image_files()
+    binary = files[0][0]
+    ident = identity(files)
     repo, version = f"{REPO}/{service.name}", service.image_version()
     tag = f"{repo}:{version}"
     found = client.images.list(filters={"label": f"{BINARY_LABEL}={ident}"})
@@ -98,7 +113,7 @@ def ensure_image(client: DockerClient, service: Service, progress: Callable[[str
             image.tag(repo, version)  # another build took the tag since: it names this one again
     else:
         progress(f"building the image {tag} from {binary} (once; nothing is pulled)")
-        context = build_context(binary, service.binary_name)
+        context = build_context(files)
         labels = {BINARY_LABEL: ident, SERVICE_LABEL: service.name, "wasm-workshop.source": str(binary)}
         try:
             image, _ = client.images.build(fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True,

@@ -31,6 +31,7 @@ class Ports:
     registry: int = 5000
     httpbin: int = 8080
     private_registry: int = 5001
+    modules: int = 8077  # the Wasm module server (lab 06)
     # the mesh: etcd, the Kubernetes API server, istiod, and the workload's sidecar (Istio's own port numbers)
     etcd: int = 2379
     etcd_peer: int = 2380
@@ -139,13 +140,6 @@ class Service:
 
 def get(url: str) -> http.Response | None:
     """An answer from 127.0.0.1, or None while nothing answers."""
-    try:
-        return http.request(url, timeout=1.0)
-    except http.NoResponse:
-        return None
-
-
-def _get(url: str) -> http.Response | None:
     try:
         return http.request(url, timeout=1.0)
     except http.NoResponse:
