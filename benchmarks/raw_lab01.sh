@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # What `workshop check 01` wraps, done by hand as a shell script would: build, unit test, Envoy up, one request.
-# Usage: raw_lab01.sh LAB_FOLDER ENVOY_BINARY [same-work MUTANT_MAIN_GO]
+# Usage: raw_lab01.sh LAB_FOLDER ENVOY_BINARY [same-work SDK_WITHOUT_HEADERS SDK_SETTING_THE_HEADER]
 #   same-work adds what lab 01's checks also run: a wasmtime compile of the module (same settings),
-#   `go test`, and `go test` against the mutant filter that forgets the header (it must fail).
+#   `go test`, and `go test` against two copies of the Proxy-Wasm Go SDK (made beforehand, once, as the
+#   workshop caches them): one where no response header can be set (the test must fail), one that sets
+#   exactly the header the lab asks for (the test must pass).
 set -euo pipefail
 cd "$1"
 envoy_bin=$2
@@ -13,8 +15,13 @@ c = wasmtime.Config(); c.cranelift_opt_level = "none"; c.cranelift_flag_set("reg
 m = wasmtime.Module(wasmtime.Engine(c), open("plugin.wasm", "rb").read()); [e.name for e in m.exports]'
   go test ./... >/dev/null
   mutant=$(mktemp -d)
-  cp go.mod go.sum ./*_test.go "$mutant"/ && cp "$4" "$mutant/main.go"
-  if (cd "$mutant" && go test ./... >/dev/null 2>&1); then echo "the unit test missed the mutant" >&2; exit 1; fi
+  against() {  # go test of this module built against another copy of the SDK
+    cp go.mod "$mutant/go.mod"; [ -f go.sum ] && cp go.sum "$mutant/go.sum"
+    go mod edit -replace="github.com/proxy-wasm/proxy-wasm-go-sdk=$1" "$mutant/go.mod"
+    go test -mod=mod -modfile="$mutant/go.mod" ./... >/dev/null 2>&1
+  }
+  if against "$4"; then echo "the unit test missed the filter that adds no header" >&2; exit 1; fi
+  if ! against "$5"; then echo "the unit test refused a filter that does what the lab asks" >&2; exit 1; fi
   rm -rf "$mutant"
 fi
 work=$(mktemp -d)

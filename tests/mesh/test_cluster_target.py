@@ -1,0 +1,48 @@
+"""The cluster target (a learner's own cluster with Istio) is the same kube code with another kubeconfig:
+given the local mesh's kubeconfig it applies, reads, lists and deletes against the local API server. Its
+reach into a workload needs a pod (kubectl port-forward, kubectl logs), which the local mesh has none of:
+that it says so plainly is what can be tested here."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.mesh.conftest import ECDS, Image, MeshUp, wait_until, wasmplugin, workshop
+from workshop.env.mesh import status
+from workshop.env.mesh.target import MeshUnreachable, Target, choose
+
+pytestmark = pytest.mark.slow
+NAME = "through-the-cluster-target"
+
+
+def test_the_cluster_target_applies_reads_and_deletes_on_the_api_server(on_mesh: MeshUp, image: Image) -> None:
+    target = Target.cluster(kubeconfig=str(on_mesh.kubeconfig))
+    assert target.name == "cluster" and target.kube.kubeconfig == on_mesh.kubeconfig
+    assert choose("cluster").kube.kubeconfig == on_mesh.kubeconfig, "with no --context, KUBECONFIG names the cluster"
+    try:
+        answer = target.kube.apply(wasmplugin(NAME, image.url, headers={"x-via": "cluster-target"}, extra="  phase: STATS\n"))
+        assert answer.ok, answer.text
+        got = target.kube.get("wasmplugins", NAME)
+        assert got is not None and got["spec"]["url"] == image.url and got["spec"]["pluginConfig"] == {"headers": {"x-via": "cluster-target"}}
+        listed = [r for r in status.resources(target) if r["name"] == NAME]
+        assert listed == [{"kind": "WasmPlugin", "namespace": "default", "name": NAME, "url": image.url, "sha256": "",
+                           "phase": "STATS", "priority": None, "failStrategy": "", "imagePullPolicy": "", "lua": False}]
+        # the same API server as the local target: the local sidecar gets the filter the cluster target applied
+        assert wait_until(lambda: status.view(Target.local()).filter_for("WasmPlugin", NAME), timeout=60)
+        refused = target.kube.apply(wasmplugin("bad-scheme", "ftp://example.invalid/filter:v1"), dry_run=True)
+        assert not refused.ok and "url must have schema one of" in refused.text, "the API server's words come back as they are"
+        assert target.kube.delete("wasmplugins", NAME).ok
+        assert wait_until(lambda: target.kube.get("wasmplugins", NAME) is None, timeout=15)
+        assert not [r for r in status.resources(target) if r["name"] == NAME]
+        assert wait_until(lambda: ECDS.format(NAME) not in {f.name for f in status.view(Target.local()).filters}, timeout=30)
+    finally:
+        target.kube.delete("wasmplugins", NAME)
+
+
+def test_the_cluster_target_names_the_missing_pod(on_mesh: MeshUp) -> None:
+    target = Target.cluster(kubeconfig=str(on_mesh.kubeconfig))
+    with pytest.raises(MeshUnreachable, match="no pod labelled app=httpbin in namespace default"), target.reach():
+        pass
+    proc = workshop("mesh", "status", "--target", "cluster")
+    assert proc.returncode != 0 and "no pod labelled app=httpbin" in proc.stderr, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
