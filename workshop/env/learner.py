@@ -23,7 +23,7 @@ class NotReady(WorkshopError):
 
 def learner_env() -> dict[str, str]:
     """The environment of a prepared learner's shell: the workshop's tools on PATH (kubectl and istioctl
-    among them, for the local mesh), func-e offline.
+    among them, for the local mesh), func-e offline, and the module server's folder as $WORKSHOP_MODULES.
 
     func-e gets the packaged Envoy (seeded on first use) and a versions address where nothing
     listens, so it never tries to download anything here.
@@ -37,9 +37,11 @@ def learner_env() -> dict[str, str]:
         except PrepareError:
             pass  # no Envoy to give func-e yet: `workshop doctor` says why; the rest of the env still helps
     from workshop.env.mesh.kube import local_kubeconfig
+    from workshop.env.services.catalog import Modules
 
     env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL,
-           "KUBECONFIG": str(local_kubeconfig())}  # kubectl and istioctl talk to the local mesh's API server
+           "KUBECONFIG": str(local_kubeconfig()),  # kubectl and istioctl talk to the local mesh's API server
+           "WORKSHOP_MODULES": str(Modules().folder())}  # what the module server serves (lab 06's serve.sh copies there)
     env["PATH"] = os.pathsep.join([*map(str, tool_dirs()), env.get("PATH", "")])
     return env
 

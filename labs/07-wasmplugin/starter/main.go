@@ -1,5 +1,6 @@
 // A configurable Proxy-Wasm HTTP filter: it adds the response headers named in its
-// plugin configuration, and refuses to start when that configuration is not valid.
+// plugin configuration, refuses to start when that configuration is not valid, and
+// counts and logs the requests that carry a hello header.
 package main
 
 import (
@@ -29,7 +30,11 @@ type config struct {
 type pluginContext struct {
 	types.DefaultPluginContext
 	headers [][2]string
+	hellos  proxywasm.MetricCounter
 }
+
+// helloMetric is the counter's name; Envoy shows it at /stats/prometheus.
+const helloMetric = "wasm_workshop_hello_requests"
 
 func newPluginContext(contextID uint32) types.PluginContext {
 	return &pluginContext{}
@@ -48,6 +53,7 @@ func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPlugi
 		return types.OnPluginStartStatusFailed
 	}
 	p.headers = headers
+	p.hellos = proxywasm.DefineCounterMetric(helloMetric)
 	proxywasm.LogInfof("wasm-workshop: adding %d response header(s): %v", len(headers), headers)
 	return types.OnPluginStartStatusOK
 }
@@ -78,7 +84,7 @@ func parseConfig(data []byte) ([][2]string, error) {
 
 // NewHttpContext is called for every request: make its filter, with the configured headers.
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	return &headerFilter{contextID: contextID, headers: p.headers}
+	return &headerFilter{contextID: contextID, headers: p.headers, hellos: p.hellos}
 }
 
 // headerFilter handles one HTTP request and its response.
@@ -86,6 +92,17 @@ type headerFilter struct {
 	types.DefaultHttpContext
 	contextID uint32
 	headers   [][2]string
+	hellos    proxywasm.MetricCounter
+}
+
+// OnHttpRequestHeaders is called once per request, when its headers arrive.
+func (f *headerFilter) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
+	value, err := proxywasm.GetHttpRequestHeader("hello")
+	if err == nil {
+		f.hellos.Increment(1)
+		proxywasm.LogInfof("wasm-workshop: hello from %s", value)
+	}
+	return types.ActionContinue
 }
 
 // OnHttpResponseHeaders is called once per response, before its headers go back to the client.

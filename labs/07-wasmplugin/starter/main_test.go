@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
@@ -69,5 +70,35 @@ func TestInvalidConfigurationFailsTheStart(t *testing.T) {
 		if status != types.OnPluginStartStatusFailed {
 			t.Errorf("OnPluginStart accepted the configuration %s; it should fail", bad)
 		}
+	}
+}
+
+func TestHelloRequestsAreCountedAndLogged(t *testing.T) {
+	host, status, reset := startPlugin("")
+	defer reset()
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("OnPluginStart failed without a configuration")
+	}
+	for _, hello := range []string{"alice", "", "bob"} {
+		id := host.InitializeHttpContext()
+		headers := [][2]string{{":path", "/"}}
+		if hello != "" {
+			headers = append(headers, [2]string{"hello", hello})
+		}
+		host.CallOnRequestHeaders(id, headers, false)
+		host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
+		host.CompleteHttpContext(id)
+	}
+	if n, err := host.GetCounterMetric("wasm_workshop_hello_requests"); err != nil || n != 2 {
+		t.Errorf("wasm_workshop_hello_requests = %d (%v), want 2", n, err)
+	}
+	hellos := 0
+	for _, line := range host.GetInfoLogs() {
+		if strings.Contains(line, "alice") || strings.Contains(line, "bob") {
+			hellos++
+		}
+	}
+	if hellos != 2 {
+		t.Errorf("want one info line naming each hello value, got %d in %q", hellos, host.GetInfoLogs())
 	}
 }

@@ -1,11 +1,13 @@
-"""The services: the labs' own (the upstream go-httpbin, the OCI registries, an Envoy gateway) and the
-mesh's (etcd, the Kubernetes API server, istiod, the workload's sidecar), in the order they start."""
+"""The services: the labs' own (the upstream go-httpbin, the OCI registries, the Wasm module server, an
+Envoy gateway) and the mesh's (etcd, the Kubernetes API server, istiod, the workload's sidecar), in the order they start."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import socket
+import sys
+import sysconfig
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -116,6 +118,56 @@ class PrivateRegistry(Registry):
         return resp is not None and resp.status == 401  # it answers, and wants the login
 
 
+class Modules(Service):
+    """A plain HTTP server for Wasm modules (lab 06): Envoy fetches a module by URL from it, as with an
+    EnvoyFilter in Istio 1.5. The workshop's own Python serves one folder (``folder()``), read-only."""
+
+    name, title, binary_name = "modules", "the Wasm module server (HTTP)", "python3"
+    ports: ClassVar[dict[str, str]] = {"http": "modules"}
+    IN_CONTAINER_FOLDER = "/srv/modules"
+
+    def binary(self) -> Path:
+        if not sys.executable:
+            raise ServiceError("the workshop's Python does not say where it is (sys.executable is empty): run the "
+                               "workshop with a regular Python interpreter")
+        return Path(sys.executable)  # never a python3 from PATH: the one running the workshop
+
+    def image_version(self) -> str:
+        return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+    def folder(self) -> Path:
+        """What it serves: `sh serve.sh` copies plugin.wasm here ($WORKSHOP_MODULES in the learner's shell)."""
+        path = data_dir() / "modules"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
+        folder = self.folder()
+        seen = self.IN_CONTAINER_FOLDER if in_container else str(folder)
+        args = ["-m", "http.server", "--bind", HOST, "--directory", seen, str(ports.modules)]
+        mounts = {str(folder): (self.IN_CONTAINER_FOLDER, "ro")}
+        env = {"PYTHONDONTWRITEBYTECODE": "1"}
+        if in_container:  # the image holds the interpreter alone: its standard library is mounted where it expects
+            stdlib = sysconfig.get_paths()["stdlib"]  # it, with the libraries its compiled modules load (zlib, ...)
+            mounts[stdlib] = (stdlib, "ro")
+            mounts.update({lib: (lib, "ro") for lib in self._compiled_modules_libraries(Path(stdlib))})
+            env["PYTHONHOME"] = sys.base_prefix
+        return Plan(args=args, mounts=mounts, env=env, details={"folder": str(folder)})
+
+    def ready(self, ports: dict[str, int]) -> bool:
+        resp = get(f"http://{HOST}:{ports['http']}/")
+        return resp is not None and resp.status == 200 and "Directory listing" in resp.text  # http.server's own page
+
+    @staticmethod
+    def _compiled_modules_libraries(stdlib: Path) -> set[str]:
+        from workshop.env.services.images import shared_libraries
+
+        found: set[str] = set()
+        for module in sorted((stdlib / "lib-dynload").glob("*.so")):
+            found.update(shared_libraries(module))
+        return {lib for lib in found if Path(lib).is_file()}
+
+
 class Gateway(Service):
     """Envoy on the listener port, routing everything to httpbin; no Wasm filter until a lab adds one."""
 
@@ -170,7 +222,7 @@ class _Catalog(Mapping[str, Service]):
             from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
             from workshop.env.mesh.sidecar import SIDECAR
 
-            found = (Httpbin(), Registry(), PrivateRegistry(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR)
+            found = (Httpbin(), Registry(), PrivateRegistry(), Modules(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR)
             self._services = {s.name: s for s in found}
         return self._services
 

@@ -1,0 +1,227 @@
+"""Lab 09: the filter as a TrafficExtension (Istio 1.30+), a Lua extension beside it, their order in the
+chain, and a WasmPlugin next to a TrafficExtension. Judged by Istio itself: the API server's dry run
+(schema, CEL, istiod's webhook), Istio's image fetcher, what the sidecar's Envoy runs (its ECDS filters,
+its inbound chain, the listener updates it refused) and live traffic."""
+
+import time
+
+import pytest
+
+from workshop.checking import fail
+from workshop.checking.mesh import explain_refusal, plugin_headers, read_resource
+from workshop.env.mesh import images, status
+from workshop.env.mesh.status import ECDS_PREFIX, TRANSLATED
+
+KIND = "TrafficExtension"
+WASM_FILE, LUA_FILE, PLUGIN_FILE = "trafficextension.yaml", "lua.yaml", "wasmplugin.yaml"
+SAW = "x-lua-saw"  # the header the lab's Lua adds: the x-extension it saw on the way back
+EXTENSION = "x-extension"
+
+
+def _show(headers):
+    return ", ".join(f"{k}: {v}" for k, v in headers.items()) or "no headers"
+
+
+def _lacks(response, headers):
+    """The headers missing from the response (other extensions may add values of the same names)."""
+    return {k: v for k, v in headers.items() if v not in response.header_values(k)}
+
+
+def _ecds_name(resource, translated=False):
+    meta = resource["metadata"]
+    return f"{ECDS_PREFIX}{meta.get('namespace', 'default')}.{meta['name']}{TRANSLATED if translated else ''}"
+
+
+def _wasm_extension(workspace):
+    resource = read_resource(workspace / WASM_FILE, KIND)
+    spec = resource.get("spec") or {}
+    if spec.get("lua") or not spec.get("wasm"):
+        fail(f"{WASM_FILE} has no wasm block", expected="spec.wasm: {url, sha256, pluginConfig, failStrategy}",
+             seen=", ".join(spec) or "an empty spec", hint=f"the Lua extension goes in {LUA_FILE}; this one holds your module")
+    return resource
+
+
+def _lua_extension(workspace):
+    resource = read_resource(workspace / LUA_FILE, KIND)
+    if not ((resource.get("spec") or {}).get("lua") or {}).get("inlineCode"):
+        fail(f"{LUA_FILE} has no Lua code", expected="spec.lua.inlineCode: | with function envoy_on_response(response_handle)")
+    return resource
+
+
+def _judged(mesh, path):
+    answer = mesh.judge(path)
+    if not answer.ok:
+        hint = explain_refusal(answer.text)
+        if "exactly one of wasm or lua" in answer.text:
+            hint = "a TrafficExtension holds a wasm block or a lua block, never both"
+        elif "wasm.url" in answer.text and "at least 1 chars" in answer.text:
+            hint = "wasm.url is the image of lab 08: oci://127.0.0.1:5000/wasm-workshop/filter:v2"
+        elif "inlineCode" in answer.text and "at least 1 chars" in answer.text:
+            hint = "inlineCode: | and, indented below it, your Lua: function envoy_on_response(response_handle) ... end"
+        fail(f"the API server refused {path.name}", seen=answer.text[-600:], hint=hint)
+
+
+def _refused_or(mesh, summary, **said):
+    """A failing verdict; when Envoy holds a refused listener update, its words say why."""
+    refused = mesh.view().refused
+    if refused:
+        fail("the sidecar's Envoy refused the listener update with your extensions, and runs the one before it",
+             seen=f"Envoy: {refused[-1][-400:]}",
+             hint="every extension of the inbound listener travels in one update: one that Envoy refuses (a Lua "
+                  "syntax error, say) holds back all the others")
+    fail(summary, **said)
+
+
+def _lua_in_force(mesh, name) -> str | None:
+    """The Lua code the sidecar's inbound listener runs for the filter ``name`` (None: no such filter)."""
+    with mesh.reach() as reach:
+        dump = status.listeners(reach)
+    for entry in dump.get("configs") or []:
+        for chain in (((entry.get("active_state") or {}).get("listener") or {}).get("filter_chains") or []):
+            for f in chain.get("filters") or []:
+                for http_filter in (f.get("typed_config") or {}).get("http_filters") or []:
+                    if http_filter.get("name") == name:
+                        typed = http_filter.get("typed_config") or {}
+                        return str((typed.get("default_source_code") or {}).get("inline_string") or "")
+    return None
+
+
+def _lua_running(mesh, resource, timeout=30.0):
+    """Wait until the sidecar runs this file's Lua code; a failing verdict (with Envoy's words) if it does not."""
+    name, code = _ecds_name(resource), str(resource["spec"]["lua"]["inlineCode"]).strip()
+    began = time.monotonic()
+    end = began + mesh.deadline.left(timeout)
+    while True:
+        running = _lua_in_force(mesh, name)
+        if running is not None and running.strip() == code:
+            return
+        # a refusal still held once istiod's push has had time to land (~0.3 s) is one of this update
+        if time.monotonic() > end or (time.monotonic() > began + 2 and mesh.view().refused):
+            _refused_or(mesh, "the sidecar does not run the Lua code of lua.yaml", expected=f"{name} with your code",
+                        seen="an older version of it" if running is not None else
+                             "no such filter in the inbound chain: " + " -> ".join(mesh.view().chain),
+                        hint="selector: {matchLabels: {app: httpbin}}, in the namespace default")
+        time.sleep(0.2)
+
+
+def _running_wasm(mesh, path, resource, kind=KIND):
+    """Apply ``path`` as the learner does; its Wasm filter in the sidecar, and its headers on the traffic."""
+    name = resource["metadata"]["name"]
+    mesh.apply(path)
+    became = mesh.in_force(kind, name)
+    if became is None or became.kind != "wasm":
+        errors = mesh.fetch_errors()
+        _refused_or(mesh, f"the sidecar does not run the module of {path.name}",
+                    seen="\n".join(errors[-2:]) or (f"{became.kind} in its place" if became else "nothing for it yet"),
+                    hint="push the image, pin it (`sh pin.sh trafficextension.yaml`), and see `workshop mesh status`")
+    headers = plugin_headers(resource)
+    response = mesh.until(lambda r: r.status == 200 and not _lacks(r, headers))
+    if response.status != 200 or _lacks(response, headers):
+        fail(f"the responses through the sidecar lack the headers of {path.name}'s pluginConfig", expected=_show(headers),
+             seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in _lacks(response, headers)}))
+    return became
+
+
+@pytest.mark.step("write", timeout=120)
+def test_istio_accepts_the_trafficextension(workspace, mesh):
+    """the API server and istiod's webhook accept trafficextension.yaml, a wasm block with pluginConfig (a dry run)"""
+    resource = _wasm_extension(workspace)
+    _judged(mesh, workspace / WASM_FILE)
+    if EXTENSION not in plugin_headers(resource):
+        fail(f"wasm.pluginConfig does not name the header {EXTENSION}",
+             expected=f"pluginConfig: {{headers: {{{EXTENSION}: trafficextension}}}}",
+             seen=_show(plugin_headers(resource)), hint="the Lua extension of this lab reads that header")
+
+
+@pytest.mark.step("write", timeout=120)
+def test_the_agent_would_load_the_pinned_image(workspace, mesh, services):
+    """Istio's own fetcher would load the image at wasm.url, pinned by wasm.sha256"""
+    wasm = (_wasm_extension(workspace).get("spec") or {}).get("wasm") or {}
+    url, sha = str(wasm.get("url", "")), str(wasm.get("sha256") or "")
+    if not sha:
+        fail("wasm.sha256 is not set", hint=f"run `sh pin.sh {WASM_FILE}`: it writes the image's digest there")
+    services.ensure("registry")
+    answer = mesh.image(url, sha256=sha, policy=str(wasm.get("imagePullPolicy") or "IfNotPresent"))
+    if not answer.ok:
+        message, hint = images.explain(answer, sha)
+        fail(message, expected=f"{url}, an image the agent loads, with sha256 {sha[:16]}…",
+             seen=f"Istio's fetcher: {answer.error}", hint=hint)
+
+
+@pytest.mark.step("apply", timeout=120)
+def test_the_sidecar_runs_the_trafficextension(workspace, mesh, services):
+    """after `kubectl apply -f trafficextension.yaml`, the sidecar gets the module through ECDS under the
+    TrafficExtension's own name, and responses carry its headers"""
+    services.ensure("registry")
+    resource = _wasm_extension(workspace)
+    became = _running_wasm(mesh, workspace / WASM_FILE, resource)
+    if became.name != _ecds_name(resource):
+        fail("the filter in the sidecar is not named after the TrafficExtension", expected=_ecds_name(resource),
+             seen=became.name)
+
+
+@pytest.mark.step("lua", timeout=120)
+def test_the_lua_extension_runs_inline(workspace, mesh):
+    """lua.yaml: accepted, inline in the sidecar's inbound listener (no ECDS, no module), and its header on every response"""
+    resource = _lua_extension(workspace)
+    _judged(mesh, workspace / LUA_FILE)
+    mesh.apply(workspace / LUA_FILE)
+    name = _ecds_name(resource)
+    _lua_running(mesh, resource)
+    if any(f.name == name for f in mesh.view().filters):
+        fail("the Lua extension came through ECDS: it should be inline in the listener", seen=name)
+    response = mesh.until(lambda r: SAW in r.headers)
+    if SAW not in response.headers:
+        fail(f"the responses do not carry the header {SAW}", expected=f"{SAW}: what your Lua saw of {EXTENSION}",
+             seen=f"HTTP {response.status}, no {SAW}",
+             hint="function envoy_on_response(response_handle) ... response_handle:headers():add(\"x-lua-saw\", ...) end")
+
+
+@pytest.mark.step("order", timeout=150)
+def test_the_lua_extension_sees_the_headers_of_the_wasm_filter(workspace, mesh, services):
+    """with both applied, the Lua filter comes before add-headers in the chain, so on the way back it runs after it
+    and sees its x-extension header"""
+    services.ensure("registry")
+    wasm, lua = _wasm_extension(workspace), _lua_extension(workspace)
+    _running_wasm(mesh, workspace / WASM_FILE, wasm)
+    mesh.apply(workspace / LUA_FILE)
+    _lua_running(mesh, lua)
+    chain = mesh.view().chain
+    want = plugin_headers(wasm).get(EXTENSION, "")
+    if chain.index(_ecds_name(lua)) > chain.index(_ecds_name(wasm)):
+        response = mesh.get_through()
+        fail("the Lua filter comes after the Wasm filter in the chain, so on the way back it runs first and sees nothing "
+             "of the Wasm filter's headers", expected=f"{_ecds_name(lua)} before {_ecds_name(wasm)}",
+             seen=" -> ".join(chain) + f"; {SAW}: {response.headers.get(SAW, '(none)')}",
+             hint="an earlier phase for the Lua extension (AUTHN before AUTHZ before STATS), or in the same phase a "
+                  "higher priority: higher runs first")
+    response = mesh.until(lambda r: r.headers.get(SAW) == want)
+    if response.headers.get(SAW) != want:
+        fail(f"the Lua filter did not see the Wasm filter's {EXTENSION}", expected=f"{SAW}: {want}",
+             seen=f"{SAW}: {response.headers.get(SAW, '(none)')}",
+             hint=f"your Lua reads the response header {EXTENSION} in envoy_on_response and adds {SAW} with its value")
+
+
+@pytest.mark.step("together", timeout=150)
+def test_a_wasmplugin_and_a_trafficextension_side_by_side(workspace, mesh, services):
+    """wasmplugin.yaml and trafficextension.yaml applied together: istiod translates the WasmPlugin into a
+    TrafficExtension of its own name, both run, and the TrafficExtension comes first in the STATS phase"""
+    services.ensure("registry")
+    wasm = _wasm_extension(workspace)
+    plugin = read_resource(workspace / PLUGIN_FILE, "WasmPlugin")
+    _running_wasm(mesh, workspace / PLUGIN_FILE, plugin, kind="WasmPlugin")
+    _running_wasm(mesh, workspace / WASM_FILE, wasm)
+    chain = mesh.view().chain
+    translated, own = _ecds_name(plugin, translated=True), _ecds_name(wasm)
+    if translated not in chain or own not in chain:
+        fail("the inbound chain does not hold both filters", expected=f"{own} and {translated}", seen=" -> ".join(chain))
+    if chain.index(own) > chain.index(translated):
+        fail("the WasmPlugin's filter runs before the TrafficExtension's", expected=f"{own} before {translated}",
+             seen=" -> ".join(chain),
+             hint="both are in the STATS phase; the higher priority runs first: give the TrafficExtension priority: 10 "
+                  "(the WasmPlugin has none, so 0)")
+    both = {**plugin_headers(plugin), **plugin_headers(wasm)}
+    response = mesh.until(lambda r: not _lacks(r, both))
+    if _lacks(response, both):
+        fail("the responses do not carry the headers of both", expected=_show(both),
+             seen=_show({k: response.headers.get(k, "(none)") for k in _lacks(response, both)}))
