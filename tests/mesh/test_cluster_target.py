@@ -5,6 +5,8 @@ that it says so plainly is what can be tested here."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.mesh.conftest import ECDS, Image, MeshUp, wait_until, wasmplugin, workshop
@@ -25,6 +27,7 @@ def test_the_cluster_target_applies_reads_and_deletes_on_the_api_server(on_mesh:
         got = target.kube.get("wasmplugins", NAME)
         assert got is not None and got["spec"]["url"] == image.url and got["spec"]["pluginConfig"] == {"headers": {"x-via": "cluster-target"}}
         listed = [r for r in status.resources(target) if r["name"] == NAME]
+        assert len(listed) == 1 and listed[0].pop("changed") >= got["metadata"]["creationTimestamp"]
         assert listed == [{"kind": "WasmPlugin", "namespace": "default", "name": NAME, "url": image.url, "sha256": "",
                            "phase": "STATS", "priority": None, "failStrategy": "", "imagePullPolicy": "", "lua": False}]
         # the same API server as the local target: the local sidecar gets the filter the cluster target applied
@@ -43,6 +46,9 @@ def test_the_cluster_target_names_the_missing_pod(on_mesh: MeshUp) -> None:
     target = Target.cluster(kubeconfig=str(on_mesh.kubeconfig))
     with pytest.raises(MeshUnreachable, match="no pod labelled app=httpbin in namespace default"), target.reach():
         pass
-    proc = workshop("mesh", "status", "--target", "cluster")
-    assert proc.returncode != 0 and "no pod labelled app=httpbin" in proc.stderr, proc.stdout + proc.stderr
+    proc = workshop("mesh", "status", "--target", "cluster")  # what the API server holds is still shown
+    assert proc.returncode == 1 and "no pod labelled app=httpbin" in proc.stdout, proc.stdout + proc.stderr
+    assert "No WasmPlugin, TrafficExtension or EnvoyFilter is applied." in proc.stdout
     assert "Traceback" not in proc.stderr
+    as_json = workshop("mesh", "status", "--target", "cluster", "--json")
+    assert as_json.returncode == 1 and "no pod labelled app=httpbin" in json.loads(as_json.stdout)["problem"]

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.env.conftest import free_ports
 from tests.mesh.conftest import MESH, mesh_built, mesh_ports, processes_under, still_running, tree, workshop
+from workshop.env.services.service import how_to_change
 
 pytestmark = pytest.mark.slow
 
@@ -50,14 +52,19 @@ def test_a_port_in_use_is_named_with_how_to_change_it(free_mesh_ports: dict[str,
     assert processes_under(str(isolated)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the message offers `--istiod-xds-port N`, a flag `workshop env up` does not "
-                                        "have (it has only --envoy-port, --envoy-admin-port, --registry-port, --httpbin-port)")
-def test_the_flag_a_port_message_offers_exists(free_mesh_ports: dict[str, str]) -> None:
-    from workshop.env.services.service import how_to_change
-
-    offered = how_to_change("istiod_xds").split("`")[1].split()[0]
-    assert offered == "--istiod-xds-port"
-    assert offered in workshop("env", "up", "--help").stdout
+def test_the_option_a_port_message_offers_moves_that_port(free_mesh_ports: dict[str, str], isolated: Path) -> None:
+    offered = how_to_change("istiod_xds").split("`")[1]
+    assert offered == "workshop env up --port istiod-xds=N", offered
+    assert "--port NAME=N" in workshop("env", "up", "--help").stdout
+    port, other = free_ports(2)  # the same option moves a port for real (httpbin's: quick to start)
+    up = workshop("env", "up", "httpbin", "--port", f"httpbin={port}", "--json")
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["services"][0]["ports"] == {"http": port}
+    moved = workshop("env", "up", "httpbin", "--port", f"httpbin={other}")  # held against what runs
+    assert moved.returncode == 1 and "already up on" in moved.stderr and "env down httpbin" in moved.stderr
+    wrong = workshop("env", "up", "--port", "kube=7443")
+    assert wrong.returncode == 2 and "kube-api" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert workshop("env", "down").returncode == 0
 
 
 OWNER = textwrap.dedent("""

@@ -99,7 +99,10 @@ class Mesh:
             fail(str(exc))
 
     def view(self) -> status.MeshView:
-        return status.view(self.target)
+        try:
+            return status.view(self.target)
+        except MeshUnreachable as exc:
+            fail(str(exc))
 
     def in_force(self, kind: str, name: str, namespace: str = "default", want: str = "wasm",
                  timeout: float = 30.0) -> status.InEnvoy | None:
@@ -122,12 +125,19 @@ class Mesh:
                 fail(f"the request through the sidecar got no answer: {exc}", hint="`workshop mesh status` shows what is in force")
 
     def until(self, seen: Callable[[httplib.Response], bool], timeout: float = 30.0, path: str = "/get") -> httplib.Response:
-        """Requests through the sidecar until one is ``seen``; the last response either way."""
+        """Requests through the sidecar until one is ``seen``; the last response either way. A request
+        with no answer (Envoy draining a listener while a new filter comes in) is tried again until then."""
         end = time.monotonic() + self.deadline.left(timeout)
         while True:
-            response = self.get_through(path)
-            if seen(response) or time.monotonic() > end:
-                return response
+            try:
+                with self.reach() as reach:
+                    response = httplib.request(reach.inbound + path, timeout=self.deadline.left(5))
+            except httplib.NoResponse:
+                if time.monotonic() > end:
+                    return self.get_through(path)  # answers at last, or fails in plain words
+            else:
+                if seen(response) or time.monotonic() > end:
+                    return response
             time.sleep(0.2)
 
     def uptime(self) -> int:

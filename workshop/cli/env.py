@@ -29,8 +29,8 @@ routing to httpbin), registry (the OCI registry, 5000) and httpbin (the upstream
   workshop env logs envoy --lines 50
   workshop env down                  stop everything that was started
 
-Ports: --envoy-port, --envoy-admin-port, --registry-port, --httpbin-port, or WORKSHOP_PORT_ENVOY,
-WORKSHOP_PORT_ENVOY_ADMIN, WORKSHOP_PORT_REGISTRY, WORKSHOP_PORT_HTTPBIN. Backend: --backend or
+Ports: --envoy-port, --envoy-admin-port, --registry-port, --httpbin-port, any other with --port NAME=N
+(the mesh's: --port kube-api=7443), or WORKSHOP_PORT_ENVOY, WORKSHOP_PORT_KUBE_API and so on. Backend: --backend or
 WORKSHOP_BACKEND (process, the default; docker; auto = docker when an engine answers).
 """
 
@@ -48,6 +48,9 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     help="local processes (default, or $WORKSHOP_BACKEND) or Docker containers")
     for name in ("envoy", "envoy-admin", "registry", "httpbin"):
         up.add_argument(f"--{name}-port", type=int, metavar="N", help=f"port for {name.replace('-', ' ')}")
+    up.add_argument("--port", action="append", default=[], metavar="NAME=N",
+                    help="any other port, e.g. --port kube-api=7443 or --port sidecar=15106 (repeatable; "
+                         "the names are those of `workshop env status --json`)")
     up.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for readiness (30)")
     down = sub.add_parser("down", help="stop services (default: all) and remove their containers", parents=parents)
     down.add_argument("services", nargs="*", metavar="SERVICE", help=f"{NAMES} (default: all)")
@@ -91,21 +94,24 @@ def _say(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _row(info: ServiceInfo) -> str:
     where = info.url + (f"  admin {info.admin_url}" if info.admin_url else "")
     if info.backend == "yours":
-        return f"  {info.name:<9} {'yours':<9} {where:<50} {'already running, not started by the workshop: used as it is'}"
+        return f"  {info.name:<15} {'yours':<9} {where:<50} {'already running, not started by the workshop: used as it is'}"
     backend = "container" if info.backend == "docker" else "process"
     runner = f"container {info.container[:12]}" if info.container else f"pid {info.pid}"
     owner = "until `workshop env down`" if info.detached else f"owned by pid {info.owner}"
-    return f"  {info.name:<9} {backend:<9} {where:<50} {runner:<22} {owner}"
+    serves = f"\n  {'':<15} serves {info.details['folder']}" if info.details.get("folder") else ""  # the module server
+    return f"  {info.name:<15} {backend:<9} {where:<50} {runner:<22} {owner}{serves}"
 
 
 def _up(args: argparse.Namespace) -> int:
     import time
 
     from workshop.env import services
+    from workshop.env.services.service import parse_port_options, ports_chosen
 
     given = {"envoy": args.envoy_port, "envoy_admin": args.envoy_admin_port,
-             "registry": args.registry_port, "httpbin": args.httpbin_port}
-    ports = services.Ports.from_env(**given) if any(v is not None for v in given.values()) else None
+             "registry": args.registry_port, "httpbin": args.httpbin_port, **parse_port_options(args.port)}
+    # chosen ports are held against what already runs; left to defaults, what runs is used wherever it is
+    ports = services.Ports.from_env(**given) if ports_chosen(**given) else None
     began = time.monotonic()
     up = services.ensure(args.services or None, backend=args.backend, ports=ports, progress=_say(args),
                          detached=True, timeout=args.timeout)
@@ -142,7 +148,7 @@ def _status(args: argparse.Namespace) -> int:
             for n in services.SERVICES]}, indent=2))
         return EXIT_OK
     for name in services.SERVICES:
-        print(_row(running[name]) if name in running else f"  {name:<9} down")
+        print(_row(running[name]) if name in running else f"  {name:<15} down")
     if not running:
         print("Nothing runs. Start the services with `workshop env up`.")
     return EXIT_OK

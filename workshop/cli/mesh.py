@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from workshop.cli import output
-from workshop.cli.exit_codes import EXIT_OK, EXIT_USAGE
+from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 HELP = """\
 The mesh is Istio itself: a Kubernetes API server, istiod, and one workload (go-httpbin, label
@@ -53,10 +53,11 @@ def _status(args: argparse.Namespace) -> int:
     from workshop.env.mesh.status import view
     from workshop.env.mesh.target import choose
 
-    seen = view(choose(args.target, args.context))
+    seen = view(choose(args.target, args.context), partial=True)
+    done = EXIT_FAILED if seen.problem else EXIT_OK
     if args.json:
         output.print_json(seen.to_dict())
-        return EXIT_OK
+        return done
     print(f"Mesh: {'the local mesh (Istio on 127.0.0.1)' if seen.target == 'local' else 'your cluster'}")
     if seen.problem:
         print(f"  {output.mark('failed')} {seen.problem}")
@@ -68,11 +69,15 @@ def _status(args: argparse.Namespace) -> int:
         print(f"      -> {_became(r, became)}")
     if seen.chain:
         print("\nThe inbound listener's HTTP filters, in order:\n  " + " -> ".join(seen.chain))
+    if seen.refused:
+        print("\nThe sidecar's Envoy refused the last listener update, and runs the one before it:")
+        for reason in seen.refused:
+            print(f"  {reason[-300:]}")
     if seen.fetch_errors:
         print("\nThe istio-agent could not fetch:")
         for line in seen.fetch_errors:
-            print(f"  {line[-300:]}")
-    return EXIT_OK
+            print(f"  {line if len(line) <= 400 else line[:400] + '…'}")
+    return done
 
 
 def _became(resource: dict, became: Any) -> str:

@@ -288,7 +288,17 @@ def _gone(tree: list[psutil.Process], pgid: int) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _only_zombies_in(pgid)  # a detached service's leader is reaped by PID 1, when it gets to it
+
+
+def _only_zombies_in(pgid: int) -> bool:
+    for p in psutil.process_iter():
+        try:
+            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                return False
+        except (OSError, psutil.Error):
+            continue
+    return True
 
 
 def _reap_leader(pid: int) -> None:
@@ -367,7 +377,7 @@ def reap() -> list[Child]:
     """Stop the children whose owner is gone (a runner killed with -9) and forget those that ended; the stopped."""
     stopped = []
     with locked():
-        for child in load():
+        for child in reversed(load()):  # the newest first: what needs a service stops before it
             if not owner_alive(child):
                 with contextlib.suppress(Exception):  # an engine that is gone took its containers with it
                     stop(child, grace=1.0)
@@ -383,7 +393,7 @@ def reap() -> list[Child]:
 def stop_everything(state: Path) -> list[Child]:
     """Stop every child recorded under another state folder (a grading job's, once it is over)."""
     stopped = []
-    for child in load(state):
+    for child in reversed(load(state)):  # the newest first
         if child.owner == os.getpid() or child.pid == os.getpgid(0):
             continue
         with contextlib.suppress(Exception):

@@ -8,6 +8,7 @@ workshop's data folder; nothing needs root.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import ssl
 import time
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
     from workshop.env.services.records import ServiceInfo
 
+SETUP_ANNOTATION = "wasm-workshop.io/setup"  # on the mesh's ConfigMap: a digest of the setup applied
+_ESCAPED = SETUP_ANNOTATION.replace(".", "\\.")  # as a jsonpath key
 NEVER_THE_CLOUD = {"CLOUD_PLATFORM": "none"}  # istiod and the agent would probe 169.254.169.254 otherwise
 MESH_CONFIG = """\
 # The mesh's configuration (ConfigMap istio in istio-system). No defaultProviders: istiod would add
@@ -85,7 +88,9 @@ class Etcd(_MeshProgram):
         client, peer = f"http://{HOST}:{ports.etcd}", f"http://{HOST}:{ports.etcd_peer}"
         args = ["--name", "mesh", "--data-dir", inside, "--listen-client-urls", client, "--advertise-client-urls", client,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", f"mesh={peer}",
-                "--unsafe-no-fsync", "--log-level", "warn"]  # a workshop's store: speed over power-loss safety
+                "--unsafe-no-fsync", "--log-level", "warn",  # a workshop's store: speed over power-loss safety
+                # one member elects itself: on a restart it waits one election timeout (1 s by default) first
+                "--heartbeat-interval", "10", "--election-timeout", "100"]
         return Plan(args=args, mounts={str(data): ("/var/lib/etcd", "rw")})
 
     def ready(self, ports: dict[str, int]) -> bool:
@@ -152,15 +157,25 @@ class KubeAPIServer(_MeshProgram):
         crds = binaries.crds()
         if not crds.is_file():
             raise ServiceError("Istio's CRDs are missing: run `workshop prepare`")
+        config = MESH_CONFIG.format(xds=ports.istiod_xds)
+        write_atomic(work_dir("istiod") / "mesh.yaml", config)
+        webhook = WEBHOOK.format(port=ports.istiod_webhook)
+        digest = hashlib.sha256(crds.read_bytes() + config.encode() + webhook.encode()).hexdigest()[:16]
+        # The API server keeps what was applied (in etcd): on a warm start the same setup is not applied again.
+        applied = kube.run("get", "configmap", "istio", "-n", "istio-system", "-o",
+                           f"jsonpath={{.metadata.annotations.{_ESCAPED}}}")
+        if applied.ok and applied.text.strip() == digest:
+            say("Istio's CRDs, istio-system, the mesh configuration and istiod's webhook are in place from the last start")
+            return
         say("applying Istio's CRDs, the istio-system namespace, the mesh configuration and istiod's webhook")
         _must(kube.apply(crds.read_text(), force=True), "applying Istio's CRDs")
         _until(lambda: kube.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s").ok, 60,
                "Istio's CRDs were not established in time")
-        config = MESH_CONFIG.format(xds=ports.istiod_xds)
-        write_atomic(work_dir("istiod") / "mesh.yaml", config)
         manifest = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n"
-                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"
-                    f"data:\n  mesh: |\n{_indent(config, 4)}\n---\n{WEBHOOK.format(port=ports.istiod_webhook)}")
+                    f"{webhook}---\n"  # the ConfigMap last: its annotation says that everything is in place
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  namespace: istio-system\n"
+                    f"  annotations: {{{SETUP_ANNOTATION}: \"{digest}\"}}\n"
+                    f"data:\n  mesh: |\n{_indent(config, 4)}\n")
         _must(kube.apply(manifest, force=True), "setting up istio-system")  # force: istiod owns the webhook's fields
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
-from workshop.core.locations import data_dir
+from workshop.core.locations import cache_dir, data_dir
 
 
 class KubeError(WorkshopError):
@@ -76,7 +76,8 @@ class Kube:
         argv = self.argv(*args)
         try:
             proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
-                                  env={**os.environ, "KUBECTL_COMMAND_HEADERS": "false"})
+                                  env={**os.environ, "KUBECTL_COMMAND_HEADERS": "false",
+                                       "KUBECACHEDIR": str(cache_dir() / "kube")})  # not ~/.kube: one per API server port
         except subprocess.TimeoutExpired:
             return Answer(None, f"kubectl {' '.join(args[:3])} did not answer within {timeout:g} s")
         except OSError as exc:

@@ -1,6 +1,7 @@
 """What is in force in the mesh, read from the real components: the extensions the API server holds
 (WasmPlugins, TrafficExtensions, EnvoyFilters), what each became in the sidecar's Envoy (its ECDS
-filters and inbound filter chain), and what the istio-agent said when it could not fetch a module.
+filters and inbound filter chain), what Envoy refused, and what the istio-agent said when it could
+not fetch a module.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from workshop.env import http
-from workshop.env.mesh.target import Reach, Target
+from workshop.env.mesh.target import MeshUnreachable, Reach, Target
 
 KINDS = ("wasmplugins", "trafficextensions", "envoyfilters")
 ECDS_PREFIX = "extensions.istio.io/trafficextension/"
 TRANSLATED = "~istio-translated-wasmplugin"  # istiod turns every WasmPlugin into a TrafficExtension of this name
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+AGENT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+\t\w+\t(?!envoy )")  # the agent's own lines, not Envoy's it passes on
+MODULE_URL = re.compile(r"\b(?:oci|https?)://\S+")
 FETCH_ERROR = re.compile(r"cannot fetch Wasm module|error in converting the wasm config|failed to fetch|wasm.*error", re.I)
 
 
@@ -49,6 +52,7 @@ class MeshView:
     chain: list[str] = field(default_factory=list)  # the inbound listener's HTTP filters, in order
     envoy_uptime: int = -1  # seconds since Envoy (re)started: it never drops while filters are swapped
     fetch_errors: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # listener updates Envoy refused and still holds: its words
     problem: str = ""
 
     def to_dict(self) -> dict:
@@ -72,13 +76,23 @@ def resources(target: Target) -> list[dict]:
                 "phase": spec.get("phase", ""), "priority": spec.get("priority"),
                 "failStrategy": wasm.get("failStrategy", ""), "imagePullPolicy": wasm.get("imagePullPolicy", ""),
                 "lua": bool(spec.get("lua")),
+                "changed": _last_change(item["metadata"]),
             })
     return found
 
 
+def _last_change(metadata: dict) -> str:
+    """When the resource was last written (its managed fields' latest time, else its creation), ISO 8601."""
+    times = [m.get("time", "") for m in metadata.get("managedFields") or [] if m.get("time")]
+    return max([*times, metadata.get("creationTimestamp", "")])
+
+
 def in_envoy(reach: Reach) -> list[InEnvoy]:
     """The filters the sidecar's Envoy got through ECDS."""
-    dump = json.loads(http.request(reach.admin + "/config_dump?resource=ecds_filters", timeout=5).text)
+    answer = http.request(reach.admin + "/config_dump?resource=ecds_filters", timeout=5)
+    if answer.status == 404:  # Envoy's word for "none yet" (an EnvoyFilter's filter is inline, not through ECDS)
+        return []
+    dump = json.loads(answer.text)
     found = []
     for entry in dump.get("configs") or []:
         ecds = entry.get("ecds_filter") or {}
@@ -98,9 +112,28 @@ def in_envoy(reach: Reach) -> list[InEnvoy]:
     return found
 
 
-def chain(reach: Reach) -> list[str]:
+def listeners(reach: Reach) -> dict:
+    """The sidecar's dynamic listeners, as Envoy's config dump has them."""
+    return json.loads(http.request(reach.admin + "/config_dump?resource=dynamic_listeners", timeout=5).text)
+
+
+def refused(dump: dict) -> list[str]:
+    """Why Envoy refused the last listener update it still holds refused (it keeps the last good listener
+    meanwhile): its reason, without the configuration it quotes. Cleared once an update is accepted."""
+    found = []
+    for entry in dump.get("configs") or []:
+        details = str((entry.get("error_state") or {}).get("details") or "").strip()
+        if details:
+            last = [ln.strip() for ln in details.splitlines() if ln.strip()][-1].lstrip(": ")
+            reason = last.rpartition("caused by ")[2].rstrip(")") if "caused by " in last else last
+            if reason not in found:
+                found.append(reason)
+    return found
+
+
+def chain(reach: Reach, dump: dict | None = None) -> list[str]:
     """The inbound listener's HTTP filters, in the order a request meets them."""
-    dump = json.loads(http.request(reach.admin + "/config_dump?resource=dynamic_listeners", timeout=5).text)
+    dump = listeners(reach) if dump is None else dump
     for entry in dump.get("configs") or []:
         listener = (entry.get("active_state") or {}).get("listener") or {}
         for fc in listener.get("filter_chains") or []:
@@ -116,14 +149,37 @@ def uptime(reach: Reach) -> int:
     return int(str(info.get("uptime_all_epochs", "-1s")).rstrip("s") or -1)
 
 
-def view(target: Target, log_lines: int = 400) -> MeshView:
-    """Everything above, for `workshop mesh status` and for the checks."""
+def view(target: Target, log_lines: int = 400, *, partial: bool = False) -> MeshView:
+    """Everything above, for `workshop mesh status` and for the checks. A sidecar that cannot be reached
+    raises MeshUnreachable, or with ``partial`` is the view's ``problem`` (the resources are still shown)."""
     seen = MeshView(target=target.name, resources=resources(target))
-    with target.reach() as reach:
-        try:
-            seen.filters, seen.chain, seen.envoy_uptime = in_envoy(reach), chain(reach), uptime(reach)
-        except (http.NoResponse, ValueError) as exc:
-            seen.problem = f"the sidecar's Envoy does not answer ({exc})"
-        seen.fetch_errors = [ln.strip() for ln in reach.agent_log(target.kube, log_lines).splitlines()
-                             if FETCH_ERROR.search(ln) and "wasm" in ln.lower()][-8:]
+    try:
+        with target.reach() as reach:
+            try:
+                dump = listeners(reach)
+                seen.filters, seen.chain, seen.envoy_uptime = in_envoy(reach), chain(reach, dump), uptime(reach)
+                seen.refused = refused(dump)
+            except (http.NoResponse, ValueError) as exc:
+                seen.problem = f"the sidecar's Envoy does not answer ({exc})"
+            seen.fetch_errors = current_fetch_errors(reach.agent_log(target.kube, log_lines), seen.resources)
+    except MeshUnreachable as exc:
+        if not partial:
+            raise
+        seen.problem = str(exc)
     return seen
+
+
+def current_fetch_errors(log: str, held: list[dict], keep: int = 8) -> list[str]:
+    """The agent's words about modules it could not fetch, for the resources the API server holds now:
+    a line naming another module, or older than the last change to the resource naming its module, is
+    history. Each as the agent's message, without its time and level."""
+    found = []
+    for line in log.splitlines():
+        if not (FETCH_ERROR.search(line) and "wasm" in line.lower() and AGENT_LINE.match(line)):
+            continue
+        when = line[:19]
+        urls = [r for r in held if r["url"] and r["url"] in line]
+        if MODULE_URL.search(line) and not any(when >= r["changed"][:19] for r in urls):
+            continue
+        found.append(line.strip().split("\t", 3)[-1])
+    return found[-keep:]

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from workshop.core.errors import UsageError, WorkshopError
+from workshop.core.logs import read_tail
 from workshop.env.mesh.kube import Kube, local_kubeconfig
 from workshop.env.mesh.sidecar import WORKLOAD
 
@@ -37,10 +38,7 @@ class Reach:
 
     def agent_log(self, kube: Kube, lines: int = 400) -> str:
         if self.log:
-            try:
-                return "\n".join(open(self.log, errors="replace").read().splitlines()[-lines:])
-            except OSError:
-                return ""
+            return "\n".join(read_tail(self.log).splitlines()[-lines:])
         pod = _pod(kube)
         answer = kube.run("logs", pod, "-c", "istio-proxy", "-n", WORKLOAD["namespace"], f"--tail={lines}")
         return answer.text if answer.ok else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+from workshop.core.logs import read_tail
 from workshop.env import supervisor
 from workshop.env.services import records
 from workshop.env.services.records import PROCESS, ServiceError, ServiceInfo
@@ -38,10 +39,4 @@ def exited(info: ServiceInfo) -> str | None:
 
 
 def log_text(info: ServiceInfo) -> str:
-    try:
-        with open(info.log or records.log_path(info.name), "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 256_000))
-            return f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
+    return read_tail(info.log or records.log_path(info.name))

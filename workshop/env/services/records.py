@@ -54,7 +54,8 @@ class ServiceInfo:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if next(iter(self.ports), "") == "https" else "http"  # the API server speaks only TLS
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def admin_url(self) -> str | None:

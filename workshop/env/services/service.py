@@ -58,7 +58,7 @@ class Ports:
             if raw:
                 values[f.name] = check_port(raw, f"{var}={raw}")
             if overrides.get(f.name) is not None:
-                values[f.name] = check_port(str(overrides[f.name]), flag(f.name))
+                values[f.name] = check_port(str(overrides[f.name]), flag(f.name).replace("N", str(overrides[f.name])))
         return cls(**values)
 
 
@@ -66,12 +66,38 @@ def env_var(port_name: str) -> str:
     return f"WORKSHOP_PORT_{port_name.upper()}"
 
 
+PORT_FLAGS = ("envoy", "envoy_admin", "registry", "httpbin")  # `workshop env up --envoy-port N`; any port: --port
+
+
 def flag(port_name: str) -> str:
-    return f"--{port_name.replace('_', '-')}-port"
+    """The `workshop env up` option that sets this port, as typed with N for the number."""
+    if port_name in PORT_FLAGS:
+        return f"--{port_name.replace('_', '-')}-port N"
+    return f"--port {port_name.replace('_', '-')}=N"
 
 
 def how_to_change(port_name: str) -> str:
-    return f"`{flag(port_name)} N` or {env_var(port_name)}=N"
+    return f"`workshop env up {flag(port_name)}` or {env_var(port_name)}=N"
+
+
+def parse_port_options(given: list[str]) -> dict[str, int]:
+    """``["kube-api=7443"]`` (from ``--port``) as ``{"kube_api": 7443}``; a UsageError names what is wrong."""
+    names = [f.name for f in fields(Ports)]
+    found = {}
+    for item in given:
+        name, sep, raw = item.partition("=")
+        key = name.strip().replace("-", "_")
+        if not sep or key not in names:
+            raise UsageError(f"--port {item}: give NAME=N, where NAME is one of "
+                             f"{', '.join(n.replace('_', '-') for n in names)}")
+        found[key] = check_port(raw.strip(), f"--port {item}")
+    return found
+
+
+def ports_chosen(**overrides: int | None) -> bool:
+    """Whether any port was chosen (an option, or a WORKSHOP_PORT_* variable) rather than left to defaults."""
+    return any(v is not None for v in overrides.values()) or any(
+        os.environ.get(env_var(f.name), "").strip() for f in fields(Ports))
 
 
 def check_port(raw: str, where: str) -> int:
