@@ -85,3 +85,17 @@ def make_content(root: Path, checks: str, *, step_ids: tuple[str, ...] = ("one",
     (root / "checks" / "01-tiny").mkdir(parents=True)
     (root / "checks" / "01-tiny" / "test_tiny.py").write_text(checks)
     return root
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. A zombie does not: killed, and waiting for its
+    parent (for an orphan, the machine's PID 1, which may take seconds) to collect its exit code."""
+    import psutil
+
+    for p in psutil.process_iter():
+        try:
+            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except (OSError, psutil.Error):
+            continue
+    return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from tests.conftest import make_content
@@ -88,6 +87,8 @@ def test_a_dead_runner_is_cleaned_up_at_the_next_start(tmp_path: Path) -> None:
     import sys
     import time
 
+    from tests.conftest import group_running
+
     script = "from workshop.env import supervisor; import time; supervisor.spawn(['sleep', '300'], label='sleep'); time.sleep(300)"
     owner = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 20
@@ -96,12 +97,6 @@ def test_a_dead_runner_is_cleaned_up_at_the_next_start(tmp_path: Path) -> None:
     [rec] = supervisor.tracked()
     owner.kill()  # like kill -9 of the runner: its sleep is orphaned
     owner.wait()
-    os.killpg(rec["pgid"], 0)  # still alive
+    assert group_running(rec["pgid"])  # still alive
     assert [r.pgid for r in supervisor.reap()] == [rec["pgid"]]
-    time.sleep(0.1)
-    try:
-        os.killpg(rec["pgid"], 0)
-        alive = True
-    except ProcessLookupError:
-        alive = False
-    assert not alive and supervisor.tracked() == []
+    assert not group_running(rec["pgid"]) and supervisor.tracked() == []

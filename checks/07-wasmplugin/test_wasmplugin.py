@@ -47,7 +47,8 @@ def _apply_and_see(mesh, workspace, plugin):
     if response.status != 200 or _lacks(response, headers):
         fail("the response through the sidecar lacks the headers from pluginConfig", expected=_show(headers),
              seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in _lacks(response, headers)}),
-             hint="does your filter read pluginConfig's headers (lab 03)? `workshop mesh status` shows what is in force")
+             hint="does your filter read pluginConfig's headers (lab 03)? `workshop mesh status` shows what is in force"
+                  + mesh.others_in_force(plugin))
     return became
 
 
@@ -128,6 +129,7 @@ def test_deleting_the_wasmplugin_removes_the_filter(workspace, mesh, services):
     if response.status != 200 or left or still:
         fail("after the delete, the sidecar still changes the traffic", expected="HTTP 200 without the plugin's headers",
              seen=f"HTTP {response.status}, headers still there: {', '.join(left) or 'none'}"
-                  + (f"; the inbound filter chain still holds {still[0]}" if still else ""))
+                  + (f"; the inbound filter chain still holds {still[0]}" if still else ""),
+             hint="`workshop mesh status` shows what is in force" + mesh.others_in_force(plugin))
     if mesh.uptime() < before:
         fail("Envoy was restarted by the delete", expected="the same Envoy, the filter taken out through ECDS")

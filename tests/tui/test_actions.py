@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import Collapsible, Log, Markdown, Static
 from textual.widgets._collapsible import CollapsibleTitle
 
+from tests.conftest import group_running
 from tests.tui.conftest import make_app, wait_for
 from workshop.env import supervisor
 from workshop.runs.session import Session
@@ -210,8 +211,7 @@ async def test_run_streams_output_and_stop_kills_the_process_group(started: Sess
         pgid = output._proc.pid  # type: ignore[union-attr]
         await pilot.press("x")
         await wait_for(pilot, lambda: not output.running and "stopped" in log.lines[-1], timeout=10)
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pgid, 0)
+        assert not group_running(pgid)
     assert not [r for r in supervisor.tracked() if r["owner"] == os.getpid() and r["label"] == "command"]
 
 

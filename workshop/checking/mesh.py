@@ -144,6 +144,22 @@ class Mesh:
         with self.reach() as reach:
             return status.uptime(reach)
 
+    def others_in_force(self, resource: dict) -> str:
+        """The extensions applied besides ``resource`` (another lab's EnvoyFilter, say), for a failure's hint."""
+        meta = resource.get("metadata") or {}
+        mine = (resource.get("kind"), meta.get("namespace") or "default", meta.get("name"))
+        try:
+            listed = status.resources(self.target)
+        except MeshUnreachable:
+            return ""
+        others = [r for r in listed if (r["kind"], r["namespace"], r["name"]) != mine]
+        if not others:
+            return ""
+        named = ", ".join(f"{r['kind']} {r['namespace']}/{r['name']}" for r in others)
+        first = others[0]
+        return (f"; also applied: {named}, which may change the same headers "
+                f"(`kubectl delete {first['kind'].lower()} {first['name']}` if it is another lab's)")
+
     def fetch_errors(self) -> list[str]:
         return self.view().fetch_errors
 
