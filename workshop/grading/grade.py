@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -24,26 +23,14 @@ from workshop.checking.model import Check
 from workshop.core.content import Lab, Workshop
 from workshop.core.errors import WorkshopError
 from workshop.core.verdict import ERROR, FAILED, TIMED_OUT, Verdict
-from workshop.grading.jobs import JobOutcome, run_job, stop_all
+from workshop.grading.jobs import DOCKER, GradeOptions, JobOutcome, run_job, stop_all
 from workshop.grading.submission import Submission, SubmissionError, materialize
 
-DOCKER, NONE = "docker", "none"
 Progress = Callable[[str, str], None]  # (learner, what happened)
 
 
 class GradingError(WorkshopError):
     """Grading itself cannot go on (not the submission's fault); the message says how to fix it."""
-
-
-@dataclass
-class GradeOptions:
-    labs: list[Lab]
-    jobs: int = 1
-    sandbox: str = NONE
-    timeout: float | None = None  # overrides every check's own limit
-    lab_time_limit: float = 900.0  # seconds for one lab of one submission, all its checks together
-    cpus: float | None = None
-    memory_mb: int = 2048
 
 
 @dataclass
@@ -247,13 +234,3 @@ def _fold(slug: str, checks: list[Check], outcome: JobOutcome | None, why_missin
         v.points = check.points  # points come from the workshop, never from the job
         grade.verdicts.append(v)
     return grade
-
-
-def python_argv() -> list[str]:
-    """This Python, not importing anything from its working folder."""
-    return [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else [])]
-
-
-def python_job_argv() -> list[str]:
-    """The job on this host."""
-    return [*python_argv(), "-m", "workshop.grading.job"]

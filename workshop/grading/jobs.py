@@ -9,23 +9,34 @@ import os
 import secrets
 import select
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from workshop.core.content import Lab
 from workshop.core.verdict import Verdict
 from workshop.grading.job import verify
 
-if TYPE_CHECKING:
-    from workshop.grading.grade import GradeOptions
-
+DOCKER, NONE = "docker", "none"  # where a job runs: in a container, or on this host
 SANDBOX_WORKSPACE = "/tmp/work"  # the submission's private, writable copy inside the container
 _live: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
 _live_lock = threading.Lock()
+
+
+@dataclass
+class GradeOptions:
+    labs: list[Lab]
+    jobs: int = 1
+    sandbox: str = NONE
+    timeout: float | None = None  # overrides every check's own limit
+    lab_time_limit: float = 900.0  # seconds for one lab of one submission, all its checks together
+    cpus: float | None = None
+    memory_mb: int = 2048
 
 
 @dataclass
@@ -56,8 +67,6 @@ def sandbox_cpus(cores: int, jobs: int) -> float:
 
 def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions, sandbox: dict[str, Any] | None,
             on_event: Callable[[dict[str, Any]], None]) -> JobOutcome:
-    from workshop.grading.grade import python_job_argv
-
     key = secrets.token_bytes(32)
     job: dict[str, Any] = {"key": key.hex(), "labs": slugs, "timeout": options.timeout}
     state = Path(tempfile.mkdtemp(prefix="job-", dir=work))
@@ -192,3 +201,13 @@ def stop_all() -> None:
         live = list(_live.values())
     for proc, state in live:
         _stop(proc, state)
+
+
+def python_argv() -> list[str]:
+    """This Python, not importing anything from its working folder."""
+    return [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else [])]
+
+
+def python_job_argv() -> list[str]:
+    """The job on this host."""
+    return [*python_argv(), "-m", "workshop.grading.job"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import cache_dir, tools_bin, tools_dir
+from workshop.env.program_info import go_binary_version
 
 Progress = Callable[[str], None]
 
@@ -105,8 +106,6 @@ def _recipe_file(p: Program) -> Path:
 
 def built(p: Program) -> bool:
     """Whether the tools folder holds ``p`` built from its pinned version, the way it is built now."""
-    from workshop.env.tools import go_binary_version
-
     if not p.path.is_file() or go_binary_version(p.path, p.module) != p.version:
         return False
     try:
