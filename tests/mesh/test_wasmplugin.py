@@ -98,3 +98,19 @@ def test_deleting_the_wasmplugin_takes_the_filter_out(applied: Applied, image: I
     assert response, "traffic should flow on without the plugin's header"
     assert "NotFound" in mesh.kubectl("get", "wasmplugin", "short-lived").stderr
     assert envoy_of(_sidecar_pid(mesh)).pid == envoy.pid, "Envoy was restarted by the delete"
+
+
+def test_a_check_names_the_other_extensions_applied(applied: Applied, image: Image) -> None:
+    """A header a check misses may come from another lab's extension: the failure names what else is applied."""
+    from workshop.checking.commands import Deadline
+    from workshop.checking.fixtures import Services
+    from workshop.checking.mesh import Mesh
+
+    applied.apply("mine", wasmplugin("mine", image.url, headers={"x-team": "blue"}))
+    assert applied.apply("older", wasmplugin("older", image.url, headers={"x-team": "red"})).returncode == 0
+    checks_see = Mesh(Services(), Deadline(60), [])  # what a check's `mesh` fixture is
+    said = checks_see.others_in_force({"kind": "WasmPlugin", "metadata": {"name": "mine", "namespace": "default"}})
+    assert "also applied: WasmPlugin default/older" in said and "`kubectl delete wasmplugin older`" in said
+    assert "default/mine" not in said
+    alone = checks_see.others_in_force({"kind": "WasmPlugin", "metadata": {"name": "older"}})
+    assert "WasmPlugin default/mine" in alone and "default/older" not in alone
