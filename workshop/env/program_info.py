@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
+
+from workshop.env import supervisor
 
 
 def find_in_file(path: Path, needle: bytes, chunk: int = 1 << 20) -> int:
@@ -66,10 +67,10 @@ def go_binary_version(path: Path, module: str) -> str:
     info = ""
     if go:
         try:
-            done = subprocess.run([go, "version", "-m", str(path)], capture_output=True, text=True, timeout=20,
-                                  stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(), start_new_session=True)
-            info = done.stdout if done.returncode == 0 else ""
-        except (OSError, subprocess.TimeoutExpired):
+            code, said = supervisor.run([go, "version", "-m", str(path)], cwd=Path(tempfile.gettempdir()), timeout=20,
+                                        label="go version")
+            info = said if code == 0 else ""
+        except OSError:
             info = ""
     if not info:
         try:

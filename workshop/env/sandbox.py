@@ -23,7 +23,6 @@ import io
 import os
 import shutil
 import site
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
+from workshop.env import supervisor
 from workshop.env.mesh.sidecar import OWN_AGENT_DATA
 
 IMAGE = "wasm-workshop/grade-sandbox"
@@ -91,11 +91,10 @@ def engine_answers(timeout: float = 5.0) -> bool:
     if not cli:
         return False
     try:
-        proc = subprocess.run([cli, "version", "--format", "{{.Server.Version}}"], capture_output=True, timeout=timeout,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        code, said = supervisor.run([cli, "version", "--format", "{{.Server.Version}}"], timeout=timeout, label="docker")
+    except OSError:
         return False
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    return code == 0 and bool(said.strip())
 
 
 def _python_binary() -> Path:
@@ -137,13 +136,12 @@ def ensure_image() -> str:
     if not cli:
         raise SandboxError("the docker command is not installed: install Docker, or grade with --sandbox none")
     tag = f"{IMAGE}:{_identity()}"
-    found = subprocess.run([cli, "image", "inspect", tag], capture_output=True, timeout=30, check=False)
-    if found.returncode == 0:
+    if supervisor.run([cli, "image", "inspect", tag], timeout=30, label="docker")[0] == 0:
         return tag
-    proc = subprocess.run([cli, "build", "--quiet", "--label", f"{LABEL}=image", "-t", tag, "-"], input=_context().read(),
-                          capture_output=True, timeout=600, check=False)
-    if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+    code, said = supervisor.run([cli, "build", "--quiet", "--label", f"{LABEL}=image", "-t", tag, "-"],
+                                input=_context().read(), timeout=600, label="docker build")
+    if code != 0:
+        reason = said.strip().splitlines()[-1:] or ["no output" if code is not None else "no answer within 600 s"]
         raise SandboxError(f"building the sandbox image failed ({reason[0]}): check `docker info` and the disk space")
     return tag
 
@@ -284,7 +282,7 @@ def remove(name: str) -> None:
     """Remove a container (it may be gone already)."""
     cli = docker_cli()
     if cli:
-        subprocess.run([cli, "rm", "-f", name], capture_output=True, timeout=30, check=False)
+        supervisor.run([cli, "rm", "-f", name], timeout=30, label="docker")
 
 
 def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:

@@ -353,17 +353,19 @@ def stop(target: subprocess.Popen[bytes] | Child, grace: float = 3.0) -> int | N
 
 
 def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float,
-        label: str = "") -> tuple[int | None, str]:
-    """Run to completion in its own group; (exit code, or None when killed at ``timeout``; its output).
+        label: str = "", input: str | bytes | None = None) -> tuple[int | None, str]:
+    """Run to completion in its own group, ``input`` on its stdin; (exit code, or None when killed at
+    ``timeout``; its output, stdout and stderr together).
 
     Raises OSError when the program cannot be started. Whatever it started is stopped too.
     """
     with clock.tool_time():
-        proc = spawn(argv, cwd=cwd, env=env, label=label or Path(str(argv[0])).name)
+        proc = spawn(argv, cwd=cwd, env=env, label=label or Path(str(argv[0])).name,
+                     stdin=subprocess.DEVNULL if input is None else subprocess.PIPE)
         code: int | None = None
         out = b""
         try:
-            out, _ = proc.communicate(timeout=timeout)
+            out, _ = proc.communicate(input=input.encode() if isinstance(input, str) else input, timeout=timeout)
             code = proc.returncode
         except subprocess.TimeoutExpired:
             stop(proc, grace=0.5)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -17,6 +15,7 @@ from pathlib import Path
 
 from workshop.core.locations import state_dir, tools_bin, tools_dir
 from workshop.env import envoy as envoylib
+from workshop.env import supervisor
 from workshop.env.mesh import binaries
 from workshop.env.program_info import find_in_file, go_binary_version
 
@@ -111,36 +110,21 @@ def version_tuple(text: str) -> tuple[int, ...] | None:
 
 
 def _output(argv: Sequence[str], timeout: float | None = None) -> str:
-    """stdout and stderr of a quick command; raises ProbeFailed with the reason.
-
-    It runs in its own process group, killed whole at the time limit: a wrapper script's children
-    would otherwise hold the pipes open.
+    """stdout and stderr of a quick command, run by the supervisor (in its own group, killed whole at the
+    time limit: a wrapper script's children would otherwise hold the pipes open); raises ProbeFailed with the reason.
     """
     timeout = timeout or PROBE_TIMEOUT
     shown = " ".join(str(a) for a in argv)
     try:
-        proc = subprocess.Popen(
-            [str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=tempfile.gettempdir(), start_new_session=True,
-        )
+        code, said = supervisor.run([str(a) for a in argv], cwd=Path(tempfile.gettempdir()), timeout=timeout, label="probe")
     except OSError as exc:
         raise ProbeFailed(f"`{shown}` could not run: {exc.strerror or exc}") from None
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.communicate(timeout=1)
-        except subprocess.TimeoutExpired:
-            pass
-        raise ProbeFailed(f"`{shown}` did not answer within {timeout:g} s") from None
-    text = out.decode("utf-8", errors="replace").strip()
-    if proc.returncode != 0:
+    if code is None:
+        raise ProbeFailed(f"`{shown}` did not answer within {timeout:g} s")
+    text = said.strip()
+    if code != 0:
         last = text.splitlines()[-1] if text else "no output"
-        raise ProbeFailed(f"`{shown}` exited with {proc.returncode}: {last}")
+        raise ProbeFailed(f"`{shown}` exited with {code}: {last}")
     return text
 
 

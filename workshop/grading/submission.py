@@ -11,12 +11,12 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from workshop.core.errors import WorkshopError
+from workshop.env import supervisor
 
 FOLDER, GIT, TARBALL = "folder", "git", "tarball"
 MAX_BYTES = 200 << 20
@@ -127,12 +127,11 @@ def clone(source: str, dest: Path, timeout: float = 180) -> None:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_LFS_SKIP_SMUDGE": "1"}
     argv = [git, "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null", "-c", "core.symlinks=true",
             "clone", "--quiet", "--no-hardlinks", "--", source, str(dest / "repo")]
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        raise SubmissionError(f"cloning {source} took longer than {timeout:g} s: clone it yourself and pass the folder") from None
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    code, said = supervisor.run(argv, timeout=timeout, env=env, label="git clone")
+    if code is None:
+        raise SubmissionError(f"cloning {source} took longer than {timeout:g} s: clone it yourself and pass the folder")
+    if code != 0:
+        reason = (said.strip().splitlines() or ["no output"])[-1]
         raise SubmissionError(f"git could not clone {source} ({reason}): check that it is a repository you can read")
     shutil.rmtree(dest / "repo" / ".git", ignore_errors=True)
     staged = dest / "repo"

@@ -6,13 +6,12 @@ description of what the registry holds (env/oci.py) where that helps. It never d
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
-from workshop.env import oci
+from workshop.env import oci, supervisor
 from workshop.env.mesh import binaries
 
 
@@ -53,11 +52,17 @@ def would_load(url: str, *, sha256: str = "", pull_secret: str | None = None, po
             argv += ["-pull-secret", str(secret)]
         if out is not None:
             argv += ["-out", str(out)]
-        proc = subprocess.run([*argv, url], capture_output=True, text=True, timeout=timeout + 15, check=False)
+        try:
+            code, text = supervisor.run([*argv, url], timeout=timeout + 15, label="wasmcheck")
+        except OSError as exc:
+            raise FetcherMissing(f"Istio's image fetcher (wasmcheck) could not run ({exc.strerror or exc}): "
+                                 "run `workshop prepare`") from None
+    start = text.rfind("\n{") + 1 if not text.startswith("{") else 0  # its answer on stdout, after Istio's log lines
     try:
-        said = json.loads(proc.stdout)
+        said = json.JSONDecoder().raw_decode(text, start)[0]
     except ValueError:
-        return AgentAnswer(False, url, error=(proc.stderr or proc.stdout).strip()[-500:] or f"exit {proc.returncode}")
+        return AgentAnswer(False, url, error=text.strip()[-500:] or (f"exit {code}" if code is not None else
+                                                                     f"no answer within {timeout + 15:g} s"))
     return AgentAnswer(**{k: v for k, v in said.items() if k in AgentAnswer.__dataclass_fields__})
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import cache_dir, data_dir
+from workshop.env import supervisor
 
 
 class KubeError(WorkshopError):
@@ -71,18 +72,15 @@ class Kube:
 
     def run(self, *args: str, stdin: str | None = None, timeout: float = 60.0) -> Answer:
         """``kubectl ARGS`` (``stdin`` given as ``-f -``); never raises for what the API server refuses."""
-        import subprocess
-
-        argv = self.argv(*args)
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
-                                  env={**os.environ, "KUBECTL_COMMAND_HEADERS": "false",
-                                       "KUBECACHEDIR": str(cache_dir() / "kube")})  # not ~/.kube: one per API server port
-        except subprocess.TimeoutExpired:
-            return Answer(None, f"kubectl {' '.join(args[:3])} did not answer within {timeout:g} s")
+            code, said = supervisor.run(self.argv(*args), input=stdin, timeout=timeout, label="kubectl",
+                                        env={**os.environ, "KUBECTL_COMMAND_HEADERS": "false",
+                                             "KUBECACHEDIR": str(cache_dir() / "kube")})  # not ~/.kube: one per API server port
         except OSError as exc:
             raise KubeError(f"kubectl could not run ({exc.strerror or exc}): run `workshop prepare`") from None
-        return Answer(proc.returncode, (proc.stdout + proc.stderr).strip())
+        if code is None:
+            return Answer(None, f"kubectl {' '.join(args[:3])} did not answer within {timeout:g} s")
+        return Answer(code, said.strip())
 
     def apply(self, manifest: str, *, server_side: bool = True, force: bool = False, dry_run: bool = False) -> Answer:
         args = ["apply", "-f", "-"]
@@ -103,7 +101,7 @@ class Kube:
             if "NotFound" in answer.text or "not found" in answer.text:
                 return None
             raise KubeError(f"kubectl get {kind} failed: {answer.text.splitlines()[-1] if answer.text else answer.code}")
-        return json.loads(answer.text[answer.text.index("{"):])
+        return json.JSONDecoder().raw_decode(answer.text, answer.text.index("{"))[0]  # a warning may stand around it
 
     def delete(self, kind: str, name: str, namespace: str = "default") -> Answer:
         return self.run("delete", kind, name, "-n", namespace, "--ignore-not-found", "--wait=false")

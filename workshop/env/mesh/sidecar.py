@@ -15,12 +15,12 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
+from workshop.env import supervisor
 from workshop.env.mesh import binaries
 from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
 from workshop.env.mesh.kube import Kube, mesh_data
@@ -138,10 +138,10 @@ def private_var_lib() -> list[str]:
     machine allows no unprivileged user namespaces."""
     unshare = shutil.which("unshare")
     wrap = [unshare or "unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
-    probe = subprocess.run([*wrap, "sh", "-c", "mount -t tmpfs tmpfs /var/lib"], capture_output=True, text=True,
-                           timeout=10, check=False) if unshare else None
-    if probe is None or probe.returncode != 0:
-        why = "unshare is missing (util-linux)" if probe is None else (probe.stderr.strip() or f"exit {probe.returncode}")
+    code, said = supervisor.run([*wrap, "sh", "-c", "mount -t tmpfs tmpfs /var/lib"], timeout=10,
+                                label="unshare") if unshare else (None, "")
+    if code != 0:
+        why = "unshare is missing (util-linux)" if not unshare else (said.strip() or f"exit {code}")
         raise ServiceError(f"the sidecar needs its own /var/lib/istio/data, which the istio-agent cannot be told to "
                            f"move, and this machine gives no private one without root ({why}): run the mesh in "
                            "containers (`workshop env up mesh --backend docker`), or allow unprivileged user "

@@ -16,13 +16,13 @@ import io
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workshop.env import supervisor
 from workshop.env.services.records import ServiceError
 from workshop.env.services.service import Service
 
@@ -53,8 +53,7 @@ def shared_libraries(binary: Path) -> list[str]:
     ldd = shutil.which("ldd")
     if not ldd:
         return []
-    proc = subprocess.run([ldd, str(binary)], capture_output=True, text=True, timeout=20, check=False)
-    out = proc.stdout + proc.stderr
+    _code, out = supervisor.run([ldd, str(binary)], timeout=20, label="ldd")
     if "not a dynamic executable" in out or "statically linked" in out:
         return []
     missing = re.findall(r"^\s*(\S+) => not found", out, re.MULTILINE)
