@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
-from workshop.env import supervisor
+from workshop.env import docker_engine, supervisor
 from workshop.env.mesh.sidecar import OWN_AGENT_DATA
 
 IMAGE = "wasm-workshop/grade-sandbox"
@@ -85,16 +85,10 @@ def docker_cli() -> str | None:
     return shutil.which("docker")
 
 
-def engine_answers(timeout: float = 5.0) -> bool:
-    """True when a Docker engine answers here (the default sandbox then is docker)."""
-    cli = docker_cli()
-    if not cli:
-        return False
-    try:
-        code, said = supervisor.run([cli, "version", "--format", "{{.Server.Version}}"], timeout=timeout, label="docker")
-    except OSError:
-        return False
-    return code == 0 and bool(said.strip())
+def engine_answers() -> bool:
+    """True when a Docker engine answers here and the docker command that runs the sandbox is installed
+    (the default sandbox then is docker)."""
+    return docker_cli() is not None and docker_engine.available()
 
 
 def _python_binary() -> Path:
