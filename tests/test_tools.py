@@ -354,3 +354,15 @@ def test_a_shell_given_shellenv_runs_func_e_offline(in_prepared: Prepared, tmp_p
     log = (tmp_path / "func-e.log").read_text()
     assert answer == "LIVE", log
     assert "already downloaded" in log  # the seeded Envoy: nothing was fetched
+
+
+def test_a_programs_json_answer_is_found_among_its_log_lines() -> None:
+    from workshop.core.logs import json_answer
+
+    assert json_answer('{"Dir": "/m"}') == {"Dir": "/m"}
+    assert json_answer('go: downloading istio.io/istio\n{\n  "Dir": "/m",\n  "x": {"y": 1}\n}\n') == {"Dir": "/m", "x": {"y": 1}}
+    logged = '2026-12-02T06:00:00Z\twarn\twasm\tretrying {attempt 1}\n{\n  "ok": true\n}\nWarning: deprecated\n'
+    assert json_answer(logged) == {"ok": True}  # a log line's braces are not the answer
+    for nothing in ("", "error: the server could not find the requested resource", "log {half\n"):
+        with pytest.raises(ValueError):
+            json_answer(nothing)

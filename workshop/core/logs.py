@@ -1,9 +1,12 @@
-"""Reading logs that keep growing (a sidecar writes a line per request): only their end is read."""
+"""Reading what programs write: logs that keep growing (a sidecar writes a line per request), of which
+only the end is read, and a JSON answer printed among log lines."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 TAIL_BYTES = 256_000
 
@@ -17,3 +20,12 @@ def read_tail(path: str | Path, max_bytes: int = TAIL_BYTES) -> str:
             return f.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def json_answer(output: str) -> Any:
+    """The JSON a program printed as its answer, in output that also holds its log lines (stdout and
+    stderr read together): the last value that starts a line. ValueError when there is none."""
+    start = 0 if output.startswith(("{", "[")) else max(output.rfind("\n{"), output.rfind("\n[")) + 1
+    if start == 0 and not output.startswith(("{", "[")):
+        raise ValueError("the output holds no JSON")
+    return json.JSONDecoder().raw_decode(output, start)[0]

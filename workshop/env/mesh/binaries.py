@@ -19,6 +19,7 @@ from pathlib import Path
 
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import cache_dir, tools_bin, tools_dir
+from workshop.core.logs import json_answer
 from workshop.env.program_info import go_binary_version
 
 Progress = Callable[[str], None]
@@ -221,8 +222,8 @@ def copy_istio_files(run: Callable[..., tuple[int | None, str]]) -> str:
     code, out = run([go, "mod", "download", "-json", f"{ISTIO}@{ISTIO_VERSION}"], cwd=tools_dir(), env=_go_env(),
                     timeout=900, label="download istio")
     try:
-        src = Path(json.loads(out[out.index("{"):])["Dir"])
-    except (ValueError, KeyError):
+        src = Path(json_answer(out)["Dir"])
+    except (ValueError, KeyError, TypeError):
         raise BuildError(f"Istio's module could not be downloaded ({code}): check that the Go module proxy answers, "
                          f"then run `workshop prepare` again\n{out.strip()[-600:]}") from None
     istio_files().mkdir(parents=True, exist_ok=True)

@@ -5,12 +5,12 @@ description of what the registry holds (env/oci.py) where that helps. It never d
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
+from workshop.core.logs import json_answer
 from workshop.env import oci, supervisor
 from workshop.env.mesh import binaries
 
@@ -57,9 +57,8 @@ def would_load(url: str, *, sha256: str = "", pull_secret: str | None = None, po
         except OSError as exc:
             raise FetcherMissing(f"Istio's image fetcher (wasmcheck) could not run ({exc.strerror or exc}): "
                                  "run `workshop prepare`") from None
-    start = text.rfind("\n{") + 1 if not text.startswith("{") else 0  # its answer on stdout, after Istio's log lines
     try:
-        said = json.JSONDecoder().raw_decode(text, start)[0]
+        said = json_answer(text)  # its answer on stdout, after Istio's log lines on stderr
     except ValueError:
         return AgentAnswer(False, url, error=text.strip()[-500:] or (f"exit {code}" if code is not None else
                                                                      f"no answer within {timeout + 15:g} s"))

@@ -7,13 +7,13 @@ the API server (its schema and CEL rules) and istiod's webhook do, and their wor
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import cache_dir, data_dir
+from workshop.core.logs import json_answer
 from workshop.env import supervisor
 
 
@@ -101,7 +101,7 @@ class Kube:
             if "NotFound" in answer.text or "not found" in answer.text:
                 return None
             raise KubeError(f"kubectl get {kind} failed: {answer.text.splitlines()[-1] if answer.text else answer.code}")
-        return json.JSONDecoder().raw_decode(answer.text, answer.text.index("{"))[0]  # a warning may stand around it
+        return json_answer(answer.text)  # a warning of kubectl's may stand beside it
 
     def delete(self, kind: str, name: str, namespace: str = "default") -> Answer:
         return self.run("delete", kind, name, "-n", namespace, "--ignore-not-found", "--wait=false")
