@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from workshop.checking import fixtures, mesh, model
+from workshop.checking import fixtures, gateway, mesh, model
 from workshop.checking.commands import Deadline
 from workshop.checking.feedback import CheckFailed, CheckTimeout, take_notes
 from workshop.checking.fixtures import DEADLINE, TRANSCRIPT
@@ -41,6 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(fixtures, "workshop-fixtures")
     if not config.pluginmanager.is_registered(mesh):
         config.pluginmanager.register(mesh, "workshop-mesh")
+    if not config.pluginmanager.is_registered(gateway):
+        config.pluginmanager.register(gateway, "workshop-gateway")
     fd = os.environ.get("WORKSHOP_EVENTS_FD")
     config.stash[_EVENTS] = os.fdopen(int(fd), "w", buffering=1) if fd else None
 

@@ -183,3 +183,33 @@ def current_fetch_errors(log: str, held: list[dict], keep: int = 8) -> list[str]
             continue
         found.append(line.strip().split("\t", 3)[-1])
     return found[-keep:]
+
+
+def listener_chain(dump: dict, port: int) -> list[str]:
+    """The HTTP filters of the listener on ``port`` (the ingress gateway's, from its Gateway), in order."""
+    for entry in dump.get("configs") or []:
+        listener = (entry.get("active_state") or {}).get("listener") or {}
+        if ((listener.get("address") or {}).get("socket_address") or {}).get("port_value") != port:
+            continue
+        for fc in listener.get("filter_chains") or []:
+            for f in fc.get("filters") or []:
+                hcm = f.get("typed_config") or {}
+                if str(hcm.get("@type", "")).endswith("HttpConnectionManager"):
+                    return [h.get("name", "") for h in hcm.get("http_filters") or []]
+    return []
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` in a Prometheus text page whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line[len(name):len(name) + 1] not in ("{", " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', head.partition("{")[2]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            try:
+                total += float(value)
+            except ValueError:
+                continue
+    return total

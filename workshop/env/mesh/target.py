@@ -21,6 +21,8 @@ from workshop.core.logs import read_tail
 from workshop.env.mesh.kube import Kube, local_kubeconfig
 from workshop.env.mesh.sidecar import WORKLOAD
 
+GATEWAY_NAMESPACE = "istio-system"
+
 
 class MeshUnreachable(WorkshopError):
     """The mesh (or a cluster) does not answer; the message says how to start it or reach it."""
@@ -82,6 +84,42 @@ class Target:
         finally:
             found.close()
 
+    @contextlib.contextmanager
+    def gateway_reach(self) -> Iterator[Reach]:
+        """The ingress gateway's admin, listener and agent counters (Istio's istio-ingressgateway in a cluster)."""
+        if self.name == "local":
+            yield local_gateway_reach()
+            return
+        found = Reach(admin="", inbound="")
+        try:
+            pod = _gateway_pod(self.kube)
+            found.admin = _forward(self.kube, f"pod/{pod}", 15000, found, GATEWAY_NAMESPACE)
+            found.inbound = _forward(self.kube, f"pod/{pod}", 8080, found, GATEWAY_NAMESPACE)  # its http2 targetPort
+            found.agent_stats = _forward(self.kube, f"pod/{pod}", 15020, found, GATEWAY_NAMESPACE) + "/stats/prometheus"
+            yield found
+        finally:
+            found.close()
+
+    def istiod_metrics(self) -> str:
+        """istiod's own metrics (its monitoring port's /metrics): through the API server's proxy in a cluster."""
+        from workshop.env import http
+
+        if self.name == "local":
+            from workshop.env import services
+
+            running = {i.name: i for i in services.status(wait=False)}
+            if "istiod" not in running:
+                raise MeshUnreachable("istiod is not running: start the mesh with `workshop env up mesh`")
+            url = f"http://127.0.0.1:{running['istiod'].ports['monitoring']}/metrics"
+            try:
+                return http.request(url, timeout=5).text
+            except http.NoResponse as exc:
+                raise MeshUnreachable(f"istiod's monitoring port does not answer ({exc})") from None
+        answer = self.kube.run("get", "--raw", "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/metrics")
+        if not answer.ok:
+            raise MeshUnreachable(f"istiod's metrics could not be read through the API server: {answer.text[-300:]}")
+        return answer.text
+
 
 def choose(target: str | None = None, context: str | None = None) -> Target:
     """local (the default, or $WORKSHOP_MESH_TARGET) or cluster (kubectl's current context, or ``context``)."""
@@ -106,6 +144,28 @@ def local_reach() -> Reach:
                  agent_stats=f"http://127.0.0.1:{sidecar.ports['status']}/stats/prometheus")
 
 
+def local_gateway_reach() -> Reach:
+    """The local ingress gateway's addresses; MeshUnreachable when it is not up."""
+    from workshop.env import services
+
+    running = {i.name: i for i in services.status(wait=False)}
+    gateway = running.get("ingress")
+    if gateway is None or not local_kubeconfig().exists():
+        raise MeshUnreachable("the mesh's ingress gateway is not running: start it with `workshop env up mesh ingress` "
+                              "(it runs until `workshop env down`)")
+    return Reach(admin=f"http://127.0.0.1:{gateway.ports['admin']}", inbound=gateway.url, log=gateway.log,
+                 agent_stats=f"http://127.0.0.1:{gateway.ports['status']}/stats/prometheus")
+
+
+def _gateway_pod(kube: Kube) -> str:
+    answer = kube.run("get", "pods", "-n", GATEWAY_NAMESPACE, "-l", "istio=ingressgateway", "-o",
+                      "jsonpath={.items[0].metadata.name}")
+    if not answer.ok or not answer.text:
+        raise MeshUnreachable("the cluster has no ingress gateway (a pod labelled istio=ingressgateway in istio-system): "
+                              "install one with `istioctl install --set profile=default -y`, then try again")
+    return answer.text.strip()
+
+
 def _first(paths: str) -> os.PathLike[str] | None:
     from pathlib import Path
 
@@ -121,13 +181,13 @@ def _pod(kube: Kube) -> str:
     return answer.text.strip()
 
 
-def _forward(kube: Kube, what: str, port: int, into: Reach) -> str:
+def _forward(kube: Kube, what: str, port: int, into: Reach, namespace: str = WORKLOAD["namespace"]) -> str:
     from workshop.env import supervisor
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         local = s.getsockname()[1]
-    proc = supervisor.spawn(kube.argv("port-forward", "-n", WORKLOAD["namespace"], what, f"{local}:{port}",
+    proc = supervisor.spawn(kube.argv("port-forward", "-n", namespace, what, f"{local}:{port}",
                                       "--address", "127.0.0.1"), label="kubectl port-forward")
     into._forwards.append(proc)
     end = time.monotonic() + 15

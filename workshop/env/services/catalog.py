@@ -1,5 +1,6 @@
 """The services: the labs' own (the upstream go-httpbin, the OCI registries, the Wasm module server, an
-Envoy gateway) and the mesh's (etcd, the Kubernetes API server, istiod, the workload's sidecar), in the order they start."""
+Envoy gateway) and the mesh's (etcd, the Kubernetes API server, istiod, the workload's sidecar, the ingress
+gateway), in the order they start."""
 
 from __future__ import annotations
 
@@ -220,9 +221,11 @@ class _Catalog(Mapping[str, Service]):
     def _all(self) -> dict[str, Service]:
         if self._services is None:
             from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
+            from workshop.env.mesh.gateway import INGRESS
             from workshop.env.mesh.sidecar import SIDECAR
 
-            found = (Httpbin(), Registry(), PrivateRegistry(), Modules(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR)
+            found = (Httpbin(), Registry(), PrivateRegistry(), Modules(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR,
+                     INGRESS)
             self._services = {s.name: s for s in found}
         return self._services
 
@@ -238,7 +241,8 @@ class _Catalog(Mapping[str, Service]):
 
 SERVICES = _Catalog()
 ALIASES = {"gateway": "envoy", "upstream": "httpbin", "go-httpbin": "httpbin", "apiserver": "kube-apiserver",
-           "pilot-agent": "sidecar", "istio-agent": "sidecar"}
+           "pilot-agent": "sidecar", "istio-agent": "sidecar", "ingress-gateway": "ingress",
+           "ingressgateway": "ingress", "istio-ingressgateway": "ingress"}
 GROUPS = {"mesh": ("etcd", "kube-apiserver", "istiod", "sidecar")}  # `workshop env up mesh`
 LAB_SERVICES = ("httpbin", "registry", "envoy")  # what `workshop env up` starts when no service is named
 

@@ -47,6 +47,12 @@ class Ports:
     sidecar_status: int = 15020
     sidecar_health: int = 15021
     sidecar_metrics: int = 15090
+    # the mesh's ingress gateway (lab 10): its listener, then the same four ports as the sidecar's, each its own
+    ingress: int = 18080
+    ingress_admin: int = 16000
+    ingress_status: int = 16020
+    ingress_health: int = 16021
+    ingress_metrics: int = 16090
 
     @classmethod
     def from_env(cls, **overrides: int | None) -> Ports:
