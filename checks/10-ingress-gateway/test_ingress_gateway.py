@@ -204,33 +204,37 @@ def test_the_agent_counts_a_module_it_could_not_fetch(workspace, mesh, gateway, 
 @pytest.mark.step("metrics", timeout=150)
 def test_istiod_counts_the_update_envoy_refused(workspace, mesh, gateway, services):
     """refused.yaml: the agent fetches the module, the gateway's Envoy refuses the filter (it will not start with
-    that configuration), and istiod's pilot_total_xds_rejects rises; the gateway keeps serving"""
+    that configuration) and istiod's pilot_total_xds_rejects{type="ecds"} rises; once deleted, the gateway serves again"""
     services.ensure("registry")
     path = workspace / REFUSED_FILE
     resource = _wasm_resource(workspace, REFUSED_FILE)
     _judged(mesh, path)
     mesh.delete(path)
     gateway.get()  # the gateway is up before the count is read
-    before = gateway.istiod_metric(REJECTS)
+    before = gateway.istiod_metric(REJECTS, type="ecds")
     try:
         mesh.apply(path)
         end = time.monotonic() + mesh.deadline.left(30)
-        rose = 0.0
+        rose, status = 0.0, 0
         while time.monotonic() < end:
-            rose = gateway.istiod_metric(REJECTS) - before
+            rose = gateway.istiod_metric(REJECTS, type="ecds") - before
             if rose >= 1:
+                status = gateway.get().status
                 break
             time.sleep(0.3)
-        namespace, name = _where(resource)
         if rose < 1:
+            namespace, name = _where(resource)
             became = gateway.in_force(KIND, name, namespace, timeout=1)
-            fail("istiod counted no rejected update", expected=f"{REJECTS} to rise",
-                 seen=f"the gateway runs it ({became.kind})" if became else "no filter for it on the gateway",
-                 hint="selector: {matchLabels: {istio: ingressgateway}}, and a pluginConfig your filter refuses: "
-                      "{headers: {}}")
-        response = gateway.get()
-        if response.status != 200:
-            fail("the gateway stopped serving", expected="HTTP 200: Envoy keeps the configuration it had",
-                 seen=f"HTTP {response.status}")
+            on_sidecar = mesh.view().filter_for(KIND, name, namespace)
+            fail("istiod counted no rejected extension update", expected=f'{REJECTS}{{type="ecds"}} to rise',
+                 seen=(f"the gateway runs it ({became.kind})" if became else "no filter for it on the gateway")
+                      + ("; the sidecar runs it" if on_sidecar else ""),
+                 hint="selector: {matchLabels: {istio: ingressgateway}}, and a pluginConfig your filter will not start "
+                      "with: {headers: {}}")
     finally:
         mesh.delete(path)
+    response = gateway.until(lambda r: r.status == 200)
+    if response.status != 200:
+        fail("the gateway does not serve again after refused.yaml was deleted",
+             expected="HTTP 200", seen=f"HTTP {response.status} (while it was applied: HTTP {status})",
+             hint="`workshop env logs ingress` shows what Envoy says")

@@ -1,0 +1,107 @@
+"""The mesh's ingress gateway (`workshop env up ingress`): the real istio-agent running a gateway Envoy
+(`pilot-agent proxy router`), given its listener by istiod from a Gateway, routing through the workload's
+sidecar to httpbin; every socket on 127.0.0.1, on the free ports the shared mesh chose."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from tests.mesh.conftest import MeshUp, envoy_of, tree, wait_until, workshop
+from tests.mesh.test_up import _listening
+from workshop.env import http
+from workshop.env.mesh.gateway import GATEWAY_WORKLOAD, HTTPBIN_HOST
+from workshop.env.mesh.status import listener_chain, metric
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ingress(mesh: MeshUp) -> Iterator[dict]:
+    """`workshop env up ingress` beside the shared mesh, as a learner starts it; `workshop env down ingress` after."""
+    env = {**os.environ, **mesh.env}
+    env.pop("WORKSHOP_SERVICES", None)
+    proc = workshop("env", "up", "ingress", "--json", "--timeout", "90", env=env, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = {s["name"]: s for s in json.loads(proc.stdout)["services"]}["ingress"]
+    try:
+        yield found
+    finally:
+        down = workshop("env", "down", "ingress", env=env)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert not _alive(found["pid"]), "`workshop env down ingress` left the gateway's agent running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_the_gateway_runs_on_the_ports_chosen(on_mesh: MeshUp, ingress: dict) -> None:
+    assert ingress["backend"] == "process" and ingress["up"], ingress
+    assert ingress["ports"] == {"listener": on_mesh.port("ingress"), "admin": on_mesh.port("ingress_admin"),
+                                "status": on_mesh.port("ingress_status"), "health": on_mesh.port("ingress_health"),
+                                "metrics": on_mesh.port("ingress_metrics")}
+    agent = psutil.Process(ingress["pid"])
+    assert "router" in agent.cmdline(), f"the gateway's agent should run `pilot-agent proxy router`: {agent.cmdline()}"
+    envoy_of(ingress["pid"])  # exactly one Envoy under it
+
+
+def test_a_request_goes_through_the_gateway_and_the_sidecar_to_httpbin(on_mesh: MeshUp, ingress: dict) -> None:
+    """The Gateway's listener routes by the VirtualService to the ServiceEntry's endpoint, the sidecar."""
+    admin = f"http://127.0.0.1:{on_mesh.port('ingress_admin')}"
+    sidecar_admin = f"http://127.0.0.1:{on_mesh.port('sidecar_admin')}"
+    cluster = f"outbound|8000||{HTTPBIN_HOST}"
+
+    def sent(url: str, name: str) -> float:
+        return metric(http.request(url + "/stats/prometheus", timeout=5).text, name)
+
+    inbound_before = sent(sidecar_admin, "envoy_http_downstream_rq_completed")
+    response = http.request(f"http://127.0.0.1:{on_mesh.port('ingress')}/get", headers={"x-probe": "edge"}, timeout=5)
+    assert response.status == 200, response.text
+    assert response.headers.get("server") == "istio-envoy"
+    assert json.loads(response.text)["headers"].get("X-Probe") == ["edge"]  # httpbin's echo
+    clusters = http.request(admin + "/clusters", timeout=5).text
+    assert f"{cluster}::127.0.0.1:{on_mesh.port('sidecar')}::" in clusters, "the gateway's endpoint should be the sidecar"
+    assert metric(http.request(admin + "/stats/prometheus", timeout=5).text, "envoy_cluster_upstream_rq_completed",
+                  envoy_cluster_name=f"outbound_8000__{HTTPBIN_HOST}") >= 1
+    assert wait_until(lambda: sent(sidecar_admin, "envoy_http_downstream_rq_completed") > inbound_before, timeout=10), \
+        "the request should have passed the sidecar's listeners too"
+
+
+def test_istiod_bound_the_gateway_listener_to_loopback(on_mesh: MeshUp, ingress: dict) -> None:
+    dump = json.loads(http.request(f"http://127.0.0.1:{on_mesh.port('ingress_admin')}/config_dump?resource=dynamic_listeners",
+                                   timeout=5).text)
+    addresses = [((c.get("active_state") or {}).get("listener") or {}).get("address", {}).get("socket_address", {})
+                 for c in dump.get("configs") or []]
+    assert {"address": "127.0.0.1", "port_value": on_mesh.port("ingress")} in addresses, addresses
+    assert listener_chain(dump, on_mesh.port("ingress"))[-1] == "envoy.filters.http.router"
+    info = json.loads(http.request(f"http://127.0.0.1:{on_mesh.port('ingress_admin')}/server_info", timeout=5).text)
+    node = info["command_line_options"]["service_node"] if "service_node" in info.get("command_line_options", {}) else ""
+    assert node.startswith("router~") or not node, node  # Istio's node id: TYPE~IP~POD.NAMESPACE~DOMAIN
+    proc = on_mesh.kubectl("get", "gateway", "ingress", "-n", GATEWAY_WORKLOAD["namespace"], "-o", "json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["spec"]["servers"][0]["bind"] == "127.0.0.1"
+
+
+def test_every_listening_socket_of_the_gateway_is_on_loopback(on_mesh: MeshUp, ingress: dict) -> None:
+    sockets = _listening(ingress["pid"])
+    elsewhere = [s for s in sockets if s[1] != "127.0.0.1"]
+    assert not elsewhere, f"the gateway listens beyond 127.0.0.1: {elsewhere}"
+    assert set(ingress["ports"].values()) <= {s[2] for s in sockets}, f"{ingress['ports']} not all among {sockets}"
+    envoy = envoy_of(ingress["pid"])
+    assert (f"envoy (pid {envoy.pid})", on_mesh.port("ingress")) in {(s[0], s[2]) for s in sockets}
+    assert all(p.is_running() for p in tree(ingress["pid"]))
+
+
+def test_the_agent_counters_are_on_the_status_port(on_mesh: MeshUp, ingress: dict) -> None:
+    """The merged Prometheus page of the gateway's agent: its own counters and its Envoy's."""
+    page = http.request(f"http://127.0.0.1:{on_mesh.port('ingress_status')}/stats/prometheus", timeout=5).text
+    assert "istio_agent_" in page and "envoy_server_uptime" in page
+    istiod = http.request(f"http://127.0.0.1:{on_mesh.port('istiod_monitoring')}/metrics", timeout=5).text
+    assert "pilot_xds_pushes" in istiod
