@@ -76,23 +76,32 @@ class Gateway:
 
     # -- what its Envoy runs
 
+    def _admin(self, read: Callable[[Reach], Any], timeout: float = 20.0) -> Any:
+        """``read(reach)`` from the gateway's Envoy admin; asked again while it is busy (it compiles a new
+        module on its main thread, and the admin waits meanwhile)."""
+        end = time.monotonic() + self.mesh.deadline.left(timeout)
+        while True:
+            with self.reach() as reach:
+                try:
+                    return read(reach)
+                except (httplib.NoResponse, ValueError) as exc:
+                    if time.monotonic() > end:
+                        fail(f"the ingress gateway's Envoy admin does not answer: {exc}",
+                             hint="`workshop env logs ingress` shows what Envoy is doing")
+            time.sleep(0.2)
+
     def filters(self) -> list[status.InEnvoy]:
-        with self.reach() as reach:
-            return status.in_envoy(reach)
+        return self._admin(status.in_envoy)
 
     def chain(self) -> list[str]:
-        with self.reach() as reach:
-            port = urlparse(reach.inbound).port or 80
-            return status.listener_chain(status.listeners(reach), port)
+        return self._admin(lambda reach: status.listener_chain(status.listeners(reach), urlparse(reach.inbound).port or 80))
 
     def refused(self) -> list[str]:
-        with self.reach() as reach:
-            return status.refused(status.listeners(reach))
+        return self._admin(lambda reach: status.refused(status.listeners(reach)))
 
     def inline_code(self, name: str) -> str | None:
         """The Lua code of the filter ``name`` in the gateway's listener (None: no such filter)."""
-        with self.reach() as reach:
-            dump = status.listeners(reach)
+        dump = self._admin(status.listeners)
         for entry in dump.get("configs") or []:
             for chain in (((entry.get("active_state") or {}).get("listener") or {}).get("filter_chains") or []):
                 for f in chain.get("filters") or []:
@@ -115,8 +124,7 @@ class Gateway:
         return found
 
     def config_dump(self) -> dict:
-        with self.reach() as reach:
-            return json.loads(httplib.request(reach.admin + "/config_dump", timeout=5).text)
+        return self._admin(lambda reach: json.loads(httplib.request(reach.admin + "/config_dump", timeout=5).text))
 
     # -- what tells an operator that a module failed
 
