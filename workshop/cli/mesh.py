@@ -50,13 +50,15 @@ def _no_action(mesh: argparse.ArgumentParser) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from workshop.env.mesh.status import view
+    from workshop.env.mesh.status import gateway_view, view
     from workshop.env.mesh.target import choose
 
-    seen = view(choose(args.target, args.context), partial=True)
+    target = choose(args.target, args.context)
+    seen = view(target, partial=True)
+    gateway = gateway_view(target) if not seen.problem else None
     done = EXIT_FAILED if seen.problem else EXIT_OK
     if args.json:
-        output.print_json(seen.to_dict())
+        output.print_json({**seen.to_dict(), "gateway": gateway.to_dict() if gateway else None})
         return done
     print(f"Mesh: {'the local mesh (Istio on 127.0.0.1)' if seen.target == 'local' else 'your cluster'}")
     if seen.problem:
@@ -77,7 +79,29 @@ def _status(args: argparse.Namespace) -> int:
         print("\nThe istio-agent could not fetch:")
         for line in seen.fetch_errors:
             print(f"  {line if len(line) <= 400 else line[:400] + '…'}")
+    if gateway is not None:
+        _print_gateway(gateway)
     return done
+
+
+def _print_gateway(gateway: Any) -> None:
+    """The ingress gateway (`workshop env up ingress`): its extensions, its chain, and the failure counters."""
+    print("\nThe ingress gateway:")
+    if gateway.problem:
+        print(f"  {output.mark('failed')} {gateway.problem}")
+    for f in gateway.filters:
+        what = f"Wasm {_module(f.module)}" if f.kind == "wasm" else f"{f.kind} (the agent could not load the module)"
+        print(f"  {f.name}  -> {what}")
+    if gateway.chain:
+        print("  its listener's HTTP filters, in order: " + " -> ".join(gateway.chain))
+    for reason in gateway.refused:
+        print(f"  its Envoy refused the last listener update: {reason[-300:]}")
+    failed = {k: v for k, v in gateway.fetches.items() if k != "success" and v}
+    print(f"  its agent's module fetches: {gateway.fetches.get('success', 0):g} succeeded"
+          + "".join(f", {v:g} {k}" for k, v in failed.items()) + " (istio_agent_wasm_remote_fetch_count)")
+    rejected = {k: v for k, v in gateway.rejects.items() if v}
+    print("  updates a proxy's Envoy refused, by kind (istiod's pilot_total_xds_rejects): "
+          + (", ".join(f"{k} {v:g}" for k, v in rejected.items()) or "none"))
 
 
 def _became(resource: dict, became: Any) -> str:

@@ -213,3 +213,47 @@ def metric(text: str, name: str, **labels: str) -> float:
             except ValueError:
                 continue
     return total
+
+
+@dataclass
+class GatewayView:
+    """The ingress gateway's side of the mesh: what its Envoy runs and the counters that say a module failed."""
+
+    filters: list[InEnvoy] = field(default_factory=list)
+    chain: list[str] = field(default_factory=list)  # its listener's HTTP filters, in order
+    refused: list[str] = field(default_factory=list)
+    fetches: dict[str, float] = field(default_factory=dict)  # its agent's istio_agent_wasm_remote_fetch_count by result
+    rejects: dict[str, float] = field(default_factory=dict)  # istiod's pilot_total_xds_rejects by type (every proxy's)
+    problem: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+FETCH_RESULTS = ("success", "manifest_failure", "download_failure", "checksum_mismatched", "fetch_failure")
+REJECT_TYPES = ("ecds", "lds", "rds", "cds", "eds")
+
+
+def gateway_view(target: Target) -> GatewayView | None:
+    """The gateway's view, or None when the mesh has no ingress gateway running."""
+    from urllib.parse import urlparse
+
+    seen = GatewayView()
+    try:
+        with target.gateway_reach() as reach:
+            try:
+                dump = listeners(reach)
+                seen.filters, seen.refused = in_envoy(reach), refused(dump)
+                seen.chain = listener_chain(dump, urlparse(reach.inbound).port or 80)
+                page = http.request(reach.agent_stats, timeout=5).text if reach.agent_stats else ""
+                seen.fetches = {r: metric(page, "istio_agent_wasm_remote_fetch_count", result=r) for r in FETCH_RESULTS}
+            except (http.NoResponse, ValueError) as exc:
+                seen.problem = f"the gateway's Envoy does not answer ({exc})"
+    except MeshUnreachable:
+        return None
+    try:
+        page = target.istiod_metrics()
+        seen.rejects = {t: metric(page, "pilot_total_xds_rejects", type=t) for t in REJECT_TYPES}
+    except MeshUnreachable as exc:
+        seen.problem = seen.problem or str(exc)
+    return seen
