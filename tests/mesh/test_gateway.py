@@ -106,3 +106,59 @@ def test_the_agent_counters_are_on_the_status_port(on_mesh: MeshUp, ingress: dic
     assert "istio_agent_" in page and "envoy_server_uptime" in page
     istiod = http.request(f"http://127.0.0.1:{on_mesh.port('istiod_monitoring')}/metrics", timeout=5).text
     assert "pilot_xds_pushes" in istiod
+
+
+LUA = """\
+apiVersion: extensions.istio.io/v1alpha1
+kind: TrafficExtension
+metadata: {{name: probe-hops, namespace: {namespace}}}
+spec:
+{extra}  lua:
+    inlineCode: |
+      function envoy_on_response(h) h:headers():add("x-probe-hops", "1") end
+"""
+FILTER = "extensions.istio.io/trafficextension/{}.probe-hops"
+# applied after the probe: once both proxies run it, istiod has pushed a state that holds the probe too
+MARKER = """\
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: TrafficExtension
+metadata: {name: probe-marker, namespace: istio-system}
+spec:
+  lua:
+    inlineCode: |
+      function envoy_on_response(h) end
+"""
+MARKED = "extensions.istio.io/trafficextension/istio-system.probe-marker"
+
+
+def _chains(mesh: MeshUp) -> tuple[list[str], list[str]]:
+    dump = json.loads(http.request(f"http://127.0.0.1:{mesh.port('ingress_admin')}/config_dump?resource=dynamic_listeners",
+                                   timeout=10).text)
+    return listener_chain(dump, mesh.port("ingress")), mesh.status()["chain"]
+
+
+@pytest.mark.parametrize(("namespace", "extra", "on_gateway", "on_sidecar"), [
+    ("istio-system", "", True, True),  # the root namespace, no selector: every proxy
+    ("istio-system", "  match: [{mode: SERVER}]\n", False, True),  # gateway listeners are CLIENT to istiod
+    ("istio-system", "  match: [{mode: CLIENT}]\n", True, False),
+    ("default", "  selector: {matchLabels: {istio: ingressgateway}}\n", False, False),  # not the gateway's namespace
+], ids=["root-namespace", "server", "client", "default-namespace"])
+def test_where_a_traffic_extension_lands(on_mesh: MeshUp, ingress: dict, tmp_path, namespace: str, extra: str,
+                                         on_gateway: bool, on_sidecar: bool) -> None:
+    """What istiod decides (push_context.go, extensions.go): the namespaces it looks in, and match's mode."""
+    path = tmp_path / "lua.yaml"
+    path.write_text(LUA.format(namespace=namespace, extra=extra) + MARKER)
+    name = FILTER.format(namespace)
+    applied = on_mesh.kubectl("apply", "-f", str(path))
+    assert applied.returncode == 0, applied.stderr
+    try:
+        assert wait_until(lambda: all(MARKED in c for c in _chains(on_mesh)), timeout=30), _chains(on_mesh)
+        gateway_chain, sidecar_chain = _chains(on_mesh)
+        assert (name in gateway_chain, name in sidecar_chain) == (on_gateway, on_sidecar), \
+            f"expected gateway {on_gateway}, sidecar {on_sidecar}: {gateway_chain} / {sidecar_chain}"
+        through = http.request(f"http://127.0.0.1:{on_mesh.port('ingress')}/get", timeout=5)
+        assert len(through.header_values("x-probe-hops")) == on_gateway + on_sidecar
+    finally:
+        on_mesh.kubectl("delete", "--ignore-not-found", "-f", str(path))
+        wait_until(lambda: not any(name in c or MARKED in c for c in _chains(on_mesh)), timeout=30)
