@@ -68,7 +68,7 @@ def _status(args: argparse.Namespace) -> int:
         became = seen.filter_for(r["kind"], r["name"], r["namespace"]) if r["kind"] != "EnvoyFilter" else None
         priority = "" if r["priority"] is None else f"  priority {r['priority']}"
         print(f"  {r['kind']} {r['namespace']}/{r['name']}  {r['url']}  phase {r['phase'] or 'unset'}{priority}")
-        print(f"      -> {_became(r, became)}")
+        print(f"      -> {_became(r, became, gateway)}")
     if seen.chain:
         print("\nThe inbound listener's HTTP filters, in order:\n  " + " -> ".join(seen.chain))
     if seen.refused:
@@ -104,8 +104,11 @@ def _print_gateway(gateway: Any) -> None:
           + (", ".join(f"{k} {v:g}" for k, v in rejected.items()) or "none"))
 
 
-def _became(resource: dict, became: Any) -> str:
+def _became(resource: dict, became: Any, gateway: Any = None) -> str:
     if became is None:
+        mine = (resource["kind"], resource["namespace"], resource["name"])
+        if gateway is not None and any(f.resource == mine for f in gateway.filters):
+            return "not in the sidecar; in the ingress gateway (below)"
         if resource["lua"]:
             return "Lua, inline in the inbound listener"
         return "a patch of the sidecar's Envoy configuration" if resource["kind"] == "EnvoyFilter" else "not in the sidecar (yet)"
