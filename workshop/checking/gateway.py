@@ -113,11 +113,15 @@ class Gateway:
 
     def in_force(self, kind: str, name: str, namespace: str, want: str = "wasm",
                  timeout: float = 30.0) -> status.InEnvoy | None:
-        """What the resource became in the gateway's Envoy once it is ``want`` (or the last thing seen, or None)."""
+        """What the resource became in the gateway's Envoy, named in its listener, once it is ``want`` (or the
+        last thing seen, or None)."""
         found = None
         end = time.monotonic() + self.mesh.deadline.left(timeout)
         while time.monotonic() < end:
-            found = next((f for f in self.filters() if f.resource == (kind, namespace, name)), None)
+            # Envoy keeps a filter's last ECDS configuration after no listener names it any more: only one the
+            # listener names is in force
+            chain = self.chain()
+            found = next((f for f in self.filters() if f.resource == (kind, namespace, name) and f.name in chain), None)
             if found is not None and found.kind == want:
                 return found
             time.sleep(0.2)

@@ -243,8 +243,9 @@ def gateway_view(target: Target) -> GatewayView | None:
         with target.gateway_reach() as reach:
             try:
                 dump = listeners(reach)
-                seen.filters, seen.refused = in_envoy(reach), refused(dump)
-                seen.chain = listener_chain(dump, urlparse(reach.inbound).port or 80)
+                seen.chain, seen.refused = listener_chain(dump, urlparse(reach.inbound).port or 80), refused(dump)
+                # Envoy keeps a filter's last ECDS configuration after no listener names it: only the named are in force
+                seen.filters = [f for f in in_envoy(reach) if f.name in seen.chain]
                 page = http.request(reach.agent_stats, timeout=5).text if reach.agent_stats else ""
                 seen.fetches = {r: metric(page, "istio_agent_wasm_remote_fetch_count", result=r) for r in FETCH_RESULTS}
             except (http.NoResponse, ValueError) as exc:
