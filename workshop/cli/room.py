@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workshop.cli import output
+from workshop.cli import output, room_live
 from workshop.cli.exit_codes import EXIT_OK
 from workshop.core.errors import UsageError
 
@@ -21,7 +21,9 @@ and view a folder of learners' progress.
 
   workshop room serve --listen 192.168.1.20:8765   serve the room (prints the learners' join command)
   workshop room goto 03                           the room is on lab 03 now (late joiners start there)
+  workshop room view                              who is where, live (--watch, --tui, --json; a page too)
   workshop room view DIR                          who is where in a folder of progress files
+  workshop room export --csv grades.csv           the room's results, in the gradebook's formats
 """
 
 VIEW_HELP = """\
@@ -44,7 +46,7 @@ every file against the room's signed manifest, seed func-e, warm the Go build ca
 the room is on. Run it again to resume: nothing already verified is fetched twice.
 """
 
-SUBCOMMANDS = ("serve", "goto", "view")
+SUBCOMMANDS = ("serve", "goto", "view", "export")
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -63,12 +65,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     g.set_defaults(func=cmd_goto)
     v = rooms.add_parser("view", help="live table of a folder of progress: who is where, who is stuck, and why",
                          description=VIEW_HELP, formatter_class=fmt, parents=[common])
-    v.add_argument("folder", metavar="DIR")
+    v.add_argument("folder", metavar="DIR", nargs="?", help="a folder of progress files (default: the live room this machine serves)")
     v.add_argument("--json", action="store_true", help="print JSON for machines")
     v.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     v.add_argument("--tui", action="store_true", help="open the instructor's screen: the live table, sortable, with details")
     v.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes (2)")
     v.set_defaults(func=cmd_view)
+    room_live.add_export(rooms, common)
     j = sub.add_parser("join", help="join a room: get ready from the instructor's machine, then start the room's lab",
                        description=JOIN_HELP, formatter_class=fmt, parents=[common])
     j.add_argument("url", metavar="URL", help="the room's address, as the instructor's screen shows it")
@@ -127,15 +130,20 @@ def cmd_goto(args: argparse.Namespace) -> int:
 
 def cmd_join(args: argparse.Namespace) -> int:
     from workshop.room.home import Joined
+    from workshop.room.seats import WHAT_IS_SENT, start_afresh_if_moved, take_seat
 
-    Joined(args.url.rstrip("/"), args.token, args.name).save()
-    print(f"Joined {args.url} as {args.name}.")
+    seat = take_seat(args.url, args.token, args.name)
+    start_afresh_if_moved(seat)
+    Joined(args.url.rstrip("/"), args.token, args.name, seat).save()
+    print(f"Joined {args.url} as {args.name}.\n{WHAT_IS_SENT}")
     return EXIT_OK
 
 
 def cmd_view(args: argparse.Namespace) -> int:
     from workshop.grading import room
 
+    if args.folder is None:
+        return room_live.cmd_live_view(args)
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder: pass the folder holding the progress files or workspaces")

@@ -12,14 +12,13 @@ import fcntl
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.atomic import write_atomic
 from workshop.core.outbox import Outbox, RoomEvent, joined, room_dir
-from workshop.room import signing
+from workshop.env import http
+from workshop.room import auth, signing
 
 BATCH = 100
 IDLE = 120.0  # seconds with nothing to send before the sender ends
@@ -37,18 +36,20 @@ class Answer:
         return str(self.body.get("refused") or self.body.get("error") or f"HTTP {self.status}")
 
 
-def post(url: str, seat_id: str, key: str, events: list[RoomEvent], timeout: float = 10.0) -> Answer:
+def post(url: str, token: str, seat_id: str, key: str, events: list[RoomEvent], timeout: float = 10.0) -> Answer:
     """One signed batch; the room's answer (status 0 when it cannot be reached)."""
     body = json.dumps({"events": [e.to_dict() for e in events], "sent": time.time()}, sort_keys=True).encode()
-    request = urllib.request.Request(url.rstrip("/") + "/room/events", data=body, method="POST", headers={
-        "Content-Type": "application/json", signing.SEAT_HEADER: seat_id, signing.SIGNATURE_HEADER: signing.sign(key, body)})
+    headers = {"Content-Type": "application/json", "Authorization": auth.header(token, "learner"),
+               signing.SEAT_HEADER: seat_id, signing.SIGNATURE_HEADER: signing.sign(key, body)}
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return Answer(resp.status, _json(resp.read()))
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, _json(exc.read()))
-    except (OSError, ValueError) as exc:
-        return Answer(0, {"error": str(getattr(exc, "reason", exc))})
+        resp = http.request(url.rstrip("/") + "/room/events", "POST", headers=headers, body=body, timeout=timeout)
+    except (http.NoResponse, OSError) as exc:
+        return Answer(0, {"error": str(exc)})
+    found = _json(resp.body)
+    if resp.status == 401 and not found:
+        found = {"error": "the room does not know the token: the instructor made a new one; join again "
+                 "(`workshop join URL --token NEW --name NAME`); your events wait in the outbox"}
+    return Answer(resp.status, found)
 
 
 def _json(raw: bytes) -> dict:
@@ -82,7 +83,7 @@ def send_once(outbox: Outbox, room: dict, batch: int = BATCH) -> tuple[bool, int
     pending = outbox.pending(batch)
     if not pending:
         return True, 0
-    answer = post(room["url"], room["seat_id"], room["seat_key"], pending)
+    answer = post(room["url"], room.get("token", ""), room["seat_id"], room["seat_key"], pending)
     if answer.status == 200:
         outbox.confirm(pending[-1].seq)
         if answer.body.get("clock"):

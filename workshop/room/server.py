@@ -16,12 +16,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from workshop.room import auth, preparation
+from workshop.room import auth, live, preparation
 from workshop.room.home import RoomError, RoomHome
 
 HOME = web.AppKey("room_home", RoomHome)
 TOKEN = web.AppKey("room_token", str)
-ROUTES: tuple[Callable[[web.Application, RoomHome], None], ...] = (preparation.add_routes,)
+ROUTES: tuple[Callable[[web.Application, RoomHome], None], ...] = (preparation.add_routes, live.add_routes)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

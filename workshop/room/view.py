@@ -62,7 +62,10 @@ class Fold:
         sp.hints_shown = max(sp.hints_shown, e.hints)
         sp.message = e.message if e.verdict != PASSED else ""
         sp.updated = stored.at_room
-        learner.progress.current_lab, learner.progress.current_step = e.lab, e.step
+        # Where the learner is: the step just checked, unless it passed and an earlier one of the lab still fails.
+        failing = [sid for sid, other in learner.progress.labs[e.lab].items() if other.status == FAILING]
+        learner.progress.current_lab = e.lab
+        learner.progress.current_step = e.step if e.verdict != PASSED or not failing else failing[0]
         learner.progress.updated = max(learner.progress.updated, stored.at_room)
         learner.last_event = max(learner.last_event, stored.at_room)
         learner.version, learner.events = e.version, learner.events + 1
@@ -88,7 +91,8 @@ def build(fold: Fold, workshop: Workshop | None, refusals: dict[str, int], now: 
         s = room.seat(x.progress, x.seat.name, now)
         if not x.events:
             s.status = NOT_STARTED
-        rows.append({**asdict(s), "joined": x.seat.joined, "last_event": x.last_event or None, "version": x.version,
+        rows.append({**asdict(s), "labs": {lab: {sid: asdict(sp) for sid, sp in steps.items()}
+                                           for lab, steps in x.progress.labs.items()}, "joined": x.seat.joined, "last_event": x.last_event or None, "version": x.version,
                      "hints": sum(sp.hints_shown for steps in x.progress.labs.values() for sp in steps.values()),
                      "late": x.seat.joined - began > late,
                      "quiet": (now - (x.last_event or x.seat.joined)) > quiet and s.status != PASSED})
