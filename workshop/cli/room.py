@@ -59,6 +59,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--listen", default="127.0.0.1:8765", metavar="ADDR:PORT",
                    help="where to listen (default 127.0.0.1:8765; a LAN address in a real room)")
     s.add_argument("--new-token", action="store_true", help="make a fresh room token (learners joined before must join again)")
+    s.add_argument("--no-wheels", action="store_true", help="serve no Python wheels (they need PyPI once to be made)")
     s.set_defaults(func=cmd_serve)
     g = rooms.add_parser("goto", help="set the lab the room is on (learners who join start it)", parents=[common])
     g.add_argument("lab", help="lab id, like 03")
@@ -99,20 +100,30 @@ def _listen(text: str) -> tuple[str, int]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from workshop.room import stock
+    from workshop.room.auth import with_userinfo
     from workshop.room.home import RoomHome
     from workshop.room.server import serve
 
     host, port = _listen(args.listen)
+    session = output.session(args)
     home = RoomHome.default()
     token = home.token(renew=args.new_token)
 
     def ready(url: str) -> None:
         lab = home.current_lab() or "none yet: `workshop room goto NN`"
-        print(f"The room is served at {url} (lab: {lab}). Ctrl-C stops it.\n\nEach learner types:\n"
-              f"  workshop join {url} --token {token} --name THEIR-NAME\n", flush=True)
+        index = with_userinfo(f"{url}/simple/", token)
+        print(f"The room is served at {url} (lab: {lab}; programs for {stock.platform_name()}). Ctrl-C stops it.\n\n"
+              f"Each learner types:\n  workshop join {url} --token {token} --name THEIR-NAME\n\n"
+              f"A learner without the workshop installs it from the room first (Python {stock.python_version()}):\n"
+              f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install --index-url {index} wasm-workshop\n",
+              flush=True)
+
+    def stock_room() -> None:
+        stock.stock(session.workshop, home, progress=lambda msg: print(f"  … {msg}", flush=True), wheels=not args.no_wheels)
 
     try:
-        serve(home, host, port, ready)
+        serve(home, host, port, ready, stock=stock_room)
     except KeyboardInterrupt:
         print("The room is closed.")
     return EXIT_OK
@@ -128,14 +139,46 @@ def cmd_goto(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_join(args: argparse.Namespace) -> int:
-    from workshop.room.home import Joined
-    from workshop.room.seats import WHAT_IS_SENT, start_afresh_if_moved, take_seat
+class Lines:
+    """Progress as lines: a new line when the words change, the bytes at most once a second."""
 
-    seat = take_seat(args.url, args.token, args.name)
-    start_afresh_if_moved(seat)
-    Joined(args.url.rstrip("/"), args.token, args.name, seat).save()
-    print(f"Joined {args.url} as {args.name}.\n{WHAT_IS_SENT}")
+    def __init__(self) -> None:
+        self.last, self.at = "", 0.0
+
+    def __call__(self, text: str, fraction: float | None = None) -> None:
+        head = text.split(" (", 1)[0]
+        now = time.monotonic()
+        if head != self.last or (fraction is not None and (now - self.at > 1.0 or fraction >= 1.0)):
+            self.last, self.at = head, now
+            print(f"  … {text}", flush=True)
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    from workshop.room.join import join
+    from workshop.room.seats import WHAT_IS_SENT
+
+    session = output.session(args)
+    started = time.monotonic()
+    report = join(session, args.url, args.token, args.name, Lines())
+    print(f"Ready in {time.monotonic() - started:.0f} s: {len(report.fetched)} file(s) from the room "
+          f"({report.bytes >> 20} MB), {len(report.kept)} already here.")
+    print(f"You are in the room at {args.url.rstrip('/')} as {args.name}, on lab {report.lab}.\nYour folder: {report.folder}")
+    print(f"\n{WHAT_IS_SENT}")
+    print("\nNext: `eval \"$(workshop shellenv)\"` for the tools, then read the lab (`workshop`), then `workshop check`.")
+    return EXIT_OK
+
+
+def prepare_from(args: argparse.Namespace, session: Any) -> int:
+    """`workshop prepare --from URL --token T`: a join's preparation, without joining."""
+    from workshop.room.client import Room
+    from workshop.room.join import get_ready
+
+    if not args.token:
+        raise UsageError("--from needs the room's token too", "workshop prepare --from URL --token T")
+    started = time.monotonic()
+    report, _ = get_ready(session, Room(args.from_url.rstrip("/"), args.token), Lines())
+    print(f"Ready in {time.monotonic() - started:.0f} s from the room: {len(report.fetched)} file(s) fetched "
+          f"({report.bytes >> 20} MB), {len(report.kept)} already here; the labs now run offline.")
     return EXIT_OK
 
 

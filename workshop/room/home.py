@@ -38,6 +38,22 @@ class RoomHome:
         return self.folder / "lab.json"
 
     @property
+    def go_folder(self) -> Path:
+        return self.folder / "go"
+
+    @property
+    def blobs(self) -> Path:
+        return self.folder / "blobs"
+
+    @property
+    def wheels(self) -> Path:
+        return self.folder / "wheels"
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.folder / "manifest.json"
+
+    @property
     def lock_file(self) -> Path:
         return self.folder / "serve.lock"
 

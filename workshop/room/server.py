@@ -61,10 +61,14 @@ def _hold(lock: Path) -> int:
     return fd
 
 
-def serve(home: RoomHome, host: str, port: int, ready: Callable[[str], None]) -> None:
-    """Serve the room on host:port until interrupted; ``ready(url)`` is called once it listens."""
+def serve(home: RoomHome, host: str, port: int, ready: Callable[[str], None],
+          stock: Callable[[], object] | None = None) -> None:
+    """Serve the room on host:port until interrupted, holding its folder's lock; ``stock()`` (what the
+    room serves, made or checked) runs under that lock first; ``ready(url)`` once it listens."""
     fd = _hold(home.lock_file)
     try:
+        if stock is not None:
+            stock()
         asyncio.run(_serve(home, host, port, ready, fd))
     finally:
         os.close(fd)
