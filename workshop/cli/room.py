@@ -59,6 +59,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--listen", default="127.0.0.1:8765", metavar="ADDR:PORT",
                    help="where to listen (default 127.0.0.1:8765; a LAN address in a real room)")
     s.add_argument("--new-token", action="store_true", help="make a fresh room token (learners joined before must join again)")
+    s.add_argument("--live-only", action="store_true", help="serve only the live view and the learners' events "
+                   "(learners prepared already join with --prepared); nothing is stocked")
     s.add_argument("--no-wheels", action="store_true", help="serve no Python wheels (they need PyPI once to be made)")
     s.set_defaults(func=cmd_serve)
     g = rooms.add_parser("goto", help="set the lab the room is on (learners who join start it)", parents=[common])
@@ -78,6 +80,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     j.add_argument("url", metavar="URL", help="the room's address, as the instructor's screen shows it")
     j.add_argument("--token", required=True, metavar="T", help="the room token")
     j.add_argument("--name", required=True, metavar="NAME", help="your name, as the instructor will see it")
+    j.add_argument("--prepared", action="store_true", help="this machine is prepared already (`workshop prepare`): "
+                   "take a seat and start the room's lab, fetch nothing")
     j.set_defaults(func=cmd_join)
 
 
@@ -118,12 +122,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"A learner without the workshop installs it from the room first (Python {stock.python_version()}):\n"
               f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install --index-url {index} wasm-workshop\n",
               flush=True)
+        print(room_live.watch_note(url, home), flush=True)
 
     def stock_room() -> None:
         stock.stock(session.workshop, home, progress=lambda msg: print(f"  … {msg}", flush=True), wheels=not args.no_wheels)
 
     try:
-        serve(home, host, port, ready, stock=stock_room)
+        serve(home, host, port, ready, stock=None if args.live_only else stock_room)
     except KeyboardInterrupt:
         print("The room is closed.")
     return EXIT_OK
@@ -159,7 +164,7 @@ def cmd_join(args: argparse.Namespace) -> int:
 
     session = output.session(args)
     started = time.monotonic()
-    report = join(session, args.url, args.token, args.name, Lines())
+    report = join(session, args.url, args.token, args.name, Lines(), prepared=args.prepared)
     print(f"Ready in {time.monotonic() - started:.0f} s: {len(report.fetched)} file(s) from the room "
           f"({report.bytes >> 20} MB), {len(report.kept)} already here.")
     print(f"You are in the room at {args.url.rstrip('/')} as {args.name}, on lab {report.lab}.\nYour folder: {report.folder}")

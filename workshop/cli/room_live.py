@@ -32,6 +32,18 @@ def add_export(rooms: Any, common: argparse.ArgumentParser) -> None:
     e.set_defaults(func=cmd_export)
 
 
+def watch_note(url: str, home: Any) -> str:
+    """What `room serve` says about the live view: the command, and the page for the projector."""
+    from urllib.parse import quote
+
+    from workshop.room.live import view_key
+
+    return (f"The room, live: `workshop room view --watch` (or --tui, --json) on this machine; on the projector, open\n"
+            f"  {url}/room/live#{quote(view_key(home))}\n"
+            "(the browser asks for the room token as the password; the part after # is the instructor's view key:\n"
+            "learners know the token, never the key)\n")
+
+
 def cmd_live_view(args: argparse.Namespace) -> int:
     """The live room: once, --json, --watch (waits for each change) or --tui."""
     from workshop.room import view

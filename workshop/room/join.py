@@ -196,8 +196,8 @@ def get_ready(session: Session, room: Room, progress: Progress, report: Joining 
     return report, lab
 
 
-def join(session: Session, url: str, token: str, name: str, progress: Progress) -> Joining:
-    """Join the room: remember it, get ready from it, and start the lab it is on."""
+def join(session: Session, url: str, token: str, name: str, progress: Progress, prepared: bool = False) -> Joining:
+    """Join the room: remember it, get ready from it (unless ``prepared`` already), and start the lab it is on."""
     url = url.rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise RoomError(f"{url} is not a room's address", "copy it from the instructor's screen: http://ADDR:PORT")
@@ -208,7 +208,7 @@ def join(session: Session, url: str, token: str, name: str, progress: Progress) 
     previous = Joined.load()
     extra = previous.extra if previous and previous.url == url else {}
     Joined(url, token, name, {**extra, **seat}).save()
-    report, lab_slug = get_ready(session, room, progress)
+    report, lab_slug = (Joining(), room.lab()) if prepared else get_ready(session, room, progress)
     lab = session.workshop.lab(lab_slug) if lab_slug else session.workshop.labs[0]
     session.workspace.mkdir(parents=True, exist_ok=True)
     change = ws.start(session.workspace, lab)
