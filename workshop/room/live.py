@@ -163,7 +163,8 @@ async def _close(live: Live) -> None:
 async def _count_wrong_tokens(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
     """Counts the learners' requests the token check refuses (the server's middleware answers them)."""
     response = await handler(request)
-    if response.status == 401 and request.path in ("/room/seats", "/room/events") and STATE in request.app:
+    refused_token = response.status == 401 and "WWW-Authenticate" in response.headers  # the token check's answer
+    if refused_token and request.path in ("/room/seats", "/room/events") and STATE in request.app:
         live = request.app[STATE]
         assert isinstance(live, Live)
         live.store.count("wrong token")

@@ -62,10 +62,10 @@ class Fold:
         sp.hints_shown = max(sp.hints_shown, e.hints)
         sp.message = e.message if e.verdict != PASSED else ""
         sp.updated = stored.at_room
-        # Where the learner is: the step just checked, unless it passed and an earlier one of the lab still fails.
+        # Where the learner is: the first step of the lab that still fails (as a whole-lab check leaves them), else this one.
         failing = [sid for sid, other in learner.progress.labs[e.lab].items() if other.status == FAILING]
         learner.progress.current_lab = e.lab
-        learner.progress.current_step = e.step if e.verdict != PASSED or not failing else failing[0]
+        learner.progress.current_step = failing[0] if failing else e.step
         learner.progress.updated = max(learner.progress.updated, stored.at_room)
         learner.last_event = max(learner.last_event, stored.at_room)
         learner.version, learner.events = e.version, learner.events + 1
