@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import make_content
@@ -39,6 +39,7 @@ class Person:
     name: str
     home: Path
     content: Path
+    extra: dict[str, str] = field(default_factory=dict)  # more environment (a room's database cap)
 
     @property
     def env(self) -> dict[str, str]:
@@ -46,7 +47,7 @@ class Person:
         env.update(HOME=str(self.home), WORKSHOP_STATE_DIR=str(self.home / "state"), WORKSHOP_DATA_DIR=str(self.home / "data"),
                    WORKSHOP_CACHE_DIR=str(self.home / "cache"), WORKSHOP_WORKSPACE=str(self.home / "ws"),
                    WORKSHOP_CONTENT=str(self.content), NO_COLOR="1")
-        return env
+        return {**env, **self.extra}
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "workshop", *args], env=self.env, capture_output=True, text=True,

@@ -215,3 +215,55 @@ def test_everything_here_runs_with_only_loopback() -> None:
         cwd=ROOT, env={**os.environ, "WORKSHOP_TEST_NETNS": "1"}, capture_output=True, text=True, timeout=600)
     assert inner.returncode == 0, inner.stdout[-4000:] + inner.stderr[-2000:]
     assert " passed" in inner.stdout and "skipped" not in inner.stdout
+
+
+def test_a_full_disk_in_the_room_keeps_the_events_in_the_learners_outbox(people) -> None:  # type: ignore[no-untyped-def]
+    """The room's database is capped (as a full disk): what it cannot take waits on the learner's machine,
+    and arrives, once each, when the room has room again."""
+    instructor = people("instructor")
+    instructor.extra["WORKSHOP_ROOM_MAX_PAGES"] = "9"
+    room = Room.serve(instructor)
+    port = int(room.url.rsplit(":", 1)[1])
+    ada = people("ada")
+    try:
+        assert joined(room, ada).returncode == 0
+        (ada.home / "ws" / "01-tiny" / "answer.txt").write_text("starter " + "x" * 800)  # long messages fill pages fast
+        for _ in range(8):
+            ada.run("check", "01")
+        deadline = time.monotonic() + 30
+        while "disk is full" not in (ada.home / "state" / "room" / "sender.log").read_text() if (
+                ada.home / "state" / "room" / "sender.log").exists() else True:
+            assert time.monotonic() < deadline, "the sender never heard that the room's disk is full"
+            time.sleep(0.2)
+        waiting = len(ada.outbox.read_text().splitlines())
+        stored = room.view()["room"]["events"]
+        assert waiting > 0 and stored < 16
+        room.stop()
+        instructor.extra["WORKSHOP_ROOM_MAX_PAGES"] = "0"  # the instructor freed space
+        room = Room.serve(instructor, port=port)
+        room.wait_for(lambda v: v["room"]["events"] == 16)
+    finally:
+        room.stop()
+
+
+def test_the_room_exports_to_the_gradebook_formats(people) -> None:  # type: ignore[no-untyped-def]
+    room = Room.serve(people("instructor"))
+    try:
+        ada, bob = people("ada"), people("bob")
+        for learner in (ada, bob):
+            joined(room, learner)
+        bob.solve()
+        ada.run("check", "01")
+        bob.run("check", "01")
+        room.wait_for(lambda v: v["room"]["events"] == 4)
+    finally:
+        room.stop()
+    out = room.instructor.run("room", "export", "--csv", "-", "--json", str(room.instructor.home / "grades.json"),
+                              "--markdown", str(room.instructor.home / "summary.md"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "learner,source,01-tiny,points,max_points,percent,status,note"
+    assert lines[1].startswith("ada,room,0,0,2,0.0,graded") and lines[2].startswith("bob,room,2,2,2,100.0,graded")
+    data = json.loads((room.instructor.home / "grades.json").read_text())
+    assert [s["learner"] for s in data["submissions"]] == ["ada", "bob"]
+    assert "sha256 does not match" in (room.instructor.home / "summary.md").read_text()
