@@ -91,8 +91,9 @@ def build(fold: Fold, workshop: Workshop | None, refusals: dict[str, int], now: 
         s = room.seat(x.progress, x.seat.name, now)
         if not x.events:
             s.status = NOT_STARTED
-        rows.append({**asdict(s), "labs": {lab: {sid: asdict(sp) for sid, sp in steps.items()}
-                                           for lab, steps in x.progress.labs.items()}, "joined": x.seat.joined, "last_event": x.last_event or None, "version": x.version,
+        labs = {lab: {sid: asdict(sp) for sid, sp in steps.items()} for lab, steps in x.progress.labs.items()}
+        rows.append({**asdict(s), "labs": labs, "joined": x.seat.joined, "last_event": x.last_event or None,
+                     "version": x.version, "checks": x.events,
                      "hints": sum(sp.hints_shown for steps in x.progress.labs.values() for sp in steps.values()),
                      "late": x.seat.joined - began > late,
                      "quiet": (now - (x.last_event or x.seat.joined)) > quiet and s.status != PASSED})
