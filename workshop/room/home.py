@@ -67,6 +67,8 @@ class RoomHome:
             except FileNotFoundError:
                 pass
         token = secrets.token_urlsafe(18)
+        while token.startswith("-"):  # `--token -x...` would read as an option on the learner's command line
+            token = secrets.token_urlsafe(18)
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.token_file.with_name(f".token.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

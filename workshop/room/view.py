@@ -160,8 +160,8 @@ def text(view: dict, width: int = 120) -> str:
         for s in view["steps"]:
             out.append(f"  {s['lab'][:2]}/{s['step']:<18} {bar(s['passed'], total)} {s['passed']}/{total} passed"
                        + (f", {s['failing']} failing" if s["failing"] else ""))
-        head = ["learner", *[f"{lab[:2]}/{step}"[:8] for lab, step in ((s["lab"], s["step"]) for s in view["steps"])], ""]
-        rows = [head] + [[g["learner"], *[MARK.get(c, "?") for c in g["cells"]], ""] for g in view["grid"]]
+        head = ["learner", *[f"{lab[:2]}/{step}"[:8] for lab, step in ((s["lab"], s["step"]) for s in view["steps"])]]
+        rows = [head] + [[g["learner"], *[MARK.get(c, "?") for c in g["cells"]]] for g in view["grid"]]
         out += ["", text_table(rows, width)]
     late = [x["learner"] for x in view["learners"] if x["late"]]
     quiet = [x["learner"] for x in view["learners"] if x["quiet"]]
