@@ -8,6 +8,7 @@ process of its own through the supervisor, so it keeps sending after a drop even
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 
 from workshop import __version__
@@ -56,3 +57,18 @@ def start_sender() -> None:
     with open(log, "ab") as out:
         supervisor.spawn([sys.executable, "-m", "workshop.room.sender"], label="room sender", stdout=out,
                          detached=True, role=SENDER_ROLE, log=log)
+
+
+def waiting_note() -> str:
+    """One line for the learner when the room has not confirmed their checks (say, the Wi-Fi dropped); else ""."""
+    if joined() is None:
+        return ""
+    try:
+        status = json.loads((room_dir() / "sender.status").read_text())
+    except (OSError, ValueError):
+        return ""
+    waiting = len(Outbox().pending())
+    if status.get("state") not in ("waiting", "refused") or not waiting:
+        return ""
+    return (f"The room has not taken {waiting} of your check(s) yet ({status.get('note', '')}); they are kept on this "
+            "machine and sent as soon as it answers: nothing to do.")
