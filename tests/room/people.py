@@ -85,8 +85,8 @@ class Room:
     page: str
 
     @classmethod
-    def serve(cls, instructor: Person, port: int = 0) -> Room:
-        proc = instructor.start("room", "serve", "--live-only", "--listen", f"127.0.0.1:{port}")
+    def serve(cls, instructor: Person, port: int = 0, *more: str) -> Room:
+        proc = instructor.start("room", "serve", "--live-only", "--listen", f"127.0.0.1:{port}", *more)
         seen = ""
         deadline = time.monotonic() + 60
         assert proc.stdout is not None

@@ -268,3 +268,22 @@ def test_the_room_exports_to_the_gradebook_formats(people) -> None:  # type: ign
     data = json.loads((room.instructor.home / "grades.json").read_text())
     assert [s["learner"] for s in data["submissions"]] == ["ada", "bob"]
     assert "sha256 does not match" in (room.instructor.home / "summary.md").read_text()
+
+
+def test_a_new_room_token_keeps_the_checks_until_the_learner_joins_again(people) -> None:  # type: ignore[no-untyped-def]
+    room = Room.serve(people("instructor"))
+    port = int(room.url.rsplit(":", 1)[1])
+    ada = people("ada")
+    try:
+        assert joined(room, ada).returncode == 0
+        room.stop()
+        room = Room.serve(room.instructor, port, "--new-token")  # the old token has expired
+        ada.run("check", "01/one")
+        second = ada.run("check", "01/one")
+        assert "join again" in second.stdout  # the learner is told why the room does not take them
+        assert room.view()["room"]["events"] == 0
+        assert joined(room, ada).returncode == 0  # the same machine: the same seat, the checks kept
+        view = room.wait_for(lambda v: v["room"]["events"] == 2)
+        assert [r["learner"] for r in view["learners"]] == ["ada"]
+    finally:
+        room.stop()
