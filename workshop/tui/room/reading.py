@@ -13,6 +13,7 @@ from pathlib import Path
 
 from workshop.core.progress import Progress
 from workshop.grading import room
+from workshop.room.view import bar
 from workshop.room.watching import LiveRoom
 
 
@@ -74,6 +75,9 @@ def notes(data: dict) -> list[str]:
     lines = [f"{g['count']} learner{'s' if g['count'] != 1 else ''}: {' '.join(g['message'].split())}  "
              f"({g['lab'][:2]}/{g['step']}: {', '.join(g['learners'][:5])}{', ...' if g['count'] > 5 else ''})"
              for g in data["groups"][:5]]
+    total = data["room"]["learners"]
+    lines += [f"{s['lab'][:2]}/{s['step']:<14} {bar(s['passed'], total, 24)} {s['passed']}/{total} passed"
+              + (f", {s['failing']} failing" if s["failing"] else "") for s in data["steps"][-6:]]
     late = [x["learner"] for x in data["learners"] if x.get("late")]
     quiet = [x["learner"] for x in data["learners"] if x.get("quiet")]
     if late:
