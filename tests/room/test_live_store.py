@@ -144,3 +144,20 @@ def test_the_view_groups_learners_failing_the_same_way(store: RoomStore) -> None
                                                                       "dee": "passed"}
     assert view["steps"] == [{"lab": "04-oci-image", "step": "build", "passed": 1, "failing": 3}]
     assert "3 learners: sha256 does not match" in text(view)
+
+
+def test_the_view_names_late_joiners_and_learners_gone_quiet(store: RoomStore) -> None:
+    first = store.take_seat("ada", "a" * 32)
+    store.take(first, parse_batch(body(event(1)), "ada"), now=NOW)
+    store.take_seat("bob", "b" * 32)
+    store.db.execute("UPDATE seats SET joined = ? WHERE name = 'ada'", (NOW - 3600,))
+    store.db.execute("UPDATE seats SET joined = ? WHERE name = 'bob'", (NOW - 60,))
+    fold = Fold()
+    fold.update(store)
+    view = build(fold, None, {}, now=NOW + 20 * 60)
+    rows = {r["learner"]: r for r in view["learners"]}
+    assert rows["bob"]["late"] and not rows["ada"]["late"]  # bob came 59 minutes after ada
+    assert rows["ada"]["quiet"] and rows["bob"]["quiet"]  # no check for 20 minutes
+    assert rows["bob"]["status"] == "not started" and rows["bob"]["checks"] == 0
+    shown = text(view)
+    assert "Joined late (15+ min after the first): bob" in shown and "Quiet (no check for 10+ min): ada, bob" in shown
