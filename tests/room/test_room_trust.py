@@ -118,17 +118,39 @@ def _forged_room(tmp_path: Path, room: Room, *, platform: str | None = None, sig
     return Room("", (home / "token").read_text().strip(), home, env, folder / "serve.log")
 
 
-def _serve_forged(netns: Netns, forged: Room) -> tuple[subprocess.Popen[bytes], str]:
-    """The room's own server over the forged folder, without stocking it (which would make it right again)."""
+FORGED_SERVER = """
+import sys
+from pathlib import Path
+from aiohttp import web
+from workshop.room import auth
+from workshop.room.home import RoomHome
+from workshop.room.server import build_app
+
+home, port, any_token = RoomHome(Path(sys.argv[1])), int(sys.argv[2]), sys.argv[3] == "any-token"
+
+@web.middleware
+async def takes_any_token(request, handler):  # a machine that answers for the room, whatever the token
+    return await handler(request.clone(headers={**request.headers, "Authorization": auth.header(home.token())}))
+
+app = build_app(home)
+if any_token:
+    app.middlewares.insert(0, takes_any_token)
+print("serving", flush=True)
+web.run_app(app, host="127.0.0.1", port=port, print=None)
+"""
+
+
+def _serve_forged(netns: Netns, forged: Room, any_token: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+    """The room's own app over the forged folder, without stocking it (which would make it right again)."""
     port = netns.free_port()
-    code = (f"from pathlib import Path; from workshop.room.home import RoomHome; from workshop.room.server import serve; "
-            f"serve(RoomHome(Path({str(forged.home)!r})), '127.0.0.1', {port}, lambda url: print('serving', url, flush=True))")
-    proc = netns.spawn([sys.executable, "-c", code], forged.env, forged.log)
+    argv = [sys.executable, "-c", FORGED_SERVER, str(forged.home), str(port), "any-token" if any_token else "-"]
+    proc = netns.spawn(argv, forged.env, forged.log)
     url = f"http://127.0.0.1:{port}"
+    probe = "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1)"
     for _ in range(100):
-        if "serving" in (forged.log.read_text() if forged.log.exists() else ""):
+        if netns.run([sys.executable, "-c", probe, str(port)], env=forged.env, timeout=30).returncode == 0:
             return proc, url
-        time.sleep(0.1)
+        time.sleep(0.2)
     proc.kill()
     raise AssertionError(forged.log.read_text())
 
@@ -160,28 +182,16 @@ def test_a_file_that_is_not_the_manifests_is_never_used(netns: Netns, room: Room
 
 
 def test_a_manifest_not_signed_with_the_token(netns: Netns, room: Room, tmp_path: Path) -> None:
-    """Another machine answering for the room, which takes any token but signs with its own key."""
+    """Another machine answering for the room: it takes any token, and signs with its own key."""
     forged = _forged_room(tmp_path, room, sign_with="the-forgers-key")
-    proc, url = _serve_forged(netns, forged)
+    proc, url = _serve_forged(netns, forged, any_token=True)
     try:
-        code = f"""
-import sys
-from workshop.room.client import Room
-from workshop.core.errors import WorkshopError, explain
-room = Room({url!r}, "the-forgers-key")
-room.lab()
-import workshop.room.client as c
-real = c.auth.signature_ok
-c.auth.signature_ok = lambda token, body, sig: real("the-learners-token", body, sig)  # what the learner's token says
-try:
-    room.manifest()
-except WorkshopError as exc:
-    print(explain(exc))
-"""
-        out = netns.run([sys.executable, "-c", code], env=_learner(tmp_path), timeout=60)
+        joined = _join(netns, _learner(tmp_path), url, room.token, timeout=120)
     finally:
         proc.terminate()
-    assert "is not signed with this room's token, so nothing from it is used" in out.stdout, out.stdout + out.stderr
+    assert joined.returncode == 3
+    assert "is not signed with this room's token, so nothing from it is used" in joined.stderr, joined.stderr
+    assert not (tmp_path / "lin" / "tools" / "bin").exists()
 
 
 def test_a_download_cut_in_the_middle_is_resumed_never_used(room: Room, tmp_path: Path) -> None:
