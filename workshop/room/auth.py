@@ -1,6 +1,9 @@
 """How requests prove they belong to the room: HTTP basic auth with the room token as the password
-(any user name; the learner's name by habit). Go speaks it from the GOPROXY URL's userinfo, pip from
-the index URL's; a browser asks for it. The manifest is signed with the token (HMAC-SHA256)."""
+(any user name; the learner's name by habit), which pip sends from the index URL's userinfo and a
+browser asks for. Go is the exception: over plain http it refuses to send credentials at all, from
+the URL or from GOAUTH ("refusing to pass credentials to insecure URL", cmd/go/internal/web/http.go,
+Go 1.26), so the module proxy's address carries the token as its first path part: /go/TOKEN/...
+The manifest is signed with the token (HMAC-SHA256)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 REALM = "workshop room"
 SIGNATURE_HEADER = "X-Room-Signature"
+GO_PREFIX = "/go/"
 
 
 def sign(token: str, body: bytes) -> str:
@@ -36,6 +40,17 @@ def token_in(authorization: str) -> str:
 def token_ok(token: str, authorization: str) -> bool:
     given = token_in(authorization)
     return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def path_token_ok(token: str, path: str) -> bool:
+    """Whether a module proxy path (/go/TOKEN/...) carries the room token."""
+    given = path[len(GO_PREFIX):].split("/", 1)[0]
+    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def go_proxy(url: str, token: str) -> str:
+    """The GOPROXY value for the room at ``url``."""
+    return f"{url.rstrip('/')}{GO_PREFIX}{quote(token, safe='')}"
 
 
 def header(token: str, user: str = "learner") -> str:

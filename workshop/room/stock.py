@@ -202,8 +202,13 @@ def stock_wheels(home: RoomHome, progress: Progress) -> list[str]:
 
 
 def stock(workshop: Workshop, home: RoomHome, progress: Progress, wheels: bool = True) -> bytes:
-    """Everything the room serves; returns the manifest's bytes."""
+    """Everything the room serves; returns the manifest's bytes. Wheels are made when missing, if PyPI
+    answers; a room without them still serves everything else (the learners have the workshop already)."""
     stock_modules(workshop, home, progress)
     if wheels:
-        stock_wheels(home, progress)
+        try:
+            stock_wheels(home, progress)
+        except RoomError as exc:
+            progress(f"The room serves no wheels this time: {str(exc).splitlines()[0]} "
+                     "(run `workshop prepare --room` where PyPI answers to add them)")
     return stock_programs(home, progress)
