@@ -287,3 +287,29 @@ def test_a_new_room_token_keeps_the_checks_until_the_learner_joins_again(people)
         assert [r["learner"] for r in view["learners"]] == ["ada"]
     finally:
         room.stop()
+
+
+@pytest.mark.slow
+def test_a_real_lab_check_reaches_the_room(tmp_path: Path) -> None:
+    """The workshop's own lab 01 (a real Go build of the starter): two learners' failing checks, one group."""
+    content = ROOT
+    instructor = Person("instructor", tmp_path / "instructor", content)
+    # prepared learners: the machine's Go modules are theirs (read only: GOPROXY=off), their build cache their own
+    modules = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, timeout=60).stdout.strip()
+    learners = [Person(n, tmp_path / n, content, {"GOMODCACHE": modules, "GOPROXY": "off"}) for n in ("ada", "bob")]
+    room = Room.serve(instructor)
+    try:
+        for learner in learners:
+            done = joined(room, learner)
+            assert done.returncode == 0 and "01-first-filter" in done.stdout, done.stdout + done.stderr
+            check = learner.run("check", "01/build", timeout=600)
+            assert check.returncode == 1, check.stdout + check.stderr  # the starter does not pass
+        view = room.wait_for(lambda v: v["room"]["events"] == 2)
+        rows = {r["learner"]: r for r in view["learners"]}
+        assert rows["ada"]["lab"] == "01-first-filter" and rows["ada"]["step"] == "build"
+        assert rows["ada"]["status"] == "failing" and rows["ada"]["message"] == rows["bob"]["message"]
+        assert "proxy.golang.org" not in rows["ada"]["message"]  # the starter's own failure, not a missing module
+        assert view["groups"][0]["learners"] == ["ada", "bob"] and view["groups"][0]["step"] == "build"
+    finally:
+        room.stop()
+        stop_senders(*learners)
