@@ -313,3 +313,21 @@ def test_a_real_lab_check_reaches_the_room(tmp_path: Path) -> None:
     finally:
         room.stop()
         stop_senders(*learners)
+
+
+def test_checks_still_waiting_after_a_reboot_are_sent_by_the_next_workshop_command(people) -> None:  # type: ignore[no-untyped-def]
+    room = Room.serve(people("instructor"))
+    port = int(room.url.rsplit(":", 1)[1])
+    ada = people("ada")
+    try:
+        assert joined(room, ada).returncode == 0
+        room.kill9()
+        ada.run("check", "01/one")
+        stop_senders(ada)  # the laptop rebooted: nothing of the workshop runs
+        room = Room.serve(room.instructor, port=port)
+        time.sleep(1.0)
+        assert room.view()["room"]["events"] == 0
+        assert ada.run("list").returncode == 0  # any command that opens the learner's workshop
+        room.wait_for(lambda v: v["room"]["events"] == 1)
+    finally:
+        room.stop()

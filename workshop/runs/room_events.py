@@ -44,6 +44,15 @@ def report(lab: Lab, verdicts: list[Verdict], progress: Progress) -> None:
         start_sender()
 
 
+def resume() -> None:
+    """After a restart (a laptop rebooted with checks still waiting): start the sender again. Cheap when
+    nothing waits: two small files read."""
+    if joined() is None or not Outbox().pending(1):
+        return
+    with contextlib.suppress(OSError):
+        start_sender()
+
+
 def sender_running() -> bool:
     return any(supervisor.alive(c) for c in supervisor.children(SENDER_ROLE))
 

@@ -42,6 +42,7 @@ class Session:
         space = Path(workspace).expanduser().resolve() if workspace else default_workspace().resolve()
         session = cls(workshop=ws, workspace=space, store=ProgressStore(space))
         session.migrated = session._carry_over_renamed_labs()
+        room_events.resume()  # checks still waiting for the room since the last run go on their way
         return session
 
     def _carry_over_renamed_labs(self) -> list[str]:
