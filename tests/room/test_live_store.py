@@ -161,3 +161,12 @@ def test_the_view_names_late_joiners_and_learners_gone_quiet(store: RoomStore) -
     assert rows["bob"]["status"] == "not started" and rows["bob"]["checks"] == 0
     shown = text(view)
     assert "Joined late (15+ min after the first): bob" in shown and "Quiet (no check for 10+ min): ada, bob" in shown
+
+
+def test_a_line_torn_by_a_killed_writer_costs_no_later_event(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    outbox.add([{"learner": "ada", "lab": "l", "step": "s", "verdict": "passed"}])
+    with open(outbox.path, "a") as f:
+        f.write('{"id": "torn')  # a check killed in the middle of writing its event
+    made = outbox.add([{"learner": "ada", "lab": "l", "step": "s", "verdict": "failing"}])
+    assert [e.seq for e in outbox.pending()] == [1, made[0].seq] and made[0].seq == 2

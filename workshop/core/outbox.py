@@ -118,12 +118,24 @@ class Outbox:
                 body = {k: step[k] for k in SENT_FIELDS if k in step}
                 body["message"] = str(body.get("message", ""))[:MESSAGE_LIMIT]
                 made.append(RoomEvent(id=uuid.uuid4().hex, seq=seq, at=round(time.time(), 3), **body))
+            torn = self._torn()
             with open(self.path, "a", encoding="utf-8") as f:
+                if torn:
+                    f.write("\n")  # a line torn by a writer killed mid-line ends here: the next one stays whole
                 for e in made:
                     f.write(json.dumps(e.to_dict(), sort_keys=True) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
             return made
+
+    def _torn(self) -> bool:
+        """Whether the file ends in the middle of a line."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                return f.read(1) != b"\n"
+        except OSError:  # no file, or an empty one
+            return False
 
     def pending(self, limit: int = 200) -> list[RoomEvent]:
         """The events not yet confirmed, oldest first (at most ``limit``)."""
