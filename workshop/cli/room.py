@@ -156,7 +156,8 @@ def cmd_join(args: argparse.Namespace) -> int:
     session = output.session(args)
     started = time.monotonic()
     report = join(session, args.url, args.token, args.name, Lines())
-    print(f"Ready in {time.monotonic() - started:.0f} s: {len(report.fetched)} file(s) from the room "
+    phases = ", ".join(f"{name} {secs:.0f} s" for name, secs in report.seconds.items())
+    print(f"Ready in {time.monotonic() - started:.0f} s ({phases}): {len(report.fetched)} file(s) from the room "
           f"({report.bytes >> 20} MB), {len(report.kept)} already here.")
     print(f"You are in the room at {args.url.rstrip('/')} as {args.name}, on lab {report.lab}.\nYour folder: {report.folder}")
     print("\nNext: `eval \"$(workshop shellenv)\"` for the tools, then read the lab (`workshop`), then `workshop check`.")
