@@ -80,3 +80,16 @@ def test_a_learner_without_the_workshop_installs_it_from_the_room(netns: Netns, 
     envoy = netns.run([str(venv / "bin" / "python"), "-c", "import envoy, textual, aiohttp, zstandard; print('ok')"],
                       env=learner, timeout=60)
     assert envoy.stdout.strip() == "ok", envoy.stderr
+
+
+def test_prepare_from_a_room_without_joining(netns: Netns, room: Room, tmp_path: Path) -> None:
+    learner = person(tmp_path / "alan", WORKSHOP_TOOLS_DIR=str(tmp_path / "alan" / "tools"))
+    proc = netns.run([*WORKSHOP, "prepare", "--from", room.url, "--token", room.token], env=learner, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "the labs now run offline" in proc.stdout
+    missing = _py(netns, learner, "from workshop.env.mesh import binaries; print([p.name for p in binaries.missing()])")
+    assert missing == "[]"
+    assert not (tmp_path / "alan" / "state" / "room" / "joined.json").exists()
+    assert not (tmp_path / "alan" / "wasm-workshop").exists()
+    no_token = netns.run([*WORKSHOP, "prepare", "--from", room.url], env=learner, timeout=60)
+    assert no_token.returncode == 2 and "--from needs the room's token too" in no_token.stderr

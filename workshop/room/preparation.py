@@ -96,7 +96,8 @@ def add_routes(app: web.Application, home: RoomHome) -> None:
     async def blob(request: web.Request) -> web.StreamResponse:
         sha = request.match_info["sha"]
         _, listed = manifest()
-        if not SHA.match(sha) or sha not in {f["sha256"] for f in listed.get("files", [])}:
+        named = {f["sha256"] for f in listed.get("files", [])} | {(listed.get("gocache") or {}).get("sha256")}
+        if not SHA.match(sha) or sha not in named:
             raise web.HTTPNotFound(text="the room serves only the files its manifest lists\n")
         path = home.blobs / f"{sha}.zst"
         if not path.is_file():

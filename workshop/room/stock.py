@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import zstandard
 
 from workshop.core.atomic import write_atomic
 from workshop.core.content import Workshop
-from workshop.core.locations import bundled_content, tools_dir
+from workshop.core.locations import bundled_content, cache_dir, tools_dir
 from workshop.env import supervisor
 from workshop.env.mesh import binaries
 from workshop.env.prepare import module_dirs
@@ -138,7 +139,7 @@ def _compress(src: Path, dest: Path) -> int:
     return dest.stat().st_size
 
 
-def stock_programs(home: RoomHome, progress: Progress) -> bytes:
+def stock_programs(home: RoomHome, progress: Progress, gocache: dict[str, object] | None = None) -> bytes:
     """The manifest (JSON bytes, also kept in the room folder), each file compressed into blobs/ once."""
     home.blobs.mkdir(parents=True, exist_ok=True)
     known = _known_hashes(home)
@@ -155,7 +156,7 @@ def stock_programs(home: RoomHome, progress: Progress) -> bytes:
         entries.append({"path": name, "sha256": digest, "size": st.st_size, "mode": mode,
                         "compressed": blob.stat().st_size})
     write_atomic(home.folder / "hashes.json", json.dumps(known))
-    manifest = {"platform": platform_name(), "layout": STOCK_LAYOUT, "files": entries}
+    manifest = {"platform": platform_name(), "layout": STOCK_LAYOUT, "files": entries, "gocache": gocache}
     body = json.dumps(manifest, indent=1).encode()
     write_atomic(home.manifest_file, body)
     return body
@@ -166,6 +167,43 @@ def _known_hashes(home: RoomHome) -> dict[str, str]:
         return dict(json.loads((home.folder / "hashes.json").read_text()))
     except (OSError, ValueError):
         return {}
+
+
+# ---------------------------------------------------------------- a Go build cache to start from
+
+
+def go_version() -> str:
+    return _go_env_value("GOVERSION")
+
+
+def stock_gocache(workshop: Workshop, home: RoomHome, progress: Progress) -> dict[str, object] | None:
+    """Grading's seed of the Go build cache (what the solutions import, built by stand-ins: never the
+    solutions themselves), as one tar under the manifest. Go hides GOROOT's path from the standard
+    library's cache keys, so a learner with this Go version and platform finds the standard library for
+    wasip1 and for their tests compiled already; only the few packages from their own module cache are
+    compiled again (their path is in the key)."""
+    from workshop.env import sandbox
+
+    go_labs = [lab.solution_dir for lab in workshop.labs if (lab.solution_dir / "go.mod").is_file()]
+    if not go_labs or not shutil.which("go"):
+        return None
+    progress("Seeding a Go build cache for the room's learners (once per Go version and content)")
+    seed = sandbox.seed_gocache(go_labs, cache_dir() / "grade-seeds")
+    if seed is None:
+        return None
+    tar = home.folder / f"{seed.name}.tar"
+    if not tar.is_file():
+        tmp = tar.with_name(f".{tar.name}.{os.getpid()}.tmp")
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as out:
+            for f in sorted(p for p in seed.rglob("*") if p.is_file() and p.name != "README"):
+                out.add(f, arcname=str(f.relative_to(seed)), recursive=False)
+        os.replace(tmp, tar)
+    digest = sha256_file(tar)
+    blob = home.blobs / f"{digest}.zst"
+    if not blob.is_file():
+        _compress(tar, blob)
+    return {"path": "gocache.tar", "sha256": digest, "size": tar.stat().st_size, "compressed": blob.stat().st_size,
+            "go": go_version(), "mode": 0o644}
 
 
 # ---------------------------------------------------------------- wheels
@@ -211,4 +249,5 @@ def stock(workshop: Workshop, home: RoomHome, progress: Progress, wheels: bool =
         except RoomError as exc:
             progress(f"The room serves no wheels this time: {str(exc).splitlines()[0]} "
                      "(run `workshop prepare --room` where PyPI answers to add them)")
-    return stock_programs(home, progress)
+    home.blobs.mkdir(parents=True, exist_ok=True)
+    return stock_programs(home, progress, stock_gocache(workshop, home, progress))
