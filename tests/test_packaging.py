@@ -19,7 +19,7 @@ def test_wheel_ships_the_content(tmp_path: Path) -> None:
     for path in ("workshop/_content/labs/01-first-filter/lab.md", "workshop/_content/labs/01-first-filter/starter/main.go",
                  "workshop/_content/solutions/01-first-filter/main.go", "workshop/_content/checks/01-first-filter/test_envoy.py",
                  "workshop/_content/labs/05-oci-image/starter/push.sh", "workshop/checking/plugin.py",
-                 "workshop/tui/web/app_index.html"):
+                 "workshop/tui/web/app_index.html", "workshop/room/page.html"):
         assert path in names, path
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "workshop = workshop.cli:main" in entry and "[pytest11]" in entry

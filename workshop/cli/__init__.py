@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from workshop.cli import author, env, grade, learner, mesh, output, setup
+from workshop.cli import author, env, grade, learner, mesh, output, room, setup
 from workshop.cli.exit_codes import EXIT_BROKEN, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 DESCRIPTION = """\
@@ -30,13 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=learner.open_app)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = output.common_options(argparse.SUPPRESS)
-    for commands in (learner, author, setup, env, mesh, grade):
+    for commands in (learner, author, setup, env, mesh, grade, room):
         commands.add_parsers(sub, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(room.rewrite(sys.argv[1:] if argv is None else list(argv)))
     if args.version:
         from workshop import __version__
 

@@ -1,4 +1,4 @@
-"""`workshop grade` and `workshop room`: the instructor's and the CI job's commands.
+"""`workshop grade`: the instructor's and the CI job's command.
 
 Imports stay lazy.
 """
@@ -30,16 +30,8 @@ by one of them); 3 when grading itself failed (the reason is printed); 2 for a u
   workshop grade . --labs 01 --junit reports --markdown "$GITHUB_STEP_SUMMARY" --github --min-score 100
 """
 
-ROOM_HELP = """\
-Who is on which lab and step, who has been stuck longest, and their last failing message.
-
-DIR holds the learners' progress files (copied from each machine's state folder, `progress/*.json`)
-or their workspaces (whose progress is read from this machine's state folder).
-"""
-
-
 def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    """`grade` and `room`, each naming its handler."""
+    """`grade`, naming its handler."""
     common_parents = [common]
     fmt = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser("grade", help="grade submissions (folders, git repositories, tarballs) with the workshop's checks",
@@ -58,15 +50,7 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, default=900.0, metavar="S", help="seconds for one lab of one submission (900)")
     p.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory for each sandbox (2048)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines while grading")
-    r = subparsers.add_parser("room", help="live table of a room: who is where, who is stuck, and why",
-                              description=ROOM_HELP, formatter_class=fmt, parents=list(common_parents))
-    r.add_argument("folder", metavar="DIR")
-    r.add_argument("--json", action="store_true", help="print JSON for machines")
-    r.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
-    r.add_argument("--tui", action="store_true", help="open the instructor's screen: the live table, sortable, with details")
-    r.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes (2)")
     p.set_defaults(func=cmd_grade)
-    r.set_defaults(func=cmd_room)
 
 
 def _labs(workshop: Any, given: str | None) -> list[Any]:
@@ -152,35 +136,3 @@ def cmd_grade(args: argparse.Namespace) -> int:
             print(f"workshop grade: below --min-score {args.min_score:g}%: {names}", file=sys.stderr)
             return EXIT_FAILED
     return EXIT_OK
-
-
-def cmd_room(args: argparse.Namespace) -> int:
-    from workshop.grading import room
-
-    folder = Path(args.folder).expanduser()
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder: pass the folder holding the progress files or workspaces")
-    if args.tui:
-        from workshop.tui.room import run_room_app
-
-        return run_room_app(folder, interval=args.interval)
-    render = (lambda seats: room.to_json(seats)) if args.json else (lambda seats: room.table(seats, _width()))
-    if not args.watch:
-        print(render(room.read_room(folder)))
-        return EXIT_OK
-    try:
-        while True:
-            seats = room.read_room(folder)
-            if sys.stdout.isatty() and not args.json:
-                sys.stdout.write("\033[H\033[2J")
-            print(f"{folder}  {time.strftime('%H:%M:%S')}  {len(seats)} learner(s)  (Ctrl-C to stop)\n")
-            print(render(seats), flush=True)
-            time.sleep(max(0.2, args.interval))
-    except KeyboardInterrupt:
-        return EXIT_OK
-
-
-def _width() -> int:
-    import shutil
-
-    return max(80, shutil.get_terminal_size((120, 24)).columns)

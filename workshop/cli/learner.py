@@ -151,6 +151,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         if run.passed and not step:
             nxt = next((lb for lb in session.workshop.labs if lb.id > lab.id), None)
             print(f"Lab {lab.id} is done." + (f" Next: `workshop start {nxt.id}` ({nxt.title})." if nxt else ""))
+        from workshop.runs.room_events import waiting_note
+
+        if note := waiting_note():
+            print(note)
     return EXIT_OK if run.passed else EXIT_FAILED
 
 

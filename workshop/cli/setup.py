@@ -21,6 +21,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
                        parents=[common])
     p.add_argument("--without-mesh", action="store_true",
                    help="skip the mesh's programs (labs 01-05 need none of them; run prepare again later for the rest)")
+    p.add_argument("--room", action="store_true",
+                   help="also make what `workshop room serve` serves a room (the Python wheels need PyPI once)")
+    p.add_argument("--from", dest="from_url", metavar="URL",
+                   help="prepare from a workshop room (the instructor's machine) only, never from the internet")
+    p.add_argument("--token", metavar="T", help="the room's token (with --from)")
     p.set_defaults(func=cmd_prepare)
     for name, help, func, parents in (
         ("doctor", "check the tools the labs need, and say how to fix what is missing", cmd_doctor, [json_opt]),
@@ -71,10 +76,22 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from workshop.env.prepare import PrepareError, prepare
 
     session = output.session(args)
+    if args.from_url:
+        from workshop.cli.room import prepare_from
+
+        return prepare_from(args, session)
     try:
         done = prepare(session.workshop, progress=lambda msg: print(f"  … {msg}", flush=True), mesh=not args.without_mesh)
     except PrepareError as exc:
         print(f"workshop prepare: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if args.room:
+        from workshop.room import stock
+        from workshop.room.home import RoomHome
+
+        home = RoomHome.default()
+        stock.stock_wheels(home, lambda msg: print(f"  … {msg}", flush=True))
+        stock.stock(session.workshop, home, lambda msg: print(f"  … {msg}", flush=True), wheels=False)
+        done.append(f"the room is stocked in {home.folder}: `workshop room serve` serves it")
     print(f"Ready: {len(done)} things prepared; the labs now run offline.")
     return EXIT_OK

@@ -17,6 +17,7 @@ from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin, tools_dir
 from workshop.env import envoy as envoylib
 from workshop.env import http, supervisor
+from workshop.env.mesh.binaries import STRIP
 from workshop.env.program_info import go_binary_version
 from workshop.env.tools import (
     FUNC_E,
@@ -106,7 +107,7 @@ def install_tools(progress: Progress, tools: Sequence[GoTool] = GO_TOOLS) -> lis
         go = _go()
         bin_dir.mkdir(parents=True, exist_ok=True)
         progress(f"Installing {tool.name} {tool.version}: {tool.install_command}")
-        _run([go, "install", f"{tool.package}@{tool.version}"], cwd=bin_dir, env={"GOBIN": str(bin_dir)},
+        _run([go, "install", f"-ldflags={STRIP}", f"{tool.package}@{tool.version}"], cwd=bin_dir, env={"GOBIN": str(bin_dir)},
              timeout=INSTALL_TIMEOUT, what=f"installing {tool.name} {tool.version}",
              fix=f"check that the Go module proxy answers, then run `GOBIN={bin_dir} {tool.install_command}`")
         done.append(f"installed {tool.name} {tool.version} in {bin_dir}")

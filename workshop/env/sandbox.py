@@ -286,8 +286,6 @@ def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
     a submission reads the seed, and must not find the solutions there, even compiled. Built once per
     Go version and content; the containers never write to it.
     """
-    from workshop.env.supervisor import run
-
     if not labs_with_go:
         return None
     key = hashlib.sha256(f"{SEED_LAYOUT}|".encode() + "|".join(sorted(str(p) for p in labs_with_go)).encode()
@@ -299,7 +297,20 @@ def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
     seed = dest_root / f"gocache-{key.hexdigest()[:12]}"
     if (seed / "README").exists():
         return seed
-    env = {**os.environ, "GOCACHE": str(seed), "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off",
+    warm_gocache(labs_with_go, seed)
+    for path in [seed, *seed.rglob("*")]:  # readable by the sandbox user, who cannot write to it
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (seed / "README").write_text("Go build cache seeded with the packages the workshop's solutions import.\n")
+    return seed
+
+
+def warm_gocache(labs_with_go: list[Path], gocache: Path, label: str = "grade") -> None:
+    """Build into ``gocache`` what these labs' solutions import (their Wasm build and their tests), offline
+    (GOPROXY=off: the modules are in the module cache already), with stand-ins that import the same
+    packages: a grading seed, or a learner's own cache warmed after joining a room."""
+    from workshop.env.supervisor import run
+
+    env = {**os.environ, "GOCACHE": str(gocache), "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off",
            "GOTOOLCHAIN": "local", "GOSUMDB": "off"}
     wasm = {**env, "GOOS": "wasip1", "GOARCH": "wasm"}
     with tempfile.TemporaryDirectory(prefix="workshop-seed-") as tmp:
@@ -307,12 +318,8 @@ def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
             work = Path(tmp) / str(n)
             _stand_in(lab, work, wasm)
             run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=work, env=wasm, timeout=600,
-                label="grade")
-            run(["go", "test", "-count=1", "-run", "^$", "./..."], cwd=work, env=env, timeout=600, label="grade")
-    for path in [seed, *seed.rglob("*")]:  # readable by the sandbox user, who cannot write to it
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    (seed / "README").write_text("Go build cache seeded with the packages the workshop's solutions import.\n")
-    return seed
+                label=label)
+            run(["go", "test", "-count=1", "-run", "^$", "./..."], cwd=work, env=env, timeout=600, label=label)
 
 
 def _stand_in(lab: Path, work: Path, env: dict[str, str]) -> None:

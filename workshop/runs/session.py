@@ -15,6 +15,7 @@ from workshop.core.errors import UsageError
 from workshop.core.locations import content_root, default_workspace
 from workshop.core.progress import FAILING, NOT_STARTED, PASSED, Progress, ProgressStore
 from workshop.core.verdict import Verdict
+from workshop.runs import room_events
 from workshop.runs.checks import CheckRun, Listener, run_checks
 
 
@@ -41,6 +42,7 @@ class Session:
         space = Path(workspace).expanduser().resolve() if workspace else default_workspace().resolve()
         session = cls(workshop=ws, workspace=space, store=ProgressStore(space))
         session.migrated = session._carry_over_renamed_labs()
+        room_events.resume()  # checks still waiting for the room since the last run go on their way
         return session
 
     def _carry_over_renamed_labs(self) -> list[str]:
@@ -82,7 +84,8 @@ class Session:
                 p.current_lab = lab.slug
                 p.current_step = next((s.id for s in lab.steps if p.status(lab.slug, s.id) != PASSED), lab.steps[-1].id)
 
-        self.store.update(update)
+        progress = self.store.update(update)
+        room_events.report(lab, run.verdicts, progress)
         return run
 
     def planned_checks(self, lab: Lab, step: Step | None = None) -> list[Check]:

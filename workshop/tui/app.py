@@ -32,6 +32,20 @@ class WorkshopApp(App[int]):
 
         if isinstance(screen, MainScreen):
             yield from commands(screen)
+            yield SystemCommand("Join a room", "Get ready from the instructor's machine, then start the room's lab",
+                                self.action_join_room)
+
+    def action_join_room(self, url: str = "", token: str = "", name: str = "") -> None:
+        from workshop.tui.screens.join import JoinScreen
+
+        def joined(slug: str | None) -> None:
+            from workshop.tui.screens.main import MainScreen
+
+            if slug and isinstance(self.screen, MainScreen):
+                lab = self.session.workshop.lab(slug)
+                self.screen.show(lab, lab.steps[0] if lab.steps else None)
+
+        self.push_screen(JoinScreen(self.session, url, token, name), joined)
 
     def on_ready(self) -> None:
         """The first frame is on screen: now load what it did not need."""

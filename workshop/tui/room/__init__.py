@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from workshop.tui.room.app import RoomApp, run_room_app
+from workshop.tui.room.app import RoomApp, run_live_room_app, run_room_app
 
-__all__ = ["RoomApp", "run_room_app"]
+__all__ = ["RoomApp", "run_live_room_app", "run_room_app"]

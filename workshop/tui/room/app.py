@@ -11,6 +11,9 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from workshop.room.watching import LiveRoom
+from workshop.tui.room.reading import FolderReading, LiveReading
+
 
 class RoomApp(App[int]):
     """A live view of a room of learners, for the instructor."""
@@ -21,9 +24,11 @@ class RoomApp(App[int]):
     MODES: ClassVar[dict] = {"room": lambda: _room_screen()}
     DEFAULT_MODE = "room"
 
-    def __init__(self, folder: Path, interval: float = 2.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, folder: Path | None = None, interval: float = 2.0, clock: Callable[[], float] = time.time,
+                 live: LiveRoom | None = None) -> None:
         super().__init__()
         self.folder, self.interval, self.clock = folder, interval, clock
+        self.reading = LiveReading(live) if live is not None else FolderReading(folder or Path("."))
 
     async def action_quit(self) -> None:
         self.exit(0)
@@ -36,9 +41,14 @@ def _room_screen() -> Screen:
 
     app = active_app.get()
     assert isinstance(app, RoomApp)
-    return RoomScreen(app.folder, app.interval, app.clock)
+    return RoomScreen(app.reading, app.interval, app.clock)
 
 
 def run_room_app(folder: Path, interval: float = 2.0) -> int:
     """Open the room on ``folder`` (progress files or workspaces), re-read every ``interval`` seconds."""
     return int(RoomApp(Path(folder).expanduser(), interval).run() or 0)
+
+
+def run_live_room_app(live: LiveRoom, interval: float = 2.0) -> int:
+    """Open the room this machine serves, read from its server every ``interval`` seconds."""
+    return int(RoomApp(None, interval, live=live).run() or 0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from workshop.core.errors import friendly
 from workshop.grading import room
 from workshop.tui.room.details import LearnerDetails
-from workshop.tui.room.reading import SORT_ORDER, SORTS, Learner, read
+from workshop.tui.room.reading import SORT_ORDER, SORTS, FolderReading, Learner, LiveReading
 
 COLUMNS = (("learner", "learner"), ("lab", "lab"), ("step", "step"), ("status", "status"),
            ("stuck", "stuck for"), ("message", "last failing message"))
@@ -50,9 +49,10 @@ class RoomScreen(Screen[None]):
         Binding("escape", "table", "Table", show=False),
     ]
 
-    def __init__(self, folder: Path, interval: float = 2.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, reading: FolderReading | LiveReading, interval: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
-        self.folder, self.interval, self.clock = folder, max(0.2, interval), clock
+        self.reading, self.interval, self.clock = reading, max(0.2, interval), clock
         self.sort_by = "stuck"
         self.learners: list[Learner] = []
         self.problem = ""  # why the last read failed, shown until one succeeds
@@ -61,13 +61,14 @@ class RoomScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="summary")
+        yield Static(id="groups")
         yield DataTable(id="seats", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="details-box"):
             yield LearnerDetails(id="details")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.sub_title = self.folder.name or str(self.folder)
+        self.app.sub_title = self.reading.name
         table = self.query_one(DataTable)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -84,7 +85,7 @@ class RoomScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="room", exit_on_error=False)
     def _read_room(self) -> list[Learner]:
-        return read(self.folder, self.clock())
+        return self.reading.read(self.clock())
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -109,8 +110,11 @@ class RoomScreen(Screen[None]):
         if self.problem:
             line = f"cannot read the room: {self.problem}"
         elif not self.learners and not self._reading:
-            line = f"no progress files or workspaces in {self.folder} yet · looking every {self.interval:g} s"
+            line = f"{self.reading.empty} · looking every {self.interval:g} s"
         self.query_one("#summary", Static).update(Text(line))
+        groups = self.query_one("#groups", Static)
+        groups.display = bool(self.reading.notes)
+        groups.update(Text("\n".join(self.reading.notes)))
 
     def _fill(self) -> None:
         """Rows in place when the same learners are in the same order (keeps the scroll); else rebuilt."""
