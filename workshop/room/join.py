@@ -175,6 +175,10 @@ def seed_gocache(room: Room, manifest: dict[str, Any], go: str, gocache: Path, p
     entry = manifest.get("gocache")
     if not isinstance(entry, dict) or entry.get("go") != _go_value(go, "GOVERSION"):
         return False
+    stamp = state_dir() / "room" / "gocache-seeded"
+    done = f"{entry['sha256']} {gocache}"
+    if stamp.is_file() and stamp.read_text().strip() == done:
+        return True  # joined before: this seed is in this cache already
     tar = cache_dir() / "room" / "gocache.tar"
     progress("Fetching the room's Go build cache", None)
     room.fetch(entry, tar, cache_dir() / "room" / "parts", lambda n: setattr(report, "bytes", report.bytes + n))
@@ -194,6 +198,7 @@ def seed_gocache(room: Room, manifest: dict[str, Any], go: str, gocache: Path, p
                 os.replace(tmp, dest)
     finally:
         tar.unlink(missing_ok=True)
+    write_atomic(stamp, done + "\n")
     return True
 
 
