@@ -245,7 +245,8 @@ def join(session: Session, url: str, token: str, name: str, progress: Progress) 
     if not url.startswith(("http://", "https://")):
         raise RoomError(f"{url} is not a room's address", "copy it from the instructor's screen: http://ADDR:PORT")
     room = Room(url, token, name)
-    room.lab()  # the room answers, and takes the token, before anything is remembered
+    room.lab()  # the room answers and takes the token, and its manifest is signed with that token,
+    room.manifest()  # before the room is remembered (what is remembered may be sent to it later)
     previous = Joined.load()
     extra = previous.extra if previous and previous.url == url else {}
     Joined(url, token, name, extra).save()
