@@ -192,6 +192,7 @@ def test_a_manifest_not_signed_with_the_token(netns: Netns, room: Room, tmp_path
     assert joined.returncode == 3
     assert "is not signed with this room's token, so nothing from it is used" in joined.stderr, joined.stderr
     assert not (tmp_path / "lin" / "tools" / "bin").exists()
+    assert not (tmp_path / "lin" / "state" / "room" / "joined.json").exists()  # such a room is not remembered
 
 
 def test_a_download_cut_in_the_middle_is_resumed_never_used(room: Room, tmp_path: Path) -> None:

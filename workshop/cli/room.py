@@ -116,13 +116,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def ready(url: str) -> None:
         lab = home.current_lab() or "none yet: `workshop room goto NN`"
-        index = with_userinfo(f"{url}/simple/", token)
-        trusted = f"--trusted-host {host} " if host not in ("127.0.0.1", "localhost", "::1") else ""  # pip skips plain-http indexes elsewhere
+        if host in ("0.0.0.0", "::"):  # every address: the learners need one of this machine's own
+            url = url.replace(host, "THIS-MACHINES-ADDRESS", 1)
         print(f"The room is served at {url} (lab: {lab}; programs for {stock.platform_name()}). Ctrl-C stops it.\n\n"
-              f"Each learner types:\n  workshop join {url} --token {token} --name THEIR-NAME\n\n"
-              f"A learner without the workshop installs it from the room first (Python {stock.python_version()}):\n"
-              f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install {trusted}--index-url {index} wasm-workshop\n",
-              flush=True)
+              f"Each learner types:\n  workshop join {url} --token {token} --name THEIR-NAME\n", flush=True)
+        if any(home.wheels.glob("wasm_workshop-*.whl")):
+            index = with_userinfo(f"{url}/simple/", token)
+            # pip ignores a plain-http index other than localhost's unless it is trusted
+            trusted = "" if host in ("127.0.0.1", "localhost", "::1") else f"--trusted-host {url.split('//')[1].rsplit(':', 1)[0]} "
+            print(f"A learner without the workshop installs it from the room first (Python {stock.python_version()}):\n"
+                  f"  python3 -m venv ~/workshop-venv && ~/workshop-venv/bin/pip install {trusted}--index-url {index} "
+                  "wasm-workshop\n", flush=True)
         print(room_live.watch_note(url, home), flush=True)
 
     def stock_room() -> None:

@@ -176,6 +176,10 @@ def seed_gocache(room: Room, manifest: dict[str, Any], go: str, gocache: Path, p
     entry = manifest.get("gocache")
     if not isinstance(entry, dict) or entry.get("go") != _go_value(go, "GOVERSION"):
         return False
+    stamp = state_dir() / "room" / "gocache-seeded"
+    done = f"{entry['sha256']} {gocache}"
+    if stamp.is_file() and stamp.read_text().strip() == done:
+        return True  # joined before: this seed is in this cache already
     tar = cache_dir() / "room" / "gocache.tar"
     progress("Fetching the room's Go build cache", None)
     room.fetch(entry, tar, cache_dir() / "room" / "parts", lambda n: setattr(report, "bytes", report.bytes + n))
@@ -195,6 +199,7 @@ def seed_gocache(room: Room, manifest: dict[str, Any], go: str, gocache: Path, p
                 os.replace(tmp, dest)
     finally:
         tar.unlink(missing_ok=True)
+    write_atomic(stamp, done + "\n")
     return True
 
 
@@ -241,7 +246,9 @@ def join(session: Session, url: str, token: str, name: str, progress: Progress, 
     if not url.startswith(("http://", "https://")):
         raise RoomError(f"{url} is not a room's address", "copy it from the instructor's screen: http://ADDR:PORT")
     room = Room(url, token, name)
-    room.lab()  # the room answers, and takes the token, before anything is remembered
+    room.lab()  # the room answers and takes the token, and its manifest is signed with that token,
+    if not prepared:  # before the room is remembered (what is remembered may be sent to it later)
+        room.manifest()
     seat = take_seat(url, token, name)  # the learner's own seat: its key signs every check's event
     start_afresh_if_moved(seat)
     previous = Joined.load()
