@@ -75,9 +75,26 @@ def _learner() -> dict[str, str]:
     return learner_env()
 
 
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _own_module(module: Path, case: str) -> bytes:
+    """The lab's module with a custom section naming the case: the same filter, a sha256 (and image digest) of its
+    own, so neither Envoy's cache of fetched modules nor the agent's can answer for an earlier case."""
+    name = b"workshop-corpus"
+    payload = _leb128(len(name)) + name + case.encode()
+    return module.read_bytes() + b"\x00" + _leb128(len(payload)) + payload
+
+
 def _lay_out(lab, case: Path, folder: Path, module: Path) -> None:
     shutil.copytree(lab.solution_dir, folder)
-    shutil.copy(module, folder / "plugin.wasm")
+    (folder / "plugin.wasm").write_bytes(_own_module(module, case.name))
     for item in case.iterdir():
         if item.name != "EXPECTED.yaml":
             shutil.copy(item, folder / item.name)
