@@ -183,13 +183,18 @@ def _in_chain(mesh, shas: set[str], timeout: float = 15.0) -> tuple[list[dict], 
         if at is not None:
             return filters, at
         # a refusal Envoy still holds after istiod's push has had time to land (~0.3 s): one of the file in force
-        said = [details for details, config in refused if any(sha in config for sha in shas)]
+        said = [details for details, config in refused if not shas or any(sha in config for sha in shas)]
         if said and time.monotonic() > began + 2.0:
             hint = ("INSERT_BEFORE: Envoy wants the router last in every chain" if "must be the last filter" in said[-1]
                     else "Istio checks the patch's shape, Envoy checks its meaning: a misspelled field name is dropped "
                          "by istiod, and a field Envoy requires (sha256, timeout, runtime) is then missing")
             fail("the sidecar's Envoy refused the listener istiod built from your EnvoyFilter, and kept its last good one",
                  seen=f"Envoy: {_gist(said[-1])}", hint=hint)
+        if time.monotonic() > end and not shas:
+            fail(f"the Wasm filter of {FILE} names no remote module with a sha256",
+                 expected="vm_config.code.remote: {http_uri: {uri, cluster, timeout}, sha256}",
+                 hint="this lab asks for a remote module, which Envoy fetches from the module server itself; "
+                      "`sh serve.sh` writes its sha256")
         if time.monotonic() > end:
             fail("your Wasm filter is not in the sidecar's inbound listener: the patch matched nothing",
                  expected="match.context: SIDECAR_INBOUND (or ANY), and a match that finds the inbound chain's HTTP "
@@ -214,9 +219,10 @@ def _modules(resources: list[dict]) -> set[str]:
 def _apply_and_see(mesh, path, resources):
     """Apply the file as the learner does; their filter in the inbound chain as Envoy runs it, and the headers of
     its configuration (Envoy's) on the traffic."""
-    shas = _modules(resources)
+    _filter_patch(resources)
+    shas = {w.sha256 for w in _wasm_filters(resources) if w.sha256}  # how the filter is known in the chain
     _apply(mesh, path)
-    filters, at = _in_chain(mesh, shas)
+    filters, at = _in_chain(mesh, shas, timeout=15.0 if shas else 4.0)  # none: Envoy's refusal, if any, explains
     running = ec.wasm_filter(filters[at])
     headers = _headers(running)
     response = mesh.until(lambda r: r.status == 200 and not _lacks(r, headers), timeout=15)
