@@ -8,12 +8,14 @@ import json
 import re
 import secrets
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from workshop.checking import CheckFailed, fail
-from workshop.checking.mesh import explain_refusal, read_resource
+from workshop.checking.mesh import explain_refusal, headers_in, read_resources
+from workshop.env import envoy_config as ec
 from workshop.env import http as httplib
 
 FILE = "envoyfilter.yaml"
@@ -46,42 +48,53 @@ def _apply(mesh, path) -> None:
         raise CheckFailed(exc.summary, expected=exc.expected, seen=exc.seen, hint=_explain(exc.seen)) from None
 
 
-def _filter_patch(resource: dict) -> dict:
-    """The Wasm filter's config (``typed_config.config``) from the file's HTTP_FILTER patch, or a failing verdict."""
-    patches = [p for p in (resource.get("spec") or {}).get("configPatches") or [] if isinstance(p, dict)]
-    for patch in patches:
-        value = (patch.get("patch") or {}).get("value") or {}
-        typed = value.get("typed_config") or {}
-        if patch.get("applyTo") == "HTTP_FILTER" and typed.get("@type") == WASM_TYPE:
-            return typed.get("config") or {}
-    fail(f"{FILE} has no HTTP_FILTER patch that adds a Wasm filter",
-         expected=f"a configPatches entry with applyTo: HTTP_FILTER whose value's typed_config has @type {WASM_TYPE}",
-         seen=", ".join(str(p.get("applyTo")) for p in patches) or "no configPatches",
-         hint="the value is the same Wasm filter you wrote into envoy.yaml in lab 02, with code.remote instead of code.local")
+def _documents(path) -> list[dict]:
+    """Every EnvoyFilter in the file: a file may hold several (Istio's docs often give the cluster and the
+    filter as two)."""
+    return read_resources(path, KIND)
 
 
-def _headers(config: dict) -> dict[str, str]:
-    """The headers your filter will add: the JSON in the plugin's configuration (a StringValue)."""
-    raw = config.get("configuration") or {}
-    text = raw.get("value") if isinstance(raw, dict) else None
-    try:
-        parsed = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
-        parsed = None
-    headers = parsed.get("headers") if isinstance(parsed, dict) else None
-    if not isinstance(headers, dict) or not headers:
+def _patches(resources: list[dict]):
+    for resource in resources:
+        for patch in (resource.get("spec") or {}).get("configPatches") or []:
+            if isinstance(patch, dict):
+                yield patch
+
+
+def _wasm_filters(resources: list[dict]) -> list[ec.WasmFilter]:
+    """The Wasm filters the file's HTTP_FILTER patches add, read as Envoy reads them (one reader for every
+    lab: a TypedStruct, xds or udpa, is seen through). Each keeps its PluginConfig, the dict in the document."""
+    found = []
+    for patch in _patches(resources):
+        if patch.get("applyTo") == "HTTP_FILTER":
+            wasm = ec.wasm_filter((patch.get("patch") or {}).get("value") or {})
+            if wasm is not None:
+                found.append(wasm)
+    return found
+
+
+def _filter_patch(resources: list[dict]) -> list[ec.WasmFilter]:
+    """The file's Wasm filters, or a failing verdict that says what the step asks for."""
+    found = _wasm_filters(resources)
+    if not found:
+        fail(f"{FILE} has no HTTP_FILTER patch that adds a Wasm filter",
+             expected=f"a configPatches entry with applyTo: HTTP_FILTER whose value's typed_config is {WASM_TYPE} "
+                      "(or a TypedStruct whose type_url is)",
+             seen=", ".join(str(p.get("applyTo")) for p in _patches(resources)) or "no configPatches",
+             hint="the value is the same Wasm filter you wrote into envoy.yaml in lab 02, with code.remote instead of code.local")
+    return found
+
+
+def _headers(wasm: ec.WasmFilter) -> dict[str, str]:
+    """The headers the filter adds: the JSON of the configuration Envoy hands it (a StringValue), as Envoy runs it."""
+    headers = headers_in(wasm.plugin_config or "")
+    if not headers:
         fail("the Wasm filter's configuration names no headers",
              expected='configuration: {"@type": type.googleapis.com/google.protobuf.StringValue, '
                       'value: \'{"headers": {"x-team": "blue"}}\'}',
-             seen=str(text)[:200] if text is not None else "no configuration.value",
+             seen=str(wasm.plugin_config)[:200] if wasm.plugin_config is not None else "no configuration.value",
              hint="Envoy hands the StringValue's text to your filter, which reads it as JSON in OnPluginStart (lab 03)")
-    return {str(k).lower(): str(v) for k, v in headers.items()}
-
-
-def _remote(config: dict) -> tuple[str, str]:
-    remote = (((config.get("vm_config") or {}).get("code") or {}).get("remote")) or {}
-    uri = str((remote.get("http_uri") or {}).get("uri") or "")
-    return uri, str(remote.get("sha256") or "")
+    return headers
 
 
 def _show(headers):
@@ -135,12 +148,13 @@ def _inbound_filters(mesh) -> list[dict]:
     return _inbound(mesh)[0]
 
 
-def _yours(filters: list[dict], sha256: str) -> int | None:
-    """Where the inline Wasm filter whose module has this sha256 sits in the chain (an EnvoyFilter's filter is
-    inline in the listener; WasmPlugins and TrafficExtensions come through ECDS instead)."""
+def _yours(filters: list[dict], shas: set[str]) -> int | None:
+    """Where the inline Wasm filter whose module has one of these sha256s sits in the chain (an EnvoyFilter's
+    filter is inline in the listener; WasmPlugins and TrafficExtensions come through ECDS instead), read as
+    Envoy runs it, however the resource spelled it."""
     for i, f in enumerate(filters):
-        typed = f.get("typed_config") or {}
-        if typed.get("@type") == WASM_TYPE and _remote(typed.get("config") or {})[1] == sha256:
+        wasm = ec.wasm_filter(f)
+        if wasm is not None and wasm.sha256 in shas:
             return i
     return None
 
@@ -159,40 +173,58 @@ def _gist(details: str) -> str:
     return last.rpartition("caused by ")[2].rstrip(")") if "caused by " in last else last[-400:]
 
 
-def _in_chain(mesh, sha256: str, timeout: float = 15.0) -> tuple[list[dict], int]:
-    """Wait until the filter with this module is in the inbound chain; a failing verdict with Envoy's words if not."""
+def _in_chain(mesh, shas: set[str], timeout: float = 15.0) -> tuple[list[dict], int]:
+    """Wait until a filter with one of these modules is in the inbound chain; a failing verdict with Envoy's words if not."""
     began = time.monotonic()
     end = began + timeout
     while True:
         filters, refused = _inbound(mesh)
-        at = _yours(filters, sha256)
+        at = _yours(filters, shas)
         if at is not None:
             return filters, at
         # a refusal Envoy still holds after istiod's push has had time to land (~0.3 s): one of the file in force
-        said = [details for details, config in refused if not sha256 or sha256 in config]
+        said = [details for details, config in refused if not shas or any(sha in config for sha in shas)]
         if said and time.monotonic() > began + 2.0:
             hint = ("INSERT_BEFORE: Envoy wants the router last in every chain" if "must be the last filter" in said[-1]
                     else "Istio checks the patch's shape, Envoy checks its meaning: a misspelled field name is dropped "
                          "by istiod, and a field Envoy requires (sha256, timeout, runtime) is then missing")
             fail("the sidecar's Envoy refused the listener istiod built from your EnvoyFilter, and kept its last good one",
                  seen=f"Envoy: {_gist(said[-1])}", hint=hint)
+        if time.monotonic() > end and not shas:
+            fail(f"the Wasm filter of {FILE} names no remote module with a sha256",
+                 expected="vm_config.code.remote: {http_uri: {uri, cluster, timeout}, sha256}",
+                 hint="this lab asks for a remote module, which Envoy fetches from the module server itself; "
+                      "`sh serve.sh` writes its sha256")
         if time.monotonic() > end:
             fail("your Wasm filter is not in the sidecar's inbound listener: the patch matched nothing",
-                 expected="match.context: SIDECAR_INBOUND, and listener.filterChain.filter.subFilter.name: "
-                          f"{ROUTER}, a filter the inbound chain has",
+                 expected="match.context: SIDECAR_INBOUND (or ANY), and a match that finds the inbound chain's HTTP "
+                          f"connection manager and a filter it has, such as {ROUTER}",
                  seen="the inbound chain: " + " -> ".join(f.get("name", "?") for f in filters),
-                 hint="an EnvoyFilter whose match finds nothing is accepted and does nothing: `workshop mesh status` "
-                      "shows the chain it has to match")
+                 hint="an EnvoyFilter whose match finds nothing (or whose workloadSelector picks another workload) is "
+                      "accepted and does nothing: `workshop mesh status` shows the chain it has to match")
         time.sleep(0.2)
 
 
-def _apply_and_see(mesh, path, resource):
-    """Apply the file as the learner does; their filter before the router, and its headers on the traffic."""
-    config = _filter_patch(resource)
-    headers = _headers(config)
-    uri, sha = _remote(config)
+def _modules(resources: list[dict]) -> set[str]:
+    """The sha256s of the remote modules the file names: how its filter is known in the sidecar's chain."""
+    shas = {w.sha256 for w in _filter_patch(resources) if w.sha256}
+    if not shas:
+        fail(f"the Wasm filter of {FILE} names no remote module with a sha256",
+             expected="vm_config.code.remote: {http_uri: {uri, cluster, timeout}, sha256}",
+             hint="this lab asks for a remote module, which Envoy fetches from the module server itself; "
+                  "`sh serve.sh` writes its sha256")
+    return shas
+
+
+def _apply_and_see(mesh, path, resources):
+    """Apply the file as the learner does; their filter in the inbound chain as Envoy runs it, and the headers of
+    its configuration (Envoy's) on the traffic."""
+    _filter_patch(resources)
+    shas = {w.sha256 for w in _wasm_filters(resources) if w.sha256}  # how the filter is known in the chain
     _apply(mesh, path)
-    filters, at = _in_chain(mesh, sha)
+    filters, at = _in_chain(mesh, shas, timeout=15.0 if shas else 4.0)  # none: Envoy's refusal, if any, explains
+    running = ec.wasm_filter(filters[at])
+    headers = _headers(running)
     response = mesh.until(lambda r: r.status == 200 and not _lacks(r, headers), timeout=15)
     if response.status == 403:
         denying = [f"{r[0]} {r[2]}" for f in mesh.view().filters if f.kind == "deny-all" and (r := f.resource)]
@@ -203,10 +235,10 @@ def _apply_and_see(mesh, path, resource):
                       "with kubectl while you work on this lab")
     if response.status != 200 or _lacks(response, headers):
         why = _envoy_said(mesh, r"remote data source|failed to load|wasm.*(error|fail)")
-        served = _served_sha256(uri)
-        if served and served != sha:
-            hint = (f"the module server serves another module (sha256 {served[:16]}…) than the one your file names: "
-                    "`sh serve.sh` serves your build and writes its sha256; then apply again")
+        served = _fetched(mesh, running, resources)[1]
+        if served and served.startswith(b"\0asm") and hashlib.sha256(served).hexdigest() != running.sha256:
+            hint = (f"the module server serves another module (sha256 {hashlib.sha256(served).hexdigest()[:16]}…) than "
+                    "the one your file names: `sh serve.sh` serves your build and writes its sha256; then apply again")
         else:
             hint = ("Envoy fetches a remote module when it builds the listener, and after a failed fetch it does not try "
                     "again until the listener changes: is the module server up (`workshop env up modules`), does a "
@@ -215,60 +247,77 @@ def _apply_and_see(mesh, path, resource):
              expected=_show(headers),
              seen=f"HTTP {response.status}" + (" (your filter failed closed)" if response.status == 503 else "")
                   + (f"; Envoy said: {why}" if why else ""), hint=hint)
-    return filters[at], response
+    return running, response
 
 
-def _served_sha256(uri: str) -> str:
-    """The sha256 of what the module server serves at ``uri`` now ("" when nothing answers)."""
+def _cluster(mesh, name: str, resources: list[dict]) -> list[tuple[str, int]]:
+    """The endpoints of the cluster Envoy would fetch through: one the file adds, or one the sidecar has."""
+    for patch in _patches(resources):
+        value = (patch.get("patch") or {}).get("value") or {}
+        if patch.get("applyTo") == "CLUSTER" and value.get("name") == name:
+            return ec.endpoints(value)
+    dump = json.loads(_admin(mesh, "/config_dump?resource=dynamic_active_clusters"))
+    dump = {"configs": [{"@type": "ClustersConfigDump", "dynamic_active_clusters": dump.get("configs") or []}]}
+    return next((ec.endpoints(c) for c in ec.dumped_clusters(dump) if c.get("name") == name), [])
+
+
+def _fetched(mesh, wasm: ec.WasmFilter, resources: list[dict]) -> tuple[str, bytes | None]:
+    """What Envoy would get for the remote module: it sends GET with the uri's path and Host to the cluster
+    http_uri names, whatever host the uri has (Envoy's RemoteDataFetcher). (where it asked, the body or None)."""
+    endpoints = _cluster(mesh, wasm.cluster, resources)
+    if not endpoints:
+        return "", None
+    parts = urlsplit(wasm.code)
+    host, port = endpoints[0]
+    where = f"http://{host}:{port}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
     try:
-        answer = httplib.request(uri, timeout=5)
+        answer = httplib.request(where, headers={"Host": parts.netloc or host}, timeout=10)
     except httplib.NoResponse:
-        return ""
-    return hashlib.sha256(answer.body).hexdigest() if answer.status == 200 else ""
-
-
-def _served(uri: str) -> bytes:
-    if not re.match(r"^http://127\.0\.0\.1:\d+/", uri):
-        fail("the module's uri is not on this machine's module server",
-             expected="http://127.0.0.1:8077/plugin.wasm", seen=uri or "no vm_config.code.remote.http_uri.uri",
-             hint="the sidecar's Envoy fetches it from 127.0.0.1; `sh serve.sh` puts plugin.wasm there")
-    try:
-        answer = httplib.request(uri, timeout=10)
-    except httplib.NoResponse as exc:
-        fail(f"nothing serves {uri}: {exc}", hint="`workshop env up modules` starts the module server")
-    if answer.status != 200:
-        fail(f"the module server answers {uri} with HTTP {answer.status}",
-             hint="`sh serve.sh` copies plugin.wasm to the folder it serves (`workshop env status` shows which)")
-    return answer.body
+        return where, None
+    return where, answer.body if answer.status == 200 else b""
 
 
 @pytest.mark.step("write", timeout=120)
 def test_istio_accepts_the_envoyfilter(workspace, mesh):
     """the API server and istiod's webhook accept envoyfilter.yaml, which adds a Wasm filter (a dry run: nothing changes)"""
-    resource = read_resource(workspace / FILE, KIND)
-    _headers(_filter_patch(resource))
     answer = mesh.judge(workspace / FILE)
     if not answer.ok:
         fail(f"the API server refused {FILE}", seen=answer.text[-600:], hint=_explain(answer.text))
+    _filter_patch(_documents(workspace / FILE))
 
 
 @pytest.mark.step("write", timeout=120)
-def test_the_module_server_serves_the_module_you_pinned(workspace, services):
-    """the module at vm_config.code.remote's uri is a Wasm module, and its sha256 is the one the file names"""
-    config = _filter_patch(read_resource(workspace / FILE, KIND))
-    uri, sha = _remote(config)
+def test_the_module_server_serves_the_module_you_pinned(workspace, mesh, services):
+    """the remote module, fetched as Envoy fetches it (through the cluster http_uri names), is a Wasm module whose
+    sha256 is the one the file names"""
+    resources = _documents(workspace / FILE)
+    _modules(resources)
     services.ensure("modules")
-    body = _served(uri)
-    if not body.startswith(b"\0asm"):
-        fail(f"{uri} is not a WebAssembly module", seen=repr(body[:16]), hint="`sh serve.sh` serves your plugin.wasm")
-    actual = hashlib.sha256(body).hexdigest()
-    if sha != actual:
-        local = workspace / "plugin.wasm"
-        rebuilt = local.exists() and hashlib.sha256(local.read_bytes()).hexdigest() != actual
-        fail("the sha256 in envoyfilter.yaml is not the served module's: Envoy would fetch it and refuse it",
-             expected=f"sha256: \"{actual}\"", seen=f"sha256: {sha or '(none)'}",
-             hint=("your plugin.wasm differs from the served one: run `sh serve.sh` again (it also writes the sha256)"
-                   if rebuilt else "`sh serve.sh` writes the served module's sha256 into the file (`sha256sum plugin.wasm`)"))
+    for wasm in _filter_patch(resources):
+        where, body = _fetched(mesh, wasm, resources)
+        if not where:
+            fail(f"Envoy fetches the module through the cluster {wasm.cluster or '(none named)'}, which neither "
+                 f"{FILE} adds nor the sidecar has",
+                 expected="http_uri.cluster: the name of a cluster your CLUSTER patch adds (wasm-modules), whose "
+                          "endpoint is the module server, 127.0.0.1:8077",
+                 seen=f"uri: {wasm.code or '(none)'}, cluster: {wasm.cluster or '(none)'}",
+                 hint="Envoy fetches a remote module only through a cluster it knows; the uri gives the path and the Host")
+        if body is None:
+            fail(f"nothing serves the module where Envoy would fetch it ({where})",
+                 hint="`workshop env up modules` starts the module server; the cluster's endpoint is its address")
+        if not body:
+            fail(f"the module server has no module at {urlsplit(where).path} (asked as Envoy would: {where})",
+                 hint="`sh serve.sh` copies plugin.wasm to the folder it serves (`workshop env status` shows which)")
+        if not body.startswith(b"\0asm"):
+            fail(f"{wasm.code} is not a WebAssembly module", seen=repr(body[:16]), hint="`sh serve.sh` serves your plugin.wasm")
+        actual = hashlib.sha256(body).hexdigest()
+        if wasm.sha256 != actual:
+            local = workspace / "plugin.wasm"
+            rebuilt = local.exists() and hashlib.sha256(local.read_bytes()).hexdigest() != actual
+            fail("the sha256 in envoyfilter.yaml is not the served module's: Envoy would fetch it and refuse it",
+                 expected=f"sha256: \"{actual}\"", seen=f"sha256: {wasm.sha256 or '(none)'}",
+                 hint=("your plugin.wasm differs from the served one: run `sh serve.sh` again (it also writes the sha256)"
+                       if rebuilt else "`sh serve.sh` writes the served module's sha256 into the file (`sha256sum plugin.wasm`)"))
 
 
 @pytest.mark.step("apply", timeout=120)
@@ -276,25 +325,27 @@ def test_the_sidecar_runs_your_filter_before_the_router(workspace, mesh, service
     """after `kubectl apply -f envoyfilter.yaml`, the sidecar's inbound chain holds your Wasm filter before the router,
     and responses carry its headers"""
     services.ensure("modules")
-    _apply_and_see(mesh, workspace / FILE, read_resource(workspace / FILE, KIND))
+    _apply_and_see(mesh, workspace / FILE, _documents(workspace / FILE))
 
 
 @pytest.mark.step("breaks", timeout=120)
 def test_a_module_envoy_cannot_have_leaves_traffic_flowing(workspace, mesh, services, tmp_path):
     """with a module Envoy cannot verify (the file with another sha256), requests still pass, without the filter"""
     services.ensure("modules")
-    resource = read_resource(workspace / FILE, KIND)
-    _filter, running = _apply_and_see(mesh, workspace / FILE, resource)
-    config = _filter_patch(resource)
-    headers = _headers(config)
-    baseline = _count(running, headers)
+    documents = [d for d in yaml.safe_load_all((workspace / FILE).read_text()) if isinstance(d, dict)]
+    resources = [d for d in documents if d.get("kind") == KIND]
+    running, response = _apply_and_see(mesh, workspace / FILE, resources)
+    headers = _headers(running)
+    baseline = _count(response, headers)
     wrong = secrets.token_hex(32)  # a module nobody serves: Envoy fetches the uri and refuses what it gets
-    config["vm_config"]["code"]["remote"]["sha256"] = wrong
+    for wasm in _wasm_filters(resources):
+        if wasm.sha256 == running.sha256 and wasm.config is not None:
+            wasm.config["vm_config"]["code"]["remote"]["sha256"] = wrong
     broken = tmp_path / FILE
-    broken.write_text(yaml.safe_dump(resource))
+    broken.write_text(yaml.safe_dump_all(documents))
     try:
         _apply(mesh, broken)
-        _in_chain(mesh, wrong)
+        _in_chain(mesh, {wrong})
         response = mesh.until(lambda r: r.status == 200 and _count(r, headers) < baseline, timeout=5)
         if response.status != 200:
             fail("with a module Envoy cannot verify, your filter takes down every request",
@@ -314,16 +365,14 @@ def test_a_module_envoy_cannot_have_leaves_traffic_flowing(workspace, mesh, serv
 def test_deleting_the_envoyfilter_takes_the_filter_out(workspace, mesh, services):
     """`kubectl delete -f envoyfilter.yaml` takes the filter out: traffic still flows, without its headers"""
     services.ensure("modules")
-    resource = read_resource(workspace / FILE, KIND)
-    _filter, running = _apply_and_see(mesh, workspace / FILE, resource)
-    config = _filter_patch(resource)
-    headers, (_uri, sha) = _headers(config), _remote(config)
-    baseline = _count(running, headers)
+    running, response = _apply_and_see(mesh, workspace / FILE, _documents(workspace / FILE))
+    headers, shas = _headers(running), {running.sha256}
+    baseline = _count(response, headers)
     before = mesh.uptime()
     mesh.delete(workspace / FILE)
     response = mesh.until(lambda r: r.status == 200 and _count(r, headers) < baseline
-                          and _yours(_inbound_filters(mesh), sha) is None)
-    still = _yours(_inbound_filters(mesh), sha) is not None
+                          and _yours(_inbound_filters(mesh), shas) is None)
+    still = _yours(_inbound_filters(mesh), shas) is not None
     if response.status != 200 or _count(response, headers) >= baseline or still:
         fail("after the delete, the sidecar still runs your filter", expected="HTTP 200 without your filter's headers",
              seen=f"HTTP {response.status}; " + _show({k: ", ".join(response.header_values(k)) or "(none)" for k in headers})

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from workshop.checking import fail
-from workshop.checking.mesh import explain_refusal, plugin_headers, read_resource
+from workshop.checking.mesh import agent_url, explain_refusal, headers_in, pinned, plugin_headers, read_resource, where
 from workshop.env.mesh import images
 
 FILE = "wasmplugin.yaml"
@@ -26,30 +26,44 @@ def _lacks(response, headers):
     return {k: v for k, v in headers.items() if response.headers.get(k) != v}
 
 
-def _apply_and_see(mesh, workspace, plugin):
-    """Apply the learner's file as they would; their filter in the sidecar's Envoy, and its headers on the traffic."""
-    name = plugin["metadata"]["name"]
-    mesh.apply(workspace / FILE)
-    became = mesh.in_force(KIND, name)
+def _stored(mesh, path):
+    """The file's WasmPlugin as the API server holds it (its namespace: the file's, or default)."""
+    stored = mesh.stored(path, KIND)
+    if not stored:
+        fail(f"the API server holds no WasmPlugin of {path.name} after `kubectl apply`", hint="`kubectl get wasmplugins -A`")
+    return stored[0]
+
+
+def _apply_and_see(mesh, workspace, plugin, path=None):
+    """Apply the learner's file as they would; their filter in the sidecar's Envoy, and the headers of the
+    configuration Envoy hands it on the traffic. Returns what it became, and where the API server keeps it."""
+    path = path or workspace / FILE
+    mesh.apply(path)
+    namespace, name = where(_stored(mesh, path))
+    became = mesh.in_force(KIND, name, namespace)
     if became is None or became.kind != "wasm":
         errors = mesh.fetch_errors()
         if became is not None or errors:
-            fail(f"the istio-agent could not load the image of {name}: the sidecar runs "
+            fail(f"the istio-agent could not load the image of {namespace}/{name}: the sidecar runs "
                  f"{became.kind if became else 'nothing'} in its place",
                  seen="\n".join(errors[-2:]) or "no words from the agent yet",
                  hint="`workshop mesh status` shows it; Istio's fetcher and `sh pin.sh` help (see the write step)")
         spec = plugin.get("spec") or {}
-        fail(f"istiod gave the sidecar no filter for {name}", expected="a WasmPlugin that selects the workload app: httpbin",
-             seen=f"selector: {spec.get('selector')}, targetRefs: {spec.get('targetRefs')}",
-             hint="selector: {matchLabels: {app: httpbin}} in the namespace default")
-    headers = plugin_headers(plugin)
+        fail(f"istiod gave the sidecar no filter for {namespace}/{name}",
+             expected="a WasmPlugin that selects the workload app: httpbin (or, with no selector, every workload of "
+                      "its namespace)",
+             seen=f"namespace: {namespace}, selector: {spec.get('selector')}, targetRefs: {spec.get('targetRefs')}, "
+                  f"match: {spec.get('match')}",
+             hint="a WasmPlugin applies to workloads of its own namespace (default, the workload's) or, in the root "
+                  "namespace istio-system, to those it selects in the whole mesh")
+    headers = headers_in(became.config) or plugin_headers(plugin)
     response = mesh.until(lambda r: r.status == 200 and not _lacks(r, headers))
     if response.status != 200 or _lacks(response, headers):
         fail("the response through the sidecar lacks the headers from pluginConfig", expected=_show(headers),
              seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in _lacks(response, headers)}),
              hint="does your filter read pluginConfig's headers (lab 03)? `workshop mesh status` shows what is in force"
                   + mesh.others_in_force(plugin))
-    return became
+    return became, (namespace, name)
 
 
 @pytest.mark.step("write", timeout=120)
@@ -68,11 +82,14 @@ def test_istio_accepts_the_wasmplugin(workspace, mesh):
 def test_the_agent_would_load_the_pinned_image(workspace, mesh, services):
     """Istio's own fetcher would load the image at url, pinned by sha256"""
     spec = _plugin(workspace).get("spec") or {}
-    url, sha = str(spec.get("url", "")), str(spec.get("sha256") or "")
+    url, field = str(spec.get("url", "")), str(spec.get("sha256") or "")
+    sha = pinned(url, field)
     if not sha:
-        fail("spec.sha256 is not set", hint="run `sh pin.sh`: it writes the image's digest there")
+        fail("the image is not pinned: neither spec.sha256 nor a digest in the url names one module",
+             expected="sha256: the image's manifest digest, or url: oci://HOST/REPO@sha256:DIGEST",
+             hint="run `sh pin.sh`: it writes the image's digest into sha256")
     services.ensure("registry")
-    answer = mesh.image(url, sha256=sha, policy=str(spec.get("imagePullPolicy") or "IfNotPresent"))
+    answer = mesh.image(agent_url(url), sha256=field, policy=str(spec.get("imagePullPolicy") or "IfNotPresent"))
     if not answer.ok:
         message, hint = images.explain(answer, sha)
         if answer.module_sha256 == sha:
@@ -118,14 +135,13 @@ def test_deleting_the_wasmplugin_removes_the_filter(workspace, mesh, services):
     """`kubectl delete -f wasmplugin.yaml` takes the filter out: traffic still flows, without the headers"""
     services.ensure("registry")
     plugin = _plugin(workspace)
-    name = plugin["metadata"]["name"]
-    _apply_and_see(mesh, workspace, plugin)
+    became, (namespace, name) = _apply_and_see(mesh, workspace, plugin)
     before = mesh.uptime()
     mesh.delete(workspace / FILE)
-    headers = plugin_headers(plugin)
+    headers = headers_in(became.config) or plugin_headers(plugin)
     response = mesh.until(lambda r: r.status == 200 and not any(k in r.headers for k in headers))
     left = [k for k in headers if k in response.headers]
-    still = [f for f in mesh.view().chain if f.endswith(f"default.{name}~istio-translated-wasmplugin")]
+    still = [f for f in mesh.view().chain if f.endswith(f"/{namespace}.{name}~istio-translated-wasmplugin")]
     if response.status != 200 or left or still:
         fail("after the delete, the sidecar still changes the traffic", expected="HTTP 200 without the plugin's headers",
              seen=f"HTTP {response.status}, headers still there: {', '.join(left) or 'none'}"

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from workshop.checking import fail
-from workshop.checking.mesh import explain_refusal, plugin_headers, read_resource
+from workshop.checking.mesh import agent_url, explain_refusal, headers_in, pinned, plugin_headers, read_resource, where
+from workshop.env import envoy_config as ec
 from workshop.env.mesh import images, status
 from workshop.env.mesh.status import ECDS_PREFIX, TRANSLATED
 
@@ -27,9 +28,20 @@ def _lacks(response, headers):
     return {k: v for k, v in headers.items() if v not in response.header_values(k)}
 
 
-def _ecds_name(resource, translated=False):
-    meta = resource["metadata"]
-    return f"{ECDS_PREFIX}{meta.get('namespace', 'default')}.{meta['name']}{TRANSLATED if translated else ''}"
+def _ecds_name(placed, translated=False):
+    """The name istiod gives the extension's filter, from (namespace, name) as the API server holds it."""
+    namespace, name = placed
+    return f"{ECDS_PREFIX}{namespace}.{name}{TRANSLATED if translated else ''}"
+
+
+def _placed(mesh, path, kind=KIND):
+    """(namespace, name) of the file's resource as the API server holds it (any namespace where Istio applies it:
+    the workload's, or the root namespace istio-system for the whole mesh)."""
+    stored = mesh.stored(path, kind)
+    if not stored:
+        fail(f"the API server holds no {kind} of {path.name} after `kubectl apply`",
+             hint=f"`kubectl get {kind.lower()}s -A`")
+    return where(stored[0])
 
 
 def _wasm_extension(workspace):
@@ -79,16 +91,16 @@ def _lua_in_force(mesh, name) -> str | None:
     for entry in dump.get("configs") or []:
         for chain in (((entry.get("active_state") or {}).get("listener") or {}).get("filter_chains") or []):
             for f in chain.get("filters") or []:
-                for http_filter in (f.get("typed_config") or {}).get("http_filters") or []:
+                for http_filter in ec.typed(f.get("typed_config"))[1].get("http_filters") or []:
                     if http_filter.get("name") == name:
-                        typed = http_filter.get("typed_config") or {}
+                        typed = ec.typed(http_filter.get("typed_config"))[1]
                         return str((typed.get("default_source_code") or {}).get("inline_string") or "")
     return None
 
 
-def _lua_running(mesh, resource, timeout=30.0):
+def _lua_running(mesh, resource, placed, timeout=30.0):
     """Wait until the sidecar runs this file's Lua code; a failing verdict (with Envoy's words) if it does not."""
-    name, code = _ecds_name(resource), str(resource["spec"]["lua"]["inlineCode"]).strip()
+    name, code = _ecds_name(placed), str(resource["spec"]["lua"]["inlineCode"]).strip()
     began = time.monotonic()
     end = began + mesh.deadline.left(timeout)
     while True:
@@ -100,26 +112,28 @@ def _lua_running(mesh, resource, timeout=30.0):
             _refused_or(mesh, "the sidecar does not run the Lua code of lua.yaml", expected=f"{name} with your code",
                         seen="an older version of it" if running is not None else
                              "no such filter in the inbound chain: " + " -> ".join(mesh.view().chain),
-                        hint="selector: {matchLabels: {app: httpbin}}, in the namespace default")
+                        hint="a TrafficExtension reaches the workloads it selects (selector: {matchLabels: {app: httpbin}}, "
+                             "or none: all) in its own namespace, the workload's (default), or in the whole mesh from "
+                             "the root namespace istio-system")
         time.sleep(0.2)
 
 
 def _running_wasm(mesh, path, resource, kind=KIND):
     """Apply ``path`` as the learner does; its Wasm filter in the sidecar, and its headers on the traffic."""
-    name = resource["metadata"]["name"]
     mesh.apply(path)
-    became = mesh.in_force(kind, name)
+    namespace, name = placed = _placed(mesh, path, kind)
+    became = mesh.in_force(kind, name, namespace)
     if became is None or became.kind != "wasm":
         errors = mesh.fetch_errors()
         _refused_or(mesh, f"the sidecar does not run the module of {path.name}",
                     seen="\n".join(errors[-2:]) or (f"{became.kind} in its place" if became else "nothing for it yet"),
                     hint="push the image, pin it (`sh pin.sh trafficextension.yaml`), and see `workshop mesh status`")
-    headers = plugin_headers(resource)
+    headers = headers_in(became.config) or plugin_headers(resource)  # the configuration Envoy hands the module
     response = mesh.until(lambda r: r.status == 200 and not _lacks(r, headers))
     if response.status != 200 or _lacks(response, headers):
         fail(f"the responses through the sidecar lack the headers of {path.name}'s pluginConfig", expected=_show(headers),
              seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in _lacks(response, headers)}))
-    return became
+    return became, placed
 
 
 @pytest.mark.step("write", timeout=120)
@@ -137,11 +151,14 @@ def test_istio_accepts_the_trafficextension(workspace, mesh):
 def test_the_agent_would_load_the_pinned_image(workspace, mesh, services):
     """Istio's own fetcher would load the image at wasm.url, pinned by wasm.sha256"""
     wasm = (_wasm_extension(workspace).get("spec") or {}).get("wasm") or {}
-    url, sha = str(wasm.get("url", "")), str(wasm.get("sha256") or "")
+    url, field = str(wasm.get("url", "")), str(wasm.get("sha256") or "")
+    sha = pinned(url, field)
     if not sha:
-        fail("wasm.sha256 is not set", hint=f"run `sh pin.sh {WASM_FILE}`: it writes the image's digest there")
+        fail("the image is not pinned: neither wasm.sha256 nor a digest in wasm.url names one module",
+             expected="wasm.sha256: the image's manifest digest, or wasm.url: oci://HOST/REPO@sha256:DIGEST",
+             hint=f"run `sh pin.sh {WASM_FILE}`: it writes the image's digest into sha256")
     services.ensure("registry")
-    answer = mesh.image(url, sha256=sha, policy=str(wasm.get("imagePullPolicy") or "IfNotPresent"))
+    answer = mesh.image(agent_url(url), sha256=field, policy=str(wasm.get("imagePullPolicy") or "IfNotPresent"))
     if not answer.ok:
         message, hint = images.explain(answer, sha)
         fail(message, expected=f"{url}, an image the agent loads, with sha256 {sha[:16]}…",
@@ -154,9 +171,9 @@ def test_the_sidecar_runs_the_trafficextension(workspace, mesh, services):
     TrafficExtension's own name, and responses carry its headers"""
     services.ensure("registry")
     resource = _wasm_extension(workspace)
-    became = _running_wasm(mesh, workspace / WASM_FILE, resource)
-    if became.name != _ecds_name(resource):
-        fail("the filter in the sidecar is not named after the TrafficExtension", expected=_ecds_name(resource),
+    became, placed = _running_wasm(mesh, workspace / WASM_FILE, resource)
+    if became.name != _ecds_name(placed):
+        fail("the filter in the sidecar is not named after the TrafficExtension", expected=_ecds_name(placed),
              seen=became.name)
 
 
@@ -166,8 +183,9 @@ def test_the_lua_extension_runs_inline(workspace, mesh):
     resource = _lua_extension(workspace)
     _judged(mesh, workspace / LUA_FILE)
     mesh.apply(workspace / LUA_FILE)
-    name = _ecds_name(resource)
-    _lua_running(mesh, resource)
+    placed = _placed(mesh, workspace / LUA_FILE)
+    name = _ecds_name(placed)
+    _lua_running(mesh, resource, placed)
     if any(f.name == name for f in mesh.view().filters):
         fail("the Lua extension came through ECDS: it should be inline in the listener", seen=name)
     response = mesh.until(lambda r: SAW in r.headers)
@@ -183,15 +201,16 @@ def test_the_lua_extension_sees_the_headers_of_the_wasm_filter(workspace, mesh, 
     and sees its x-extension header"""
     services.ensure("registry")
     wasm, lua = _wasm_extension(workspace), _lua_extension(workspace)
-    _running_wasm(mesh, workspace / WASM_FILE, wasm)
+    became, wasm_at = _running_wasm(mesh, workspace / WASM_FILE, wasm)
     mesh.apply(workspace / LUA_FILE)
-    _lua_running(mesh, lua)
+    lua_at = _placed(mesh, workspace / LUA_FILE)
+    _lua_running(mesh, lua, lua_at)
     chain = mesh.view().chain
-    want = plugin_headers(wasm).get(EXTENSION, "")
-    if chain.index(_ecds_name(lua)) > chain.index(_ecds_name(wasm)):
+    want = (headers_in(became.config) or plugin_headers(wasm)).get(EXTENSION, "")
+    if chain.index(_ecds_name(lua_at)) > chain.index(_ecds_name(wasm_at)):
         response = mesh.get_through()
         fail("the Lua filter comes after the Wasm filter in the chain, so on the way back it runs first and sees nothing "
-             "of the Wasm filter's headers", expected=f"{_ecds_name(lua)} before {_ecds_name(wasm)}",
+             "of the Wasm filter's headers", expected=f"{_ecds_name(lua_at)} before {_ecds_name(wasm_at)}",
              seen=" -> ".join(chain) + f"; {SAW}: {response.headers.get(SAW, '(none)')}",
              hint="an earlier phase for the Lua extension (AUTHN before AUTHZ before STATS), or in the same phase a "
                   "higher priority: higher runs first")
@@ -209,18 +228,20 @@ def test_a_wasmplugin_and_a_trafficextension_side_by_side(workspace, mesh, servi
     services.ensure("registry")
     wasm = _wasm_extension(workspace)
     plugin = read_resource(workspace / PLUGIN_FILE, "WasmPlugin")
-    _running_wasm(mesh, workspace / PLUGIN_FILE, plugin, kind="WasmPlugin")
-    _running_wasm(mesh, workspace / WASM_FILE, wasm)
+    plugin_became, plugin_at = _running_wasm(mesh, workspace / PLUGIN_FILE, plugin, kind="WasmPlugin")
+    wasm_became, wasm_at = _running_wasm(mesh, workspace / WASM_FILE, wasm)
     chain = mesh.view().chain
-    translated, own = _ecds_name(plugin, translated=True), _ecds_name(wasm)
+    translated, own = _ecds_name(plugin_at, translated=True), _ecds_name(wasm_at)
     if translated not in chain or own not in chain:
         fail("the inbound chain does not hold both filters", expected=f"{own} and {translated}", seen=" -> ".join(chain))
     if chain.index(own) > chain.index(translated):
         fail("the WasmPlugin's filter runs before the TrafficExtension's", expected=f"{own} before {translated}",
              seen=" -> ".join(chain),
-             hint="both are in the STATS phase; the higher priority runs first: give the TrafficExtension priority: 10 "
-                  "(the WasmPlugin has none, so 0)")
-    both = {**plugin_headers(plugin), **plugin_headers(wasm)}
+             hint="in one phase the higher priority runs first, and istiod sorts an extension with no priority after "
+                  "every one that has one (the API's comments say it counts as 0; istiod's code, push_context.go's "
+                  "sortByPriority, uses the lowest int32): give the TrafficExtension priority: 10, at the top of its spec")
+    both = {**(headers_in(plugin_became.config) or plugin_headers(plugin)),
+            **(headers_in(wasm_became.config) or plugin_headers(wasm))}
     response = mesh.until(lambda r: not _lacks(r, both))
     if _lacks(response, both):
         fail("the responses do not carry the headers of both", expected=_show(both),

@@ -6,10 +6,12 @@
     mesh.get("/get")            a request through the sidecar's inbound listener
     mesh.until(...)             ask again until the traffic shows what is expected (Envoy takes a change in ~1 s)
     mesh.image(url, ...)        Istio's own fetcher: would the agent load this image?
+    mesh.stored(path)           what the API server holds of the file's resources (their namespaces too)
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ import yaml
 
 from workshop.checking.commands import Deadline
 from workshop.checking.feedback import fail
+from workshop.core.logs import json_answer
 from workshop.env import http as httplib
 from workshop.env.mesh import images, status
 from workshop.env.mesh.kube import Answer
@@ -82,6 +85,19 @@ class Mesh:
 
     def get(self, kind: str, name: str, namespace: str = "default") -> dict | None:
         return self.target.kube.get(kind, name, namespace)
+
+    def stored(self, path: Path, kind: str = "") -> list[dict]:
+        """The file's resources as the API server holds them now (``kubectl get -f``), of ``kind`` if given:
+        their namespace is the one the API server gave them (the file's, or kubectl's default)."""
+        answer = self._kubectl("get", "--ignore-not-found", "-o", "json", "-f", str(path))
+        if not answer.ok or not answer.text:
+            return []
+        try:
+            found = json_answer(answer.text)  # kubectl's warnings may stand beside it
+        except ValueError:
+            return []
+        items = found.get("items", [found]) if isinstance(found, dict) else []
+        return [i for i in items if isinstance(i, dict) and (not kind or i.get("kind") == kind)]
 
     def _kubectl(self, *args: str) -> Answer:
         answer = self.target.kube.run(*args, timeout=self.deadline.left(60))
@@ -182,6 +198,11 @@ class Mesh:
 
 def read_resource(path: Path, kind: str = "") -> dict:
     """The (first) resource in a YAML file, to read what the learner asks for (their pluginConfig, say)."""
+    return read_resources(path, kind)[0]
+
+
+def read_resources(path: Path, kind: str = "") -> list[dict]:
+    """Every resource of ``kind`` in a YAML file (a file may hold several documents), or a failing verdict."""
     if not path.exists():
         fail(f"{path.name} is missing from your lab folder", hint="restore the starter's with `workshop reset`")
     try:
@@ -193,7 +214,47 @@ def read_resource(path: Path, kind: str = "") -> dict:
     found = [d for d in docs if not kind or d.get("kind") == kind]
     if not found:
         fail(f"{path.name} holds no {kind or 'resource'}", hint=f"kind: {kind}" if kind else "")
-    return found[0]
+    return found
+
+
+def where(resource: dict) -> tuple[str, str]:
+    """(namespace, name) of a resource: as the API server stored it, or as a file gives it (kubectl's default
+    namespace, default, when it names none)."""
+    meta = resource.get("metadata") or {}
+    return str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+
+
+def pinned(url: str, sha256: str = "") -> str:
+    """The module a WasmPlugin or TrafficExtension pins, as Istio's agent reads it (pkg/wasm/cache.go): its
+    sha256 field, else a digest in an oci:// url (``oci://HOST/REPO@sha256:HEX``); "" when nothing is pinned."""
+    if sha256:
+        return str(sha256)
+    ref = agent_url(url)
+    if ref.startswith("oci://") and "@sha256:" in ref:
+        return ref.rpartition("@sha256:")[2]
+    return ""
+
+
+def agent_url(url: str) -> str:
+    """The url as istiod hands it to the agent: with no scheme, oci:// (pilot/pkg/model/extensions.go). A url
+    Go's url.Parse cannot read (no scheme, and a colon in its first segment, such as ``127.0.0.1:5000/x``)
+    istiod discards: it is returned as it is, for Istio's fetcher to refuse."""
+    if "://" in url:
+        return url
+    first = url.split("/", 1)[0]
+    if ":" in first:
+        return url
+    return "oci://" + url
+
+
+def headers_in(config: str) -> dict[str, str]:
+    """The headers a filter of these labs adds, from the plugin configuration the sidecar's Envoy hands it (JSON)."""
+    try:
+        parsed = json.loads(config) if config else {}
+    except ValueError:
+        return {}
+    named = parsed.get("headers") if isinstance(parsed, dict) else None
+    return {str(k).lower(): str(v) for k, v in named.items()} if isinstance(named, dict) else {}
 
 
 def plugin_headers(resource: dict) -> dict[str, str]:

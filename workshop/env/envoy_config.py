@@ -16,6 +16,10 @@ class WasmFilter:
     runtime: str
     code: str  # the local filename, or the remote URI
     plugin_config: str | None
+    sha256: str = ""  # a remote module's pinned sha256
+    cluster: str = ""  # the cluster Envoy fetches a remote module through (the uri gives its path and Host)
+    failure_policy: str = ""
+    config: dict[str, Any] | None = None  # the filter's PluginConfig itself (the same dict as in the document read)
 
 
 def address(addr: dict[str, Any] | None) -> tuple[str, int] | None:
@@ -64,22 +68,39 @@ def wasm_filter(entry: dict[str, Any]) -> WasmFilter | None:
     where = (code.get("local") or {}).get("filename") or ((code.get("remote") or {}).get("http_uri") or {}).get("uri", "")
     raw = config.get("configuration")
     plugin_config = raw.get("value") if isinstance(raw, dict) else None
+    remote = code.get("remote") or {}
     return WasmFilter(name=str(config.get("name", "")), runtime=str(vm.get("runtime", "")), code=str(where),
-                      plugin_config=plugin_config)
+                      plugin_config=plugin_config, sha256=str(remote.get("sha256") or ""),
+                      cluster=str((remote.get("http_uri") or {}).get("cluster") or ""),
+                      failure_policy=str(config.get("failure_policy") or ""), config=config)
 
 
 def cluster_endpoints(config: dict[str, Any], name: str) -> list[tuple[str, int]]:
     for cluster in (config.get("static_resources") or {}).get("clusters") or []:
-        if cluster.get("name") != name:
-            continue
-        found = []
-        for ep in ((cluster.get("load_assignment") or {}).get("endpoints")) or []:
-            for lb in ep.get("lb_endpoints") or []:
-                a = address((lb.get("endpoint") or {}).get("address"))
-                if a:
-                    found.append(a)
-        return found
+        if cluster.get("name") == name:
+            return endpoints(cluster)
     return []
+
+
+def endpoints(cluster: dict[str, Any]) -> list[tuple[str, int]]:
+    """The addresses of a cluster's load assignment (a bootstrap's, a patch's, or a config dump's)."""
+    found = []
+    for ep in ((cluster.get("load_assignment") or {}).get("endpoints")) or []:
+        for lb in ep.get("lb_endpoints") or []:
+            a = address((lb.get("endpoint") or {}).get("address"))
+            if a:
+                found.append(a)
+    return found
+
+
+def dumped_clusters(dump: dict[str, Any]) -> list[dict[str, Any]]:
+    """The clusters of a running Envoy's /config_dump (static and dynamic), shaped like bootstrap clusters."""
+    out = []
+    for section in dump.get("configs") or []:
+        if "ClustersConfigDump" in section.get("@type", ""):
+            for key in ("static_clusters", "dynamic_active_clusters"):
+                out += [item.get("cluster") or {} for item in section.get(key) or []]
+    return out
 
 
 def dumped_listeners(dump: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from workshop.env import http
+from workshop.env import envoy_config, http
 from workshop.env.mesh.target import MeshUnreachable, Reach, Target
 
 KINDS = ("wasmplugins", "trafficextensions", "envoyfilters")
@@ -96,15 +96,10 @@ def in_envoy(reach: Reach) -> list[InEnvoy]:
     found = []
     for entry in dump.get("configs") or []:
         ecds = entry.get("ecds_filter") or {}
-        typed = ecds.get("typed_config") or {}
-        kind = typed.get("@type", "")
-        if kind == WASM_TYPE:
-            config = typed.get("config") or {}
-            code = ((config.get("vm_config") or {}).get("code") or {})
-            module = ((code.get("local") or {}).get("filename") or ((code.get("remote") or {}).get("http_uri") or {}).get("uri", ""))
-            raw = config.get("configuration") or {}
-            found.append(InEnvoy(ecds.get("name", ""), "wasm", module, raw.get("value", "") if isinstance(raw, dict) else "",
-                                 config.get("failure_policy", "")))
+        kind, typed = envoy_config.typed(ecds.get("typed_config"))  # the one reader of a Wasm filter, as Envoy reads it
+        wasm = envoy_config.wasm_filter({"typed_config": ecds.get("typed_config")})
+        if wasm is not None:
+            found.append(InEnvoy(ecds.get("name", ""), "wasm", wasm.code, wasm.plugin_config or "", wasm.failure_policy))
         elif kind == RBAC_TYPE:
             # the agent's stand-in for a module it could not fetch: no rules allow all; an ALLOW with no policy denies all
             denies = (typed.get("rules") or {}).get("action", "ALLOW") == "ALLOW" and "rules" in typed
