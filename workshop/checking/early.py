@@ -5,8 +5,10 @@ module's inspection, `go test`), on the machine's other core, instead of followi
 A check marked ``early_envoy`` runs the lab's module with ``envoy.run_filter(module)`` and nothing
 else; when an earlier check of the same run builds that module, the Envoy it will ask for (the very
 same configuration) starts at once. The check takes it only if it is the same configuration, the
-module's bytes are still those Envoy read (their digest, never a time) and Envoy runs; otherwise it
-starts its own, as without this, so a verdict and its words never depend on it.
+module's bytes are still those Envoy read (their digest, never a time) and Envoy runs; when that
+Envoy would not start, the check says so with its words (the same Envoy on the same bytes: its own
+start would say the same, later); otherwise it starts its own, as without this. A verdict and its
+words never depend on it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,17 @@ START_TIMEOUT = 60.0
 class Early:
     wasm: Path
     digest: str  # of the module's bytes when Envoy was started on it
+    workdir: Path
     started: Future[envoylib.Envoy]
+
+
+@dataclass
+class Taken:
+    """What a check gets: the running Envoy, or why it would not start (its error and its log), or nothing."""
+
+    proxy: envoylib.Envoy | None = None
+    error: str = ""
+    log: str = ""
 
 
 _early: dict[str, Early] = {}  # the configuration (as JSON) -> the Envoy starting on it
@@ -67,7 +79,7 @@ def start(wasm: Path, workdir: Path) -> None:
         if known.digest == digest:
             return
         _discard(known)
-    _early[key(config)] = Early(wasm, digest, _pool.submit(_start, config, workdir))
+    _early[key(config)] = Early(wasm, digest, workdir, _pool.submit(_start, config, workdir))
 
 
 def _start(config: dict, workdir: Path) -> envoylib.Envoy:
@@ -75,24 +87,30 @@ def _start(config: dict, workdir: Path) -> envoylib.Envoy:
         return envoylib.start(config, workdir=workdir, timeout=START_TIMEOUT)
 
 
-def take(config: dict, wait: float) -> envoylib.Envoy | None:
-    """The Envoy started early on ``config``, if its module's bytes have not changed since and it runs."""
+def take(config: dict, wait: float) -> Taken:
+    """The Envoy started early on ``config`` (or why it would not start), if its module's bytes have not
+    changed since; an empty Taken when there is none to take (the check starts its own)."""
     early = _early.pop(key(config), None)
     if early is None:
-        return None
+        return Taken()
     try:
         with clock.tool_time():
             proxy = early.started.result(timeout=max(0.1, wait))
     except CheckTimeout:
         _discard(early)
         raise
-    except Exception:  # it would not start (or not in time): the check starts its own and says why
+    except envoylib.EnvoyError as exc:  # it would not start on these bytes
+        if wasmlib.digest_of(early.wasm) != early.digest:
+            return Taken()
+        log = early.workdir / "envoy.log"
+        return Taken(error=str(exc), log=(log.read_text(errors="replace") if log.exists() else "") or str(exc))
+    except Exception:  # not started in the time left, or not at all: the check starts its own
         _discard(early)
-        return None
+        return Taken()
     if wasmlib.digest_of(early.wasm) != early.digest or not proxy.alive():
         proxy.stop()
-        return None
-    return proxy
+        return Taken()
+    return Taken(proxy=proxy)
 
 
 def _discard(early: Early) -> None:

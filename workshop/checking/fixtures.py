@@ -218,11 +218,14 @@ class Envoys:
 
         ``cwd`` is where relative paths in ``config`` are read from (a learner's lab folder)."""
         workdir = self.tmp / f"envoy-{len(self.started)}-{len(self.transcript)}"
-        started_early = early.take(config, self.deadline.left(60)) if cwd is None else None
-        if started_early is not None:
+        taken = early.take(config, self.deadline.left(60)) if cwd is None else early.Taken()
+        if taken.proxy is not None:
             self.transcript.append("Envoy was started on this same module as soon as it was built")
-            self.started.append(started_early)
-            return started_early, ""
+            self.started.append(taken.proxy)
+            return taken.proxy, ""
+        if taken.error:  # started on this same module as soon as it was built, and it would not start
+            self.transcript.append(f"Envoy did not start:\n{taken.error}")
+            return None, taken.log
         try:
             proxy = envoylib.start(config, workdir=workdir, timeout=self.deadline.left(60), cwd=cwd)
         except envoylib.EnvoyError as exc:
