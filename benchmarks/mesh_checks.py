@@ -80,7 +80,8 @@ def one_lab(lab_id: str, runs: int, tools: str, base: Path, trees: list[Path]) -
                 start = time.perf_counter()
                 side_env = {**env, "PYTHONPATH": f"{PROBE}{os.pathsep}{side['tree']}"}
                 out = subprocess.run([sys.executable, "-m", "workshop", "check", lab.id, "--json", "--workspace", str(ws)],
-                                     capture_output=True, text=True, env=side_env, check=False)
+                                     capture_output=True, text=True, env=side_env, check=False,
+                                     cwd=side["tree"])  # `python -m` reads the package from the folder it runs in first
                 wall = time.perf_counter() - start
                 try:
                     data = json.loads(out.stdout)
