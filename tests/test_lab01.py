@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import LAB01, ROOT
+from workshop.checking import early
 from workshop.core.content import load_workshop
-from workshop.env import supervisor
+from workshop.env import http, supervisor
 from workshop.runs.checks import run_checks
 
 pytestmark = pytest.mark.slow
@@ -132,3 +135,48 @@ def test_one_run_builds_unchanged_sources_once(tmp_path: Path) -> None:
     assert changed.sha256 != first.sha256 and transcript[-1].startswith("$ go build")
     (folder / "plugin.wasm").write_bytes(b"\0asm\1\0\0\0")  # the output replaced behind its back
     assert go.build_wasm(inspect=False).sha256 == changed.sha256 and transcript[-1].startswith("$ go build")
+
+
+def test_the_envoy_check_takes_the_envoy_started_when_the_build_check_built_the_module(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    run = run_checks(LAB, ws / LAB01)
+    assert [v.status for v in run.verdicts] == ["passed"] * 5, [(v.name, v.message) for v in run.verdicts]
+    envoy_check = next(v for v in run.verdicts if v.step == "envoy")
+    assert "Envoy was started on this same module as soon as it was built" in envoy_check.output
+    assert supervisor.tracked() == []
+    alone = run_checks(LAB, ws / LAB01, steps=["envoy"])  # no earlier check builds: it starts its own
+    assert alone.passed and "as soon as it was built" not in alone.verdicts[0].output
+
+
+def test_an_early_envoy_is_not_taken_once_the_module_changed(lab01_copy, tmp_path: Path) -> None:
+    lab = lab01_copy("solution") / LAB01
+    subprocess.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=lab, check=True,
+                   env={**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"})
+    wasm = lab / "plugin.wasm"
+    early.start(wasm, tmp_path / "one")
+    proxy = early.take(early.filter_config(wasm), wait=60).proxy
+    assert proxy is not None and proxy.alive()
+    try:
+        assert http.request(proxy.url + "/", timeout=5).header_values("x-wasm-workshop") == ["hello"]
+    finally:
+        proxy.stop()
+    early.start(wasm, tmp_path / "two")
+    wasm.write_bytes(wasm.read_bytes() + b"\x00\x05\x04edit")  # one custom section more: other bytes, still a module
+    assert early.take(early.filter_config(wasm), wait=60) == early.Taken()
+    assert early.take(early.filter_config(wasm), wait=60) == early.Taken()  # taken once, never twice
+    assert supervisor.tracked() == []
+
+
+def test_an_envoy_that_would_not_start_says_the_same_whether_started_early_or_not(lab01_copy) -> None:
+    ws = lab01_copy("solution")
+    _edit(ws, "\tproxywasm.SetHttpContext(newHeaderFilter)", '\tpanic("no start on purpose")')
+    whole = {v.name: v for v in run_checks(LAB, ws / LAB01).verdicts}["envoy_adds_header_and_logs"]
+    alone = _verdicts(ws, ["envoy"])["envoy_adds_header_and_logs"]
+    assert whole.status == alone.status == "failed" and "would not start" in whole.message
+    assert (whole.message, whole.expected, whole.hint) == (alone.message, alone.expected, alone.hint)
+
+    def envoys_words(seen: str) -> list[str]:  # less the line quoting its configuration: Envoy words it anew each start
+        return [line for line in seen.splitlines() if "initializing config" not in line]
+
+    assert envoys_words(whole.seen) == envoys_words(alone.seen) and "Failed to initialize Wasm code" in whole.seen
+    assert supervisor.tracked() == []

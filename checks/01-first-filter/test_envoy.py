@@ -12,6 +12,7 @@ REQUESTS = 3
 
 
 @pytest.mark.step("envoy", timeout=120)
+@pytest.mark.early_envoy
 def test_envoy_adds_header_and_logs(go, envoy, http):
     """in Envoy, every response carries x-wasm-workshop: hello and each request logs a line"""
     module = go.build_wasm(inspect=False)

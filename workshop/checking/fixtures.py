@@ -6,12 +6,12 @@ A check reads like ``assert envoy.get("/").headers["x-wasm-workshop"] == "hello"
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from workshop.checking import mutants
+from workshop.checking import early, mutants
 from workshop.checking.commands import (
     WASM_ENV,
     Commands,
@@ -91,10 +91,11 @@ def _sources_digest(folder: Path, out: str) -> str:
 class Go:
     """The learner's Go module, built and tested the way the lab teaches."""
 
-    def __init__(self, run: Commands, scratch: Path) -> None:
+    def __init__(self, run: Commands, scratch: Path, on_built: Callable[[Path], None] | None = None) -> None:
         self.run = run
         self.dir = run.cwd
         self.scratch = scratch
+        self.on_built = on_built  # told of each module built (a later check's Envoy may start on it now)
 
     def build_wasm(self, out: str = "plugin.wasm", timeout: float = 120, inspect: bool = True) -> wasmlib.WasmModule:
         """``GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .``, then inspect it.
@@ -110,6 +111,8 @@ class Go:
             return self.module(out, parse=inspect)
         result = self.run(["go", "build", "-buildmode=c-shared", "-o", out, "."], env=WASM_ENV, timeout=timeout)
         self._judge(result, "go build")
+        if self.on_built is not None and out == "plugin.wasm":
+            self.on_built(self.dir / out)
         module = self.module(out, parse=inspect)
         _BUILT[key] = (sources, module.sha256)
         return module
@@ -172,8 +175,12 @@ class Go:
 
 
 @pytest.fixture
-def go(run: Commands, tmp_path: Path) -> Go:
-    return Go(run, tmp_path / "go")
+def go(run: Commands, tmp_path: Path, request: pytest.FixtureRequest) -> Go:
+    ahead = None
+    if early.wanted_later(request.node):  # a later check of this run runs the module in Envoy: start it now
+        def ahead(wasm: Path) -> None:
+            early.start(wasm, tmp_path / "envoy-early")
+    return Go(run, tmp_path / "go", on_built=ahead)
 
 
 class Envoys:
@@ -211,6 +218,14 @@ class Envoys:
 
         ``cwd`` is where relative paths in ``config`` are read from (a learner's lab folder)."""
         workdir = self.tmp / f"envoy-{len(self.started)}-{len(self.transcript)}"
+        taken = early.take(config, self.deadline.left(60)) if cwd is None else early.Taken()
+        if taken.proxy is not None:
+            self.transcript.append("Envoy was started on this same module as soon as it was built")
+            self.started.append(taken.proxy)
+            return taken.proxy, ""
+        if taken.error:  # started on this same module as soon as it was built, and it would not start
+            self.transcript.append(f"Envoy did not start:\n{taken.error}")
+            return None, taken.log
         try:
             proxy = envoylib.start(config, workdir=workdir, timeout=self.deadline.left(60), cwd=cwd)
         except envoylib.EnvoyError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from workshop.checking import fixtures, gateway, mesh, model
+from workshop.checking import early, fixtures, gateway, mesh, model
 from workshop.checking.commands import Deadline
 from workshop.checking.feedback import CheckFailed, CheckTimeout, take_notes
 from workshop.checking.fixtures import DEADLINE, TRANSCRIPT
@@ -37,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "step(id, timeout=60, points=1): the lab step this check judges")
+    config.addinivalue_line("markers", f"{early.MARKER}: this check runs the lab's module with envoy.run_filter(module) "
+                                       "alone; start that Envoy as soon as an earlier check builds the module")
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "workshop-fixtures")
     if not config.pluginmanager.is_registered(mesh):
@@ -96,6 +98,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
     emit(config, model.Collected([check_of(i) for i in items]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    early.stop_unused()
 
 
 def _on_alarm(signum: int, frame: Any) -> None:

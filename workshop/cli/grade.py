@@ -28,6 +28,20 @@ by one of them); 3 when grading itself failed (the reason is printed); 2 for a u
 
   workshop grade ~/class/* --jobs 4 --csv grades.csv
   workshop grade . --labs 01 --junit reports --markdown "$GITHUB_STEP_SUMMARY" --github --min-score 100
+
+Past one machine: give every runner the same submissions and its own --shard I/N (a CI matrix), each
+writing --json; then `workshop merge-grades shard-*.json` makes the one gradebook of the class.
+  workshop grade ~/class/* --shard 2/4 --json shard-2.json
+"""
+
+MERGE_HELP = """\
+Merge the JSON gradebooks of a class graded in shards (`workshop grade --shard I/N --json FILE` on
+each runner) into the one gradebook a single run would have written, in the class's order, and write
+its reports. Every part must be there once, graded with the same --labs and --sandbox.
+
+Exit status as `workshop grade`: 0, 1 when --min-score is not met, 3 when a submission was not graded.
+
+  workshop merge-grades shard-*.json --json grades.json --csv grades.csv --markdown "$GITHUB_STEP_SUMMARY"
 """
 
 def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -40,17 +54,27 @@ def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--labs", metavar="IDS", help="labs to grade, like 01,02 (default: all)")
     p.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="grade N submissions at once (default 1)")
     p.add_argument("--sandbox", choices=("docker", "none"), help="docker (default when an engine answers) or none: on this host")
+    _report_options(p)
+    p.add_argument("--timeout", type=float, metavar="S", help="override every check's time limit, in seconds")
+    p.add_argument("--time-limit", type=float, default=900.0, metavar="S", help="seconds for one lab of one submission (900)")
+    p.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory for each sandbox (2048)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines while grading")
+    p.add_argument("--shard", metavar="I/N", help="grade only part I of N of the submissions (a CI matrix); merge with merge-grades")
+    m = subparsers.add_parser("merge-grades", help="merge the JSON gradebooks of a class graded in shards into one",
+                              description=MERGE_HELP, formatter_class=fmt, parents=list(common_parents))
+    m.add_argument("gradebooks", nargs="+", metavar="FILE", help="each shard's `workshop grade --json` file")
+    _report_options(m)
+    m.set_defaults(func=cmd_merge_grades)
+    p.set_defaults(func=cmd_grade)
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--junit", metavar="DIR", help="write JUnit XML, one file per submission, into DIR")
     p.add_argument("--json", metavar="FILE", help="write every verdict as JSON (- for stdout)")
     p.add_argument("--csv", metavar="FILE", help="write one row per learner for a gradebook (- for stdout)")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("--github", action="store_true", help="print GitHub Actions ::error annotations for failing checks")
     p.add_argument("--min-score", type=float, metavar="PERCENT", help="exit 1 unless every submission scores at least PERCENT")
-    p.add_argument("--timeout", type=float, metavar="S", help="override every check's time limit, in seconds")
-    p.add_argument("--time-limit", type=float, default=900.0, metavar="S", help="seconds for one lab of one submission (900)")
-    p.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory for each sandbox (2048)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines while grading")
-    p.set_defaults(func=cmd_grade)
 
 
 def _labs(workshop: Any, given: str | None) -> list[Any]:
@@ -81,7 +105,6 @@ class ProgressLines:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from workshop.grading import gradebook
     from workshop.grading.grade import GradingError, grade
     from workshop.grading.jobs import DOCKER, NONE, GradeOptions
     from workshop.grading.submission import SubmissionError, identify, unique_names
@@ -96,6 +119,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except SubmissionError as exc:
         raise UsageError(str(exc)) from None
     unique_names(submissions)
+    class_size, shard = len(submissions), None
+    if args.shard:
+        from workshop.grading.shards import Shard, ShardError
+
+        try:
+            shard = Shard.parse(args.shard)
+        except ShardError as exc:
+            raise UsageError(str(exc)) from None
+        submissions = [submissions[n] for n in shard.positions(class_size)]
     sandbox = args.sandbox
     if sandbox is None:
         from workshop.env.sandbox import engine_answers
@@ -112,11 +144,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except GradingError as exc:
         print(f"workshop grade: {exc}", file=sys.stderr)
         return EXIT_BROKEN
+    extra: dict[str, Any] = {"shard": shard.describe(class_size)} if shard else {}
+    return _reports(grades, labs, args, {"sandbox": options.sandbox, "labs": [lab.slug for lab in labs], **extra})
+
+
+def _reports(grades: list[Any], labs: list[Any], args: argparse.Namespace, head: dict[str, Any]) -> int:
+    """The table, the reports asked for, and the exit status, for a grading run or a merge of shards."""
+    from workshop.grading import gradebook
+
     print(gradebook.table(grades, labs))
     if args.junit:
         gradebook.junit_files(grades, Path(args.junit))
     if args.json:
-        gradebook.write(args.json, gradebook.to_json(grades, sandbox=options.sandbox, labs=[lab.slug for lab in labs]))
+        gradebook.write(args.json, gradebook.to_json(grades, **head))
     if args.csv:
         gradebook.write(args.csv, gradebook.to_csv(grades, labs))
     if args.markdown:
@@ -136,3 +176,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
             print(f"workshop grade: below --min-score {args.min_score:g}%: {names}", file=sys.stderr)
             return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_merge_grades(args: argparse.Namespace) -> int:
+    from workshop.grading.shards import ShardError, merge, read
+    from workshop.runs.session import Session
+
+    try:
+        head, grades = merge([(name, read(Path(name))) for name in args.gradebooks])
+    except ShardError as exc:
+        raise UsageError(str(exc)) from None
+    workshop = Session.open(getattr(args, "content", None), None).workshop
+    labs = _labs(workshop, ",".join(head.get("labs") or []) or None)
+    return _reports(grades, labs, args, head)
+
