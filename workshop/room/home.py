@@ -10,9 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workshop.core.atomic import write_atomic
+from workshop.core.atomic import kept_secret, write_atomic
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import data_dir, state_dir
+
+
+def _new_token() -> str:
+    token = secrets.token_urlsafe(18)
+    while token.startswith("-"):  # `--token -x...` would read as an option on the learner's command line
+        token = secrets.token_urlsafe(18)
+    return token
 
 
 class RoomError(WorkshopError):
@@ -59,24 +66,7 @@ class RoomHome:
 
     def token(self, renew: bool = False) -> str:
         """The room token, made fresh (secrets) the first time or when ``renew``; kept in a 0600 file."""
-        if not renew:
-            try:
-                text = self.token_file.read_text().strip()
-                if text:
-                    return text
-            except FileNotFoundError:
-                pass
-        token = secrets.token_urlsafe(18)
-        while token.startswith("-"):  # `--token -x...` would read as an option on the learner's command line
-            token = secrets.token_urlsafe(18)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.token_file.with_name(f".token.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.token_file)
-        return token
+        return kept_secret(self.token_file, _new_token, renew=renew)
 
     def current_lab(self) -> str:
         """The lab's slug the instructor set with `room goto` ("" before the first goto)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from workshop.core.atomic import kept_secret
 from workshop.core.content import Workshop, load_workshop
 from workshop.core.locations import content_root
 from workshop.room import signing
@@ -38,19 +39,7 @@ def store_path(home: RoomHome) -> Path:
 
 def view_key(home: RoomHome) -> str:
     """The instructor's key to the view (made once, kept 0600 in the room folder)."""
-    path = home.folder / "view.key"
-    try:
-        text = path.read_text().strip()
-        if text:
-            return text
-    except FileNotFoundError:
-        pass
-    home.folder.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(18)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
-    return key
+    return kept_secret(home.folder / "view.key", lambda: secrets.token_urlsafe(18))
 
 
 class Live:

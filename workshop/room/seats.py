@@ -9,9 +9,9 @@ the room, which keeps only its hash).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 
+from workshop.core.atomic import kept_secret
 from workshop.core.outbox import Outbox, joined, room_dir
 from workshop.env import http
 from workshop.room import auth
@@ -24,19 +24,7 @@ WHAT_IS_SENT = ("Every check you run is sent to the room: your name, the lab, th
 
 def machine_secret() -> str:
     """This machine's secret for rooms (this state folder's, made once, 0600)."""
-    path = room_dir() / "machine"
-    try:
-        text = path.read_text().strip()
-        if text:
-            return text
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret + "\n")
-    return secret
+    return kept_secret(room_dir() / "machine", lambda: secrets.token_hex(24))
 
 
 def take_seat(url: str, token: str, name: str, timeout: float = 10.0) -> dict:
