@@ -12,25 +12,12 @@ Gateway's `bind`), on a port of the workshop's choosing; it needs no root.
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from workshop.core.atomic import write_atomic
-from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
-from workshop.env.mesh.kube import Kube, mesh_data
-from workshop.env.mesh.sidecar import (
-    AGENT_DATA,
-    IN_IMAGE_ENVOY,
-    OWN_AGENT_DATA,
-    _bootstrap,
-    _made,
-    _root_cert,
-    private_var_lib,
-)
-from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Ports, get
+from workshop.env.mesh.kube import Kube
+from workshop.env.mesh.sidecar import AgentRun, _Agent
+from workshop.env.services.records import HOST, ServiceError
+from workshop.env.services.service import Plan, Ports, get
 
 if TYPE_CHECKING:
     from workshop.env.services.records import ServiceInfo
@@ -89,66 +76,27 @@ def gateway_resources(port: int, sidecar: int) -> str:
                                     sidecar=sidecar)
 
 
-class IngressGateway(_MeshProgram):
-    name, title, binary_name = "ingress", "the mesh's ingress gateway (istio-agent and Envoy)", "pilot-agent"
+class IngressGateway(_Agent):
+    name, title = "ingress", "the mesh's ingress gateway (istio-agent and Envoy)"
     ports: ClassVar[dict[str, str]] = {"listener": "ingress", "admin": "ingress_admin", "status": "ingress_status",
                                        "health": "ingress_health", "metrics": "ingress_metrics"}
     needs = ("istiod", "sidecar")
 
-    def image_files(self) -> list[tuple[Path, str]]:
-        from workshop.env.envoy import find_envoy
-
-        return [(self.binary(), f"/usr/local/bin/{self.binary_name}"), (find_envoy()[0], IN_IMAGE_ENVOY),
-                (_bootstrap(), "/etc/istio/bootstrap/envoy_bootstrap.json")]
-
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
-        from workshop.env.envoy import find_envoy
-
-        here = work_dir(self.name)
         sidecar = up["sidecar"].port if "sidecar" in up else ports.sidecar
         kube = Kube.local()
         applied = kube.apply(gateway_resources(ports.ingress, sidecar), force=True)
         if not applied.ok:
             raise ServiceError(f"the ingress gateway's Gateway, ServiceEntry and VirtualService could not be applied: "
                                f"{applied.text[-400:]}")
-        namespace = GATEWAY_WORKLOAD["namespace"]
-        token = kube.run("create", "token", GATEWAY_WORKLOAD["name"], "-n", namespace, "--audience", "istio-ca",
-                         "--duration", "24h")
-        if not token.ok:
-            raise ServiceError(f"the ingress gateway's identity token could not be made: {token.text[-400:]}")
-        write_atomic(here / "var/run/secrets/tokens/istio-token", token.text.strip())
-        write_atomic(here / "var/run/secrets/istio/root-cert.pem", _root_cert(kube))
-        at = IN_CONTAINER if in_container else str(here)
-        proxy_config = {
-            "discoveryAddress": f"localhost:{ports.istiod_xds}",
-            "binaryPath": IN_IMAGE_ENVOY if in_container else str(find_envoy()[0]),
-            "proxyBootstrapTemplatePath": "/etc/istio/bootstrap/envoy_bootstrap.json" if in_container else str(_bootstrap()),
-            "configPath": GATEWAY_CONFIG, "proxyAdminPort": ports.ingress_admin, "statusPort": ports.ingress_status,
-            "drainDuration": "1s", "terminationDrainDuration": "1s",
-        }
-        env = {**NEVER_THE_CLOUD, "POD_NAME": GATEWAY_WORKLOAD["name"], "POD_NAMESPACE": namespace,
-               "INSTANCE_IP": HOST, "SERVICE_ACCOUNT": GATEWAY_WORKLOAD["name"], "ISTIO_META_CLUSTER_ID": "Kubernetes",
-               "ISTIO_METAJSON_LABELS": json.dumps(GATEWAY_WORKLOAD["labels"]),
-               "ISTIO_META_WORKLOAD_NAME": GATEWAY_WORKLOAD["name"], "ISTIO_META_DNS_CAPTURE": "false",
-               "ISTIO_META_UNPRIVILEGED_POD": "true",  # istiod then never gives it a port below 1024
-               "ENVOY_STATUS_PORT": str(ports.ingress_health), "ENVOY_PROMETHEUS_PORT": str(ports.ingress_metrics),
-               "METRICS_LOCALHOST_ACCESS_ONLY": "true", "WASM_INSECURE_REGISTRIES": "*",
-               "PROXY_CONFIG": json.dumps(proxy_config), "HOME": at}
-        args = ["proxy", "router", "--domain", f"{namespace}.svc.cluster.local",
-                "--log_output_level=default:info,wasm:debug", "--proxyLogLevel=warning,wasm:info"]
-        cache = mesh_data() / "wasm-ingress"  # its own Wasm cache, as each gateway pod has
-        cache.mkdir(parents=True, exist_ok=True)
+        run = AgentRun(mode="router", pod=GATEWAY_WORKLOAD["name"], namespace=GATEWAY_WORKLOAD["namespace"],
+                       service_account=GATEWAY_WORKLOAD["name"], labels=GATEWAY_WORKLOAD["labels"],
+                       config_dir=GATEWAY_CONFIG, cache="wasm-ingress",  # its own Wasm cache, as each gateway pod has
+                       admin=ports.ingress_admin, status=ports.ingress_status, health=ports.ingress_health,
+                       metrics=ports.ingress_metrics,
+                       env={"ISTIO_META_UNPRIVILEGED_POD": "true"})  # istiod then never gives it a port below 1024
         details: dict[str, str | int] = {"routes to": f"{HTTPBIN_HOST} (the sidecar on {HOST}:{sidecar})"}
-        if in_container:
-            return Plan(args=args, env=env, cwd=here, details=details,
-                        mounts={str(here): (IN_CONTAINER, "rw"), str(cache): (AGENT_DATA, "rw"),
-                                str(_made(here / "proxy")): (GATEWAY_CONFIG, "rw")})
-        if os.environ.get(OWN_AGENT_DATA) == "1":  # a grading container: /var/lib/istio is its own
-            Path(AGENT_DATA).mkdir(parents=True, exist_ok=True)
-            Path(GATEWAY_CONFIG).mkdir(parents=True, exist_ok=True)
-            return Plan(args=args, env=env, cwd=here, details=details)
-        env.update({"AGENT_DATA": AGENT_DATA, "AGENT_CONFIG": GATEWAY_CONFIG, "WASM_CACHE": str(cache)})
-        return Plan(args=args, env=env, cwd=here, details=details, wrap=private_var_lib())
+        return self.agent_plan(run, kube, ports, in_container=in_container, details=details)
 
     def ready(self, ports: dict[str, int]) -> bool:
         resp = get(f"http://{HOST}:{ports['health']}/healthz/ready")  # Istio's readiness: its config came

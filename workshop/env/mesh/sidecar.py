@@ -16,11 +16,13 @@ import os
 import shutil
 import socket
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
 from workshop.env import supervisor
+from workshop.env.envoy import find_envoy
 from workshop.env.mesh import binaries
 from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
 from workshop.env.mesh.kube import Kube, mesh_data
@@ -62,62 +64,90 @@ PRIVATE_VAR_LIB = ('set -e; mount -t tmpfs -o mode=755 tmpfs /var/lib; mkdir -p 
                    'mount --bind "$WASM_CACHE" "$AGENT_DATA"; exec "$@"')
 
 
-class Sidecar(_MeshProgram):
-    name, title, binary_name = "sidecar", "the workload's sidecar (istio-agent and Envoy)", "pilot-agent"
+@dataclass(frozen=True)
+class AgentRun:
+    """What differs between the istio-agents the mesh runs (the workload's sidecar, the ingress gateway)."""
+
+    mode: str  # `pilot-agent proxy MODE`: sidecar or router
+    pod: str
+    namespace: str
+    service_account: str
+    labels: dict[str, str]
+    config_dir: str  # where it writes Envoy's bootstrap and its XDS socket
+    cache: str  # its Wasm cache, a folder of the mesh's data
+    admin: int
+    status: int
+    health: int
+    metrics: int
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class _Agent(_MeshProgram):
+    """A real istio-agent and the Envoy it runs, with an identity as Istio's VM workloads get one."""
+
+    binary_name = "pilot-agent"
+
+    def image_files(self) -> list[tuple[Path, str]]:
+        return [(self.binary(), f"/usr/local/bin/{self.binary_name}"), (find_envoy()[0], IN_IMAGE_ENVOY),
+                (_bootstrap(), "/etc/istio/bootstrap/envoy_bootstrap.json")]
+
+    def agent_plan(self, run: AgentRun, kube: Kube, ports: Ports, *, in_container: bool,
+                   details: dict[str, str | int]) -> Plan:
+        here = work_dir(self.name)
+        token = kube.run("create", "token", run.service_account, "-n", run.namespace, "--audience", "istio-ca",
+                         "--duration", "24h")
+        if not token.ok:
+            raise ServiceError(f"{self.title}: its identity token could not be made: {token.text[-400:]}")
+        write_atomic(here / "var/run/secrets/tokens/istio-token", token.text.strip())
+        write_atomic(here / "var/run/secrets/istio/root-cert.pem", _root_cert(kube))
+        proxy_config = {
+            "discoveryAddress": f"localhost:{ports.istiod_xds}",
+            "binaryPath": IN_IMAGE_ENVOY if in_container else str(find_envoy()[0]),
+            "proxyBootstrapTemplatePath": "/etc/istio/bootstrap/envoy_bootstrap.json" if in_container else str(_bootstrap()),
+            "configPath": run.config_dir, "proxyAdminPort": run.admin,
+            "statusPort": run.status,  # bound to 127.0.0.1: `workshop prepare` builds the agent so
+            "drainDuration": "1s", "terminationDrainDuration": "1s",
+        }
+        env = {**NEVER_THE_CLOUD, "POD_NAME": run.pod, "POD_NAMESPACE": run.namespace, "INSTANCE_IP": HOST,
+               "SERVICE_ACCOUNT": run.service_account, "ISTIO_META_CLUSTER_ID": "Kubernetes",
+               "ISTIO_METAJSON_LABELS": json.dumps(run.labels), "ISTIO_META_WORKLOAD_NAME": run.service_account,
+               "ISTIO_META_DNS_CAPTURE": "false", "ENVOY_STATUS_PORT": str(run.health),
+               "ENVOY_PROMETHEUS_PORT": str(run.metrics), "METRICS_LOCALHOST_ACCESS_ONLY": "true",
+               "WASM_INSECURE_REGISTRIES": "*",  # the local registries speak plain HTTP
+               "PROXY_CONFIG": json.dumps(proxy_config), "HOME": IN_CONTAINER if in_container else str(here), **run.env}
+        args = ["proxy", run.mode, "--domain", f"{run.namespace}.svc.cluster.local",
+                "--log_output_level=default:info,wasm:debug", "--proxyLogLevel=warning,wasm:info"]
+        cache = mesh_data() / run.cache
+        cache.mkdir(parents=True, exist_ok=True)
+        if in_container:
+            return Plan(args=args, env=env, cwd=here, details=details,
+                        mounts={str(here): (IN_CONTAINER, "rw"), str(cache): (AGENT_DATA, "rw"),
+                                str(_made(here / "proxy")): (run.config_dir, "rw")})
+        if os.environ.get(OWN_AGENT_DATA) == "1":  # a grading container: its /var/lib/istio is a tmpfs of its own
+            Path(AGENT_DATA).mkdir(parents=True, exist_ok=True)  # the agent makes only the folders inside it
+            Path(run.config_dir).mkdir(parents=True, exist_ok=True)
+            return Plan(args=args, env=env, cwd=here, details=details)
+        env.update({"AGENT_DATA": AGENT_DATA, "AGENT_CONFIG": run.config_dir, "WASM_CACHE": str(cache)})
+        return Plan(args=args, env=env, cwd=here, details=details, wrap=private_var_lib())
+
+
+class Sidecar(_Agent):
+    name, title = "sidecar", "the workload's sidecar (istio-agent and Envoy)"
     ports: ClassVar[dict[str, str]] = {"listener": "sidecar", "admin": "sidecar_admin", "status": "sidecar_status",
                                        "health": "sidecar_health", "metrics": "sidecar_metrics"}
     needs = ("istiod", "httpbin")
 
-    def image_files(self) -> list[tuple[Path, str]]:
-        from workshop.env.envoy import find_envoy
-
-        return [(self.binary(), f"/usr/local/bin/{self.binary_name}"), (find_envoy()[0], IN_IMAGE_ENVOY),
-                (_bootstrap(), "/etc/istio/bootstrap/envoy_bootstrap.json")]
-
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
-        from workshop.env.envoy import find_envoy
-
-        here = work_dir(self.name)
         upstream = up["httpbin"].port if "httpbin" in up else ports.httpbin
         kube = Kube.local()
         applied = kube.apply(WORKLOAD_RESOURCES.format(port=ports.sidecar, upstream=upstream), force=True)
         if not applied.ok:
             raise ServiceError(f"the workload's ServiceAccount and Sidecar could not be applied: {applied.text[-400:]}")
-        token = kube.run("create", "token", "httpbin", "-n", "default", "--audience", "istio-ca", "--duration", "24h")
-        if not token.ok:
-            raise ServiceError(f"the sidecar's identity token could not be made: {token.text[-400:]}")
-        write_atomic(here / "var/run/secrets/tokens/istio-token", token.text.strip())
-        write_atomic(here / "var/run/secrets/istio/root-cert.pem", _root_cert(kube))
-        at = IN_CONTAINER if in_container else str(here)
-        proxy_config = {
-            "discoveryAddress": f"localhost:{ports.istiod_xds}",
-            "binaryPath": IN_IMAGE_ENVOY if in_container else str(find_envoy()[0]),
-            "proxyBootstrapTemplatePath": "/etc/istio/bootstrap/envoy_bootstrap.json" if in_container else str(_bootstrap()),
-            "configPath": AGENT_CONFIG, "proxyAdminPort": ports.sidecar_admin,
-            "statusPort": ports.sidecar_status,  # bound to 127.0.0.1: `workshop prepare` builds the agent so
-            "drainDuration": "1s", "terminationDrainDuration": "1s",
-        }
-        env = {**NEVER_THE_CLOUD, "POD_NAME": WORKLOAD["name"], "POD_NAMESPACE": WORKLOAD["namespace"],
-               "INSTANCE_IP": HOST, "SERVICE_ACCOUNT": "httpbin", "ISTIO_META_INTERCEPTION_MODE": "NONE",
-               "ISTIO_META_CLUSTER_ID": "Kubernetes", "ISTIO_METAJSON_LABELS": json.dumps(WORKLOAD["labels"]),
-               "ISTIO_META_WORKLOAD_NAME": "httpbin", "ISTIO_META_DNS_CAPTURE": "false",
-               "ENVOY_STATUS_PORT": str(ports.sidecar_health), "ENVOY_PROMETHEUS_PORT": str(ports.sidecar_metrics),
-               "METRICS_LOCALHOST_ACCESS_ONLY": "true", "WASM_INSECURE_REGISTRIES": "*",  # the local registries speak plain HTTP
-               "PROXY_CONFIG": json.dumps(proxy_config), "HOME": at}
-        args = ["proxy", "sidecar", "--domain", "default.svc.cluster.local",
-                "--log_output_level=default:info,wasm:debug", "--proxyLogLevel=warning,wasm:info"]
-        cache = mesh_data() / "wasm"
-        cache.mkdir(parents=True, exist_ok=True)
-        if in_container:
-            return Plan(args=args, env=env, cwd=here, details={"upstream": upstream},
-                        mounts={str(here): (IN_CONTAINER, "rw"), str(cache): (AGENT_DATA, "rw"),
-                                str(_made(here / "proxy")): (AGENT_CONFIG, "rw")})
-        if os.environ.get(OWN_AGENT_DATA) == "1":  # a grading container: its /var/lib/istio is a tmpfs of its own
-            Path(AGENT_DATA).mkdir(parents=True, exist_ok=True)  # the agent makes only the folders inside it
-            Path(AGENT_CONFIG).mkdir(parents=True, exist_ok=True)
-            return Plan(args=args, env=env, cwd=here, details={"upstream": upstream})
-        env.update({"AGENT_DATA": AGENT_DATA, "AGENT_CONFIG": AGENT_CONFIG, "WASM_CACHE": str(cache)})
-        return Plan(args=args, env=env, cwd=here, details={"upstream": upstream}, wrap=private_var_lib())
+        run = AgentRun(mode="sidecar", pod=WORKLOAD["name"], namespace=WORKLOAD["namespace"], service_account="httpbin",
+                       labels=WORKLOAD["labels"], config_dir=AGENT_CONFIG, cache="wasm", admin=ports.sidecar_admin,
+                       status=ports.sidecar_status, health=ports.sidecar_health, metrics=ports.sidecar_metrics,
+                       env={"ISTIO_META_INTERCEPTION_MODE": "NONE"})
+        return self.agent_plan(run, kube, ports, in_container=in_container, details={"upstream": upstream})
 
     def ready(self, ports: dict[str, int]) -> bool:
         resp = get(f"http://{HOST}:{ports['health']}/healthz/ready")  # Istio's own readiness: its config came
