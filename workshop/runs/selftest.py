@@ -11,7 +11,7 @@ from pathlib import Path
 from workshop.checking import model
 from workshop.core.content import Lab
 from workshop.core.verdict import Verdict
-from workshop.core.workspace import copy_tree
+from workshop.core.chain import solution_files, starter_files, write_files
 from workshop.env.learner import NotReady, running
 from workshop.runs.checks import Listener, collect, run_checks
 
@@ -85,9 +85,8 @@ def _prove_sides(
     lab: Lab, on_event: Callable[[str, model.Event], None] | None, timeout: float | None, sides: dict[str, dict[str, Verdict]]
 ) -> None:
     with tempfile.TemporaryDirectory(prefix=f"selftest-{lab.id}-") as tmp:
-        for side, source in (("starter", lab.starter_dir), ("solution", lab.solution_dir)):
-            folder = Path(tmp) / side / lab.slug
-            copy_tree(source, folder)
+        for side, files in (("starter", starter_files(lab)), ("solution", solution_files(lab))):
+            folder = write_files(files, Path(tmp) / side / lab.slug)
             listener: Listener | None = (lambda e, s=side: on_event(s, e)) if on_event else None
             with running(lab, folder, must_start=side == "solution"):
                 run = run_checks(lab, folder, on_event=listener, timeout=timeout)

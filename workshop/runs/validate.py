@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.core import chain
 from workshop.core.content import LAB_DIR, ContentError, Lab, load_lab
 from workshop.runs.checks import collect
 
@@ -52,12 +53,13 @@ def validate_lab(lab: Lab) -> list[Problem]:
     md = lab.lab_md
     if not lab.steps:
         problems.append(Problem(f"{md}:1", "the lab has no steps: add '## Title {#step-id}' sections"))
-    for folder, what in ((lab.starter_dir, "starter"), (lab.solution_dir, "solution")):
-        if not folder.is_dir() or not any(folder.iterdir()):
-            problems.append(Problem(str(folder), f"the lab's {what} folder is missing or empty"))
+    if not lab.solution_dir.is_dir() or not any(lab.solution_dir.iterdir()):
+        problems.append(Problem(str(lab.solution_dir), "the lab's solution folder is missing or empty"))
+    problems += validate_chain(lab)
     if not lab.checks_dir.is_dir():
         problems.append(Problem(str(lab.checks_dir), "the lab has no checks folder"))
         return problems
+    starter = _starter(lab)
     catalog = collect(lab)
     if catalog.problem:
         problems.append(Problem(_where(catalog.problem, lab), _first_error(catalog.problem)))
@@ -79,8 +81,63 @@ def validate_lab(lab: Lab) -> list[Problem]:
         if step_id not in step_ids:
             problems.append(Problem(f"{md}:2", f"front matter files names step {step_id!r}, which lab.md does not have"))
         for f in files:
-            if not (lab.starter_dir / f).is_file():
+            if f not in starter:
                 problems.append(Problem(f"{md}:2", f"front matter files: {f} is not in the starter"))
+    return problems
+
+
+def _starter(lab: Lab) -> dict[str, Path]:
+    try:
+        return chain.starter_files(lab)
+    except ContentError:
+        return chain.files_in(lab.starter_dir)  # validate_chain names the broken link
+
+
+def validate_chain(lab: Lab) -> list[Problem]:
+    """The starter is the continued lab's solution plus this lab's own files, and nothing drifted.
+
+    Named by file: an own starter file that only repeats the continued solution's (delete it: the chain
+    brings it), and a solution file that differs from the starter's where no step of the lab works on it
+    (a change made in one solution and not carried on, or a file the chain lost).
+    """
+    md = lab.lab_md
+    problems: list[Problem] = []
+    if lab.continues:
+        continued = lab.root / "labs" / lab.continues / "lab.md"
+        if not continued.is_file() or lab.continues[:2] >= lab.id:
+            problems.append(Problem(f"{md}:2", f"continues: {lab.continues} is not an earlier lab of this workshop "
+                                               "(name the folder of the lab whose solution this one starts from)"))
+            return problems
+        try:
+            base = chain.base_files(lab)
+        except ContentError as exc:
+            return [Problem(exc.where, exc.message)]
+        prev = lab.root / "solutions" / lab.continues
+        for rel in chain.repeated_files(lab):
+            problems.append(Problem(str(lab.starter_dir / rel), f"the same as {prev / rel}: delete it from the starter, "
+                                                                "the chain brings it (`continues: " + lab.continues + "`)"))
+    else:
+        base = {}
+    starter = chain.starter_files(lab)
+    if not starter:
+        problems.append(Problem(str(lab.starter_dir), "the lab's starter is empty: add its files to starter/, or say "
+                                                      "which lab's solution it continues (`continues:` in lab.md)"))
+        return problems
+    solution = chain.solution_files(lab)
+    if not solution:
+        return problems  # named above
+    worked_on = {f for files in lab.files.values() for f in files}
+    own = chain.files_in(lab.starter_dir)
+    for rel, path in starter.items():
+        if rel in own or rel in worked_on:
+            continue
+        if rel not in solution:
+            problems.append(Problem(str(lab.solution_dir / rel), f"missing: the starter has it (from {base[rel]}), "
+                                                                 "the solution does not"))
+        elif solution[rel].read_bytes() != path.read_bytes():
+            problems.append(Problem(str(solution[rel]), f"differs from {path}, which the starter takes unchanged and no "
+                                                        "step of the lab works on (`files:`): carry the change on to "
+                                                        "this solution, or name the file in a step's `files:`"))
     return problems
 
 
