@@ -16,12 +16,20 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     json_opt = output.json_option()
     help = "prove every check fails on its lab's starter and passes on its solution"
     p = sub.add_parser("selftest", help=help, description=help, parents=[common, json_opt])
-    p.add_argument("lab", nargs="?", help="only this lab")
+    p.add_argument("labs", nargs="*", metavar="LAB", help="only these labs (e.g. 01 02 05); all labs when none is named")
+    p.add_argument("--repeat", type=_positive, default=1, metavar="N",
+                   help="check the solution N times (each on a fresh copy) and name any check whose verdict changes")
     p.add_argument("--backend", choices=("process", "docker"), help="run the lab's services as local processes or containers")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.set_defaults(func=cmd_selftest)
     help = "lint the content: front matter, steps, checks, starter and solution"
     sub.add_parser("validate", help=help, description=help, parents=[common, json_opt]).set_defaults(func=cmd_validate)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -30,7 +38,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from workshop.runs.selftest import prove
 
     session = output.session(args)
-    labs = [session.resolve(args.lab)[0]] if args.lab else session.workshop.labs
+    labs = [session.resolve(ref)[0] for ref in args.labs] if args.labs else session.workshop.labs
     if args.backend:
         os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
     proofs = []
@@ -43,7 +51,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     for lab in labs:
         if not args.json:
             print(f"Lab {lab.id}: {lab.title}")
-        proof = prove(lab, on_event=show if live else None)
+        proof = prove(lab, on_event=show if live else None, repeat=args.repeat)
         proofs.append(proof)
         if args.json:
             continue
@@ -51,7 +59,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
             print("\r\033[K", end="")
         for c in proof.checks:
             s = c.on_starter.status if c.on_starter else "not run"
-            o = c.on_solution.status if c.on_solution else "not run"
+            o = ", ".join(c.solution_statuses) if c.replays else c.on_solution.status if c.on_solution else "not run"
             print(f"  {output.mark(PASSED if c.ok else FAILED)} {c.step}/{c.name}: starter {s}, solution {o}")
             if not c.ok and c.on_solution and not c.on_solution.passed:
                 print("      on the solution: " + c.on_solution.explain().replace("\n", "\n      "))
@@ -76,7 +84,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         output.print_json({"ok": ok, "labs": [{"lab": p.lab.slug, "ok": p.ok, "problems": p.problems, "checks": [
             {"step": c.step, "name": c.name, "ok": c.ok,
              "starter": c.on_starter.status if c.on_starter else None,
-             "solution": c.on_solution.status if c.on_solution else None} for c in p.checks]} for p in proofs]})
+             "solution": c.on_solution.status if c.on_solution else None,
+             "solution_runs": c.solution_statuses, "flaky": c.flaky} for c in p.checks]} for p in proofs]})
     else:
         print("\nselftest: " + ("every check fails on its starter and passes on its solution" if ok else "FAILED"))
     return EXIT_OK if ok else EXIT_FAILED
