@@ -93,3 +93,22 @@ def test_continues_must_name_an_earlier_lab(tmp_path: Path) -> None:
     md.write_text(md.read_text().replace("minutes: 5\n", "minutes: 5\ncontinues: 00-nothing\n"))
     problems = [str(p) for p in validate(root)]
     assert any("lab.md:2: continues: 00-nothing is not an earlier lab" in p for p in problems), problems
+
+
+def test_tools_and_services_are_names_the_workshop_knows(tmp_path: Path) -> None:
+    root = make_content(tmp_path, GOOD)
+    md = root / "labs" / "01-tiny" / "lab.md"
+    md.write_text(md.read_text().replace("minutes: 5\n", "minutes: 5\ntools: [go, hammer]\nservices: [mesh, moon]\n"))
+    problems = [str(p) for p in validate(root)]
+    assert any("lab.md:6: tools: 'hammer' is not a tool `workshop doctor` knows" in p for p in problems), problems
+    assert any("lab.md:7: services: 'moon' is not a service" in p for p in problems), problems
+    assert len(problems) == 2, problems
+
+
+def test_doctor_says_which_labs_need_each_tool() -> None:
+    from workshop.env.tools import labs_needing
+
+    needs = labs_needing(load_workshop(ROOT).labs)
+    assert needs["func-e"] == ["02"]  # lab 02's tools: names it
+    assert needs["Go"] == [f"{n:02d}" for n in range(1, 11)]
+    assert "06" in needs["Istio mesh"] and "01" not in needs["Istio mesh"]  # by its services: [..., mesh]

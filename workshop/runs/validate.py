@@ -11,6 +11,8 @@ from pathlib import Path
 
 from workshop.core import chain
 from workshop.core.content import LAB_DIR, ContentError, Lab, load_lab
+from workshop.env.services.catalog import GROUPS, SERVICES
+from workshop.env.tools import LAB_TOOLS
 from workshop.runs.checks import collect
 
 
@@ -56,6 +58,7 @@ def validate_lab(lab: Lab) -> list[Problem]:
     if not lab.solution_dir.is_dir() or not any(lab.solution_dir.iterdir()):
         problems.append(Problem(str(lab.solution_dir), "the lab's solution folder is missing or empty"))
     problems += validate_chain(lab)
+    problems += _names(lab)
     if not lab.checks_dir.is_dir():
         problems.append(Problem(str(lab.checks_dir), "the lab has no checks folder"))
         return problems
@@ -83,6 +86,19 @@ def validate_lab(lab: Lab) -> list[Problem]:
         for f in files:
             if f not in starter:
                 problems.append(Problem(f"{md}:2", f"front matter files: {f} is not in the starter"))
+    return problems
+
+
+def _names(lab: Lab) -> list[Problem]:
+    """tools: are what `workshop doctor` probes; services: what the workshop can start."""
+    text = lab.lab_md.read_text(encoding="utf-8").splitlines()
+    line = {key: next((i + 1 for i, ln in enumerate(text) if ln.startswith(f"{key}:")), 2) for key in ("tools", "services")}
+    problems = [Problem(f"{lab.lab_md}:{line['tools']}", f"tools: {t!r} is not a tool `workshop doctor` knows "
+                                                         f"(choose from {', '.join(LAB_TOOLS)})")
+                for t in lab.tools if t not in LAB_TOOLS]
+    problems += [Problem(f"{lab.lab_md}:{line['services']}", f"services: {s!r} is not a service the workshop can start "
+                                                               f"(choose from {', '.join([*SERVICES, *GROUPS])})")
+                 for s in lab.services if s not in SERVICES and s not in GROUPS]
     return problems
 
 
