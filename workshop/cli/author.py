@@ -22,8 +22,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("process", "docker"), help="run the lab's services as local processes or containers")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.set_defaults(func=cmd_selftest)
-    help = "lint the content: front matter, steps, checks, starter and solution"
+    help = "lint the content: front matter, steps, checks, the chain of starters and solutions"
     sub.add_parser("validate", help=help, description=help, parents=[common, json_opt]).set_defaults(func=cmd_validate)
+    help = "scaffold a lab that continues the chain (lab.md, starter, solution, a check) and passes validate at once"
+    p = sub.add_parser("new-lab", help=help, description=help, parents=[common])
+    p.add_argument("name", metavar="NN-name", help="the lab's folder name, like 11-rate-limits")
+    p.set_defaults(func=cmd_new_lab)
 
 
 def _positive(text: str) -> int:
@@ -104,3 +108,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(p)
         print(f"{root}: " + ("content is valid" if not problems else f"{len(problems)} problem(s)"))
     return EXIT_OK if not problems else EXIT_FAILED
+
+
+def cmd_new_lab(args: argparse.Namespace) -> int:
+    from workshop.core.locations import content_root
+    from workshop.runs.newlab import new_lab
+
+    root = content_root(args.content)
+    made = new_lab(root, args.name)
+    print(f"Lab {made.slug}: " + (f"continues {made.continues}" if made.continues else "the first lab (no chain before it)"))
+    solution = [p for p in made.written if p.relative_to(root).parts[0] == "solutions"]
+    for path in made.written:
+        if path not in solution:
+            print(f"  wrote {path.relative_to(root)}")
+    print(f"  wrote solutions/{made.slug}/ ({len(solution)} files: the continued solution, then notes.md done)")
+    print(f"Next: write the lab's text and its check, then `workshop validate` and `workshop selftest {made.slug[:2]}`")
+    return EXIT_OK
