@@ -92,7 +92,7 @@ def test_continues_must_name_an_earlier_lab(tmp_path: Path) -> None:
     md = root / "labs" / "01-tiny" / "lab.md"
     md.write_text(md.read_text().replace("minutes: 5\n", "minutes: 5\ncontinues: 00-nothing\n"))
     problems = [str(p) for p in validate(root)]
-    assert any("lab.md:2: continues: 00-nothing is not an earlier lab" in p for p in problems), problems
+    assert any("lab.md:6: continues: 00-nothing is not an earlier lab" in p for p in problems), problems
 
 
 def test_tools_and_services_are_names_the_workshop_knows(tmp_path: Path) -> None:
@@ -112,3 +112,15 @@ def test_doctor_says_which_labs_need_each_tool() -> None:
     assert needs["func-e"] == ["02"]  # lab 02's tools: names it
     assert needs["Go"] == [f"{n:02d}" for n in range(1, 11)]
     assert "06" in needs["Istio mesh"] and "01" not in needs["Istio mesh"]  # by its services: [..., mesh]
+
+
+def test_drop_repeated_deletes_what_the_chain_brings(workshop_cli, tmp_path: Path) -> None:
+    """Starters written out whole (content from before the chain, or a merge) lose their repeated files."""
+    root = _copy_content(tmp_path / "content")
+    for lab in ("06-envoyfilter", "07-wasmplugin"):
+        shutil.copy2(root / "solutions" / "05-oci-image" / "main.go", root / "labs" / lab / "starter" / "main.go")
+    workshop_cli("validate", "--content", str(root), check_code=1)
+    said = workshop_cli("validate", "--drop-repeated", "--content", str(root), check_code=0).stdout
+    assert "deleted" in said and "labs/06-envoyfilter/starter/main.go" in said, said
+    assert not (root / "labs" / "07-wasmplugin" / "starter" / "main.go").exists()
+    assert (root / "labs" / "07-wasmplugin" / "starter" / "wasmplugin.yaml").exists()  # its own TODO version stays

@@ -23,7 +23,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     p.set_defaults(func=cmd_selftest)
     help = "lint the content: front matter, steps, checks, the chain of starters and solutions"
-    sub.add_parser("validate", help=help, description=help, parents=[common, json_opt]).set_defaults(func=cmd_validate)
+    p = sub.add_parser("validate", help=help, description=help, parents=[common, json_opt])
+    p.add_argument("--drop-repeated", action="store_true",
+                   help="first delete every starter file that only repeats the solution its lab continues")
+    p.set_defaults(func=cmd_validate)
     help = "scaffold a lab that continues the chain (lab.md, starter, solution, a check) and passes validate at once"
     p = sub.add_parser("new-lab", help=help, description=help, parents=[common])
     p.add_argument("name", metavar="NN-name", help="the lab's folder name, like 11-rate-limits")
@@ -97,9 +100,12 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from workshop.core.locations import content_root
-    from workshop.runs.validate import validate
+    from workshop.runs.validate import drop_repeated, validate
 
     root = content_root(args.content)
+    if args.drop_repeated:
+        for path in drop_repeated(root):
+            print(f"deleted {path} (the chain brings it)", file=sys.stderr if args.json else sys.stdout)
     problems = validate(root)
     if args.json:
         output.print_json({"content": str(root), "ok": not problems, "problems": [{"where": p.where, "message": p.message} for p in problems]})

@@ -3,8 +3,9 @@
 A lab.md that says ``continues: 05-oci-image`` starts from ``solutions/05-oci-image``; its
 ``labs/<lab>/starter/`` then holds only what the lab adds or changes (its TODO versions of files, its
 new files). ``starter_files`` assembles the whole starter a learner gets, and every user of a starter
-(``workshop start`` and ``reset``, selftest, grading, prepare) reads it through that one function, so a
-file shared by many labs (the filter, a script) is written once, in the solution of the lab that made it.
+(``workshop start`` and ``reset``, the app's reset, selftest, the grading tests) reads it through that one
+function, so a file shared by many labs (the filter, a script) is written once, in the solution of the lab
+that made it. ``repeated_files`` finds the starter files that only repeat the continued solution's.
 """
 
 from __future__ import annotations
@@ -71,7 +72,3 @@ def write_files(files: Mapping[str, Path], dest: Path) -> Path:
         shutil.copy2(source, target)
     return dest
 
-
-def write_starter(lab: Lab, dest: Path) -> Path:
-    """A fresh copy of the lab's whole starter in ``dest`` (selftest, grading, prepare and tests use it)."""
-    return write_files(starter_files(lab), dest)

@@ -89,10 +89,15 @@ def validate_lab(lab: Lab) -> list[Problem]:
     return problems
 
 
+def _line(lab: Lab, key: str) -> str:
+    """``lab.md:N`` of a front-matter key (line 2 when it is not written)."""
+    text = lab.lab_md.read_text(encoding="utf-8").splitlines()
+    return f"{lab.lab_md}:{next((i + 1 for i, ln in enumerate(text) if ln.startswith(f'{key}:')), 2)}"
+
+
 def _names(lab: Lab) -> list[Problem]:
     """tools: are what `workshop doctor` probes; services: what the workshop can start."""
-    text = lab.lab_md.read_text(encoding="utf-8").splitlines()
-    line = {key: next((i + 1 for i, ln in enumerate(text) if ln.startswith(f"{key}:")), 2) for key in ("tools", "services")}
+    line = {key: _line(lab, key).rpartition(":")[2] for key in ("tools", "services")}
     problems = [Problem(f"{lab.lab_md}:{line['tools']}", f"tools: {t!r} is not a tool `workshop doctor` knows "
                                                          f"(choose from {', '.join(LAB_TOOLS)})")
                 for t in lab.tools if t not in LAB_TOOLS]
@@ -116,18 +121,17 @@ def validate_chain(lab: Lab) -> list[Problem]:
     brings it), and a solution file that differs from the starter's where no step of the lab works on it
     (a change made in one solution and not carried on, or a file the chain lost).
     """
-    md = lab.lab_md
     problems: list[Problem] = []
     if lab.continues:
         continued = lab.root / "labs" / lab.continues / "lab.md"
         if not continued.is_file() or lab.continues[:2] >= lab.id:
-            problems.append(Problem(f"{md}:2", f"continues: {lab.continues} is not an earlier lab of this workshop "
+            problems.append(Problem(_line(lab, "continues"), f"continues: {lab.continues} is not an earlier lab of this workshop "
                                                "(name the folder of the lab whose solution this one starts from)"))
             return problems
         try:
             base = chain.base_files(lab)
         except ContentError as exc:
-            return [Problem(exc.where, exc.message)]
+            return [Problem(_line(lab, "continues"), exc.message)]
         prev = lab.root / "solutions" / lab.continues
         for rel in chain.repeated_files(lab):
             problems.append(Problem(str(lab.starter_dir / rel), f"the same as {prev / rel}: delete it from the starter, "
@@ -168,3 +172,22 @@ def _first_error(said: str) -> str:
         return "the check file has a syntax error"
     lines = [ln.strip() for ln in said.splitlines() if ln.strip().startswith("E ") or "Error" in ln]
     return "the checks cannot be collected: " + (lines[0].removeprefix("E").strip() if lines else said.strip().splitlines()[-1])[:300]
+
+
+def drop_repeated(root: Path) -> list[Path]:
+    """Delete every starter file that only repeats the solution its lab continues; returns what went.
+
+    For content whose starters were written out whole (or merged from before the chain): what remains in
+    each starter/ is then the lab's own.
+    """
+    dropped: list[Path] = []
+    for slug in sorted(d.name for d in (root / "labs").iterdir() if LAB_DIR.match(d.name)):
+        try:
+            lab = load_lab(root, slug)
+            repeated = chain.repeated_files(lab)
+        except ContentError:
+            continue  # validate names it
+        for rel in repeated:
+            (lab.starter_dir / rel).unlink()
+            dropped.append(lab.starter_dir / rel)
+    return dropped
