@@ -70,6 +70,11 @@ def cmd_selftest(args: argparse.Namespace) -> int:
             print(f"  {output.mark(PASSED if c.ok else FAILED)} {c.step}/{c.name}: starter {s}, solution {o}")
             if not c.ok and c.on_solution and not c.on_solution.passed:
                 print("      on the solution: " + c.on_solution.explain().replace("\n", "\n      "))
+            elif c.flaky:  # the first replay that did not pass says why (none when a run did not reach it)
+                for n, v in enumerate(c.replays, start=2):
+                    if v is not None and not v.passed:
+                        print(f"      on the solution, run {n}: " + v.explain().replace("\n", "\n      "))
+                        break
         for problem in proof.problems:
             print(f"  {output.mark(FAILED)} {problem}")
     ok = all(p.ok for p in proofs)
