@@ -28,7 +28,7 @@ def test_repeat_names_the_check_whose_verdict_changes(workshop_cli, tmp_path: Pa
     assert any("only_once is flaky" in p and "passed, failed, failed" in p for p in data["labs"][0]["problems"])
     (tmp_path / "count").unlink()
     said = workshop_cli("selftest", "--content", str(root), "--repeat", "2", check_code=1).stdout
-    assert "only_once is flaky" in said and "selftest: FAILED" in said
+    assert "only_once is flaky" in said and "on the solution, run 2: " in said and "selftest: FAILED" in said
 
 
 def test_repeat_passes_a_steady_check(workshop_cli, tmp_path: Path) -> None:
