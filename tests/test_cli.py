@@ -82,6 +82,19 @@ def test_validate_and_doctor_answer_in_json(workshop_cli) -> None:
     assert json.loads(workshop_cli("validate", "--json", check_code=0).stdout)["ok"] is True
     tools = {t["name"]: t for t in json.loads(workshop_cli("doctor", "--json").stdout)}
     assert tools["Go"]["found"] and tools["Envoy"]["found"]
+    assert tools["func-e"]["labs"] == ["02"] and "10" in tools["kubectl"]["labs"]  # from each lab.md's tools:
+
+
+def test_doctor_names_the_labs_a_missing_tool_blocks(workshop_cli, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "WORKSHOP_TOOLS_DIR": str(tmp_path / "no-tools")}
+    proc = subprocess.run([sys.executable, "-m", "workshop", "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["func-e"])
+    assert "not found" in lines[at] and "labs that need it: 02" in lines[at + 2], proc.stdout
 
 
 def test_another_content_folder(workshop_cli, tmp_path: Path) -> None:

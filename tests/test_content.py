@@ -76,3 +76,12 @@ def test_a_broken_lab_does_not_hide_the_others(tmp_path: Path) -> None:
     ws = load_workshop(root)
     assert [lab.slug for lab in ws.labs] == ["01-tiny"]
     assert len(ws.problems) == 1 and "02-broken/lab.md: missing lab.md" in ws.problems[0]
+
+
+def test_the_readme_documents_every_front_matter_key() -> None:
+    from workshop.core.frontmatter import FrontMatter
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## How to write a lab"):]
+    missing = [key for key in FrontMatter.model_fields if f"| `{key}` |" not in section]
+    assert not missing, f"README's How to write a lab does not document: {missing}"

@@ -33,9 +33,13 @@ def test_installed_wheel_runs_its_own_content(tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = "from workshop.core.locations import bundled_content; from workshop.core.content import load_workshop; " \
-            "r = bundled_content(); print(r); print(load_workshop(r).lab('01').slug)"
+            "from workshop.core.chain import starter_files; " \
+            "r = bundled_content(); print(r); print(load_workshop(r).lab('01').slug); " \
+            "print(starter_files(load_workshop(r).lab('05'))['main.go'])"
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
-    root, slug = proc.stdout.split()
+    root, slug, main = proc.stdout.split()
     assert root == str(site / "workshop" / "_content") and slug == "01-first-filter"
+    # lab 05's starter is assembled from the wheel's copy: its filter is lab 04's solution
+    assert main == str(site / "workshop" / "_content" / "solutions" / "04-logs-and-metrics" / "main.go")

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from tests.conftest import ROOT, make_content
-from workshop.runs.validate import validate
+from workshop.core import chain
+from workshop.core.content import load_lab, load_workshop
+from workshop.runs.validate import validate, validate_chain
 
 GOOD = 'import pytest\n\n@pytest.mark.step("one")\ndef test_ok(workspace):\n    assert True\n'
 
@@ -41,3 +44,83 @@ def test_missing_solution_and_syntax_error(tmp_path: Path) -> None:
 
 def test_not_a_workshop(tmp_path: Path) -> None:
     assert "no labs/ folder" in str(validate(tmp_path)[0])
+
+
+def _copy_content(dest: Path) -> Path:
+    """The shipped content, copied (checks too) so that a test may break it."""
+    for part in ("labs", "solutions", "checks"):
+        shutil.copytree(ROOT / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "plugin.wasm"))
+    return dest
+
+
+def test_every_shipped_starter_is_the_previous_solution_plus_its_own_files() -> None:
+    """The chain as content states it: labs 02-10 continue the lab before them and repeat none of its files."""
+    labs = load_workshop(ROOT).labs
+    for before, lab in zip(labs, labs[1:], strict=False):
+        assert lab.continues == before.slug, lab.slug
+        assert chain.repeated_files(lab) == [], lab.slug
+        files = chain.starter_files(lab)
+        for rel, path in chain.solution_files(before).items():
+            source = files[rel]
+            assert source == path or source == lab.starter_dir / rel, (lab.slug, rel)
+
+
+def test_a_change_made_in_one_solution_only_is_named(tmp_path: Path) -> None:
+    """The filter fixed in lab 04's solution but not carried on to lab 05's: validate names lab 05's main.go."""
+    root = _copy_content(tmp_path / "content")
+    main = root / "solutions" / "04-logs-and-metrics" / "main.go"
+    main.write_text(main.read_text() + "\n// a fix made here only\n")
+    lab = load_lab(root, "05-oci-image")
+    problems = [str(p) for p in validate_chain(lab)]
+    assert len(problems) == 1, problems
+    assert "solutions/05-oci-image/main.go: differs from" in problems[0], problems
+    assert "solutions/04-logs-and-metrics/main.go" in problems[0], problems
+
+
+def test_a_repeated_starter_file_and_a_lost_file_are_named(tmp_path: Path) -> None:
+    root = _copy_content(tmp_path / "content")
+    shutil.copy2(root / "solutions" / "05-oci-image" / "push.sh", root / "labs" / "06-envoyfilter" / "starter" / "push.sh")
+    (root / "solutions" / "06-envoyfilter" / "go.sum").unlink()  # lab 07's starter loses it
+    problems = [str(p) for p in validate(root)]
+    assert any("labs/06-envoyfilter/starter/push.sh: the same as" in p and "delete it from the starter" in p
+               for p in problems), problems
+    assert any("solutions/06-envoyfilter/go.sum: missing" in p for p in problems), problems
+
+
+def test_continues_must_name_an_earlier_lab(tmp_path: Path) -> None:
+    root = make_content(tmp_path, GOOD)
+    md = root / "labs" / "01-tiny" / "lab.md"
+    md.write_text(md.read_text().replace("minutes: 5\n", "minutes: 5\ncontinues: 00-nothing\n"))
+    problems = [str(p) for p in validate(root)]
+    assert any("lab.md:6: continues: 00-nothing is not an earlier lab" in p for p in problems), problems
+
+
+def test_tools_and_services_are_names_the_workshop_knows(tmp_path: Path) -> None:
+    root = make_content(tmp_path, GOOD)
+    md = root / "labs" / "01-tiny" / "lab.md"
+    md.write_text(md.read_text().replace("minutes: 5\n", "minutes: 5\ntools: [go, hammer]\nservices: [mesh, moon]\n"))
+    problems = [str(p) for p in validate(root)]
+    assert any("lab.md:6: tools: 'hammer' is not a tool `workshop doctor` knows" in p for p in problems), problems
+    assert any("lab.md:7: services: 'moon' is not a service" in p for p in problems), problems
+    assert len(problems) == 2, problems
+
+
+def test_doctor_says_which_labs_need_each_tool() -> None:
+    from workshop.env.tools import labs_needing
+
+    needs = labs_needing(load_workshop(ROOT).labs)
+    assert needs["func-e"] == ["02"]  # lab 02's tools: names it
+    assert needs["Go"] == [f"{n:02d}" for n in range(1, 11)]
+    assert "06" in needs["Istio mesh"] and "01" not in needs["Istio mesh"]  # by its services: [..., mesh]
+
+
+def test_drop_repeated_deletes_what_the_chain_brings(workshop_cli, tmp_path: Path) -> None:
+    """Starters written out whole (content from before the chain, or a merge) lose their repeated files."""
+    root = _copy_content(tmp_path / "content")
+    for lab in ("06-envoyfilter", "07-wasmplugin"):
+        shutil.copy2(root / "solutions" / "05-oci-image" / "main.go", root / "labs" / lab / "starter" / "main.go")
+    workshop_cli("validate", "--content", str(root), check_code=1)
+    said = workshop_cli("validate", "--drop-repeated", "--content", str(root), check_code=0).stdout
+    assert "deleted" in said and "labs/06-envoyfilter/starter/main.go" in said, said
+    assert not (root / "labs" / "07-wasmplugin" / "starter" / "main.go").exists()
+    assert (root / "labs" / "07-wasmplugin" / "starter" / "wasmplugin.yaml").exists()  # its own TODO version stays

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from workshop.core import workspace as ws
+from workshop.core.chain import starter_files
 from workshop.core.content import load_workshop
 
 LAB = load_workshop(ROOT).lab("01")
+LAB05 = load_workshop(ROOT).lab("05")
 
 
 def test_start_copies_the_starter_and_keeps_learner_files(tmp_path: Path) -> None:
@@ -33,10 +35,26 @@ def test_solve_backs_up_what_it_replaces(tmp_path: Path) -> None:
 
 def test_reset_one_step_touches_only_its_files(tmp_path: Path) -> None:
     ws.put(tmp_path, LAB, LAB.solution_dir, reason="solve")
-    change = ws.put(tmp_path, LAB, LAB.starter_dir, reason="reset", only=LAB.files["test"])
+    change = ws.put(tmp_path, LAB, starter_files(LAB), reason="reset", only=LAB.files["test"])
     assert change.written == ["main_test.go"]
     assert (tmp_path / LAB.slug / "main.go").read_text() == (LAB.solution_dir / "main.go").read_text()
     assert (tmp_path / LAB.slug / "main_test.go").read_text() == (LAB.starter_dir / "main_test.go").read_text()
+
+
+def test_a_lab_that_continues_another_starts_from_its_solution(tmp_path: Path) -> None:
+    """Lab 05's folder is lab 04's solution plus lab 05's own files; reset puts back both kinds."""
+    change = ws.start(tmp_path, LAB05)
+    folder = tmp_path / LAB05.slug
+    before = ROOT / "solutions" / "04-logs-and-metrics"
+    assert set(change.written) == {"Dockerfile", "envoy.yaml", "go.mod", "go.sum", "main.go", "main_test.go", "push.sh",
+                                   "runtime-config.json"}
+    assert (folder / "main.go").read_bytes() == (before / "main.go").read_bytes()  # not in labs/05-oci-image/starter
+    assert (folder / "push.sh").read_bytes() == (LAB05.starter_dir / "push.sh").read_bytes()  # lab 05's TODO version
+    (folder / "main.go").write_text("// mine\n")
+    (folder / "push.sh").write_text("# mine\n")
+    reset = ws.put(tmp_path, LAB05, starter_files(LAB05), reason="reset")
+    assert sorted(reset.written) == ["main.go", "push.sh"] and reset.backup is not None
+    assert (folder / "main.go").read_bytes() == (before / "main.go").read_bytes()
 
 
 def test_two_backups_in_the_same_second_do_not_collide(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import fields
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from workshop.core.chain import solution_files, starter_files, write_files
 from workshop.core.content import load_workshop
 from workshop.core.locations import content_root
 from workshop.env import sandbox
@@ -26,10 +26,10 @@ FIXED_PORTS = tuple(getattr(Ports(), f.name) for f in fields(Ports))  # every se
 
 
 def workspaces(root: Path) -> list[Path]:
-    """alice holds every lab's solution, starter every lab's starter."""
-    for name, source in (("alice", lambda lab: lab.solution_dir), ("starter", lambda lab: lab.starter_dir)):
+    """alice holds every lab's solution, starter every lab's starter (assembled along the content chain)."""
+    for name, source in (("alice", solution_files), ("starter", starter_files)):
         for lab in WORKSHOP.labs:
-            shutil.copytree(source(lab), root / name / lab.slug)
+            write_files(source(lab), root / name / lab.slug)
     return [root / "alice", root / "starter"]
 
 

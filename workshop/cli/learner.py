@@ -185,10 +185,11 @@ def cmd_hint(args: argparse.Namespace) -> int:
 
 def _put(args: argparse.Namespace, which: str) -> int:
     from workshop.core import workspace as ws
+    from workshop.core.chain import solution_files, starter_files
 
     session = output.session(args)
     lab, step = session.resolve(args.lab if which == "solution" else args.target)
-    source = lab.solution_dir if which == "solution" else lab.starter_dir
+    source = solution_files(lab) if which == "solution" else starter_files(lab)
     if which == "solution" and args.diff:
         print(ws.diff(session.workspace, lab, source) or "Your files already match the solution.")
         return EXIT_OK

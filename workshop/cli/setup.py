@@ -36,20 +36,28 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from workshop.env.tools import doctor
+    from workshop.core.content import ContentError, load_workshop
+    from workshop.core.locations import content_root
+    from workshop.env.tools import doctor, labs_needing
 
     tools = doctor()
+    try:  # which labs each tool is for: what every lab.md's tools: and services: name
+        needs = labs_needing(load_workshop(content_root(args.content)).labs)
+    except ContentError:
+        needs = {}
     if args.json:
         from dataclasses import asdict
 
-        output.print_json([asdict(t) for t in tools])
+        output.print_json([{**asdict(t), "labs": needs.get(t.name, [])} for t in tools])
     else:
         width = max(len(t.version or "not found") for t in tools)
         for t in tools:
             sign = output.mark(PASSED) if t.ok else output.color("33", "!") if t.optional else output.mark(FAILED)
             print(f"  {sign} {t.name:<14} {t.version or 'not found':<{width}} {t.where}")
             if not t.ok:
-                print(f"      needed for: {t.needed_for}\n      fix: {t.fix}")
+                labs = needs.get(t.name)
+                print(f"      needed for: {t.needed_for}")
+                print(f"      labs that need it: {', '.join(labs) if labs else 'none of this workshop'}\n      fix: {t.fix}")
     return EXIT_OK if all(t.ok or t.optional for t in tools) else EXIT_FAILED
 
 

@@ -1,7 +1,7 @@
 """The workshop's content: labs, their steps and hints, read from a content folder.
 
-A content folder holds ``labs/<NN-slug>/lab.md`` (+ ``starter/``), ``solutions/<NN-slug>/`` and
-``checks/<NN-slug>/``. A lab.md has YAML front matter and one ``## Title {#step-id}`` section per
+A content folder holds ``labs/<NN-slug>/lab.md`` (+ ``starter/``, only the lab's own files: see
+core/chain.py), ``solutions/<NN-slug>/`` and ``checks/<NN-slug>/``. A lab.md has YAML front matter and one ``## Title {#step-id}`` section per
 step; a ``### Hints`` list inside a step gives its hints, revealed one at a time.
 """
 
@@ -71,9 +71,11 @@ class Lab:
     root: Path  # the content folder
     lab_md: Path = field(repr=False)
     formerly: list[str] = field(default_factory=list)  # folder names it had before a renumbering
+    continues: str | None = None  # the lab whose solution this one's starter builds on (core/chain.py)
 
     @property
     def starter_dir(self) -> Path:
+        """Only the lab's own starter files; the whole starter is ``chain.starter_files(lab)``."""
         return self.root / "labs" / self.slug / "starter"
 
     @property
@@ -213,7 +215,7 @@ def load_lab(root: Path, slug: str) -> Lab:
     return Lab(
         id=meta.id, slug=slug, title=meta.title, summary=meta.summary, minutes=meta.minutes,
         tools=meta.tools, services=meta.services, files=meta.files, runs=[Run(**r.model_dump()) for r in meta.runs], intro=intro, steps=steps, root=root, lab_md=path,
-        formerly=meta.formerly,
+        formerly=meta.formerly, continues=meta.continues,
     )
 
 

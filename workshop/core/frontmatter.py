@@ -30,3 +30,6 @@ class FrontMatter(BaseModel):
     # the folder names this lab had before a renumbering: a learner's progress and folder under such a
     # name carry over to this one (see core/workspace.migrate)
     formerly: list[str] = []
+    # the folder of the lab whose solution this lab starts from: its starter/ then holds only the files the
+    # lab adds or changes, and the learner gets that solution with them on top (see core/chain.py)
+    continues: str | None = Field(default=None, pattern=r"^\d\d-[a-z0-9-]+$")

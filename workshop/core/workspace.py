@@ -1,4 +1,4 @@
-"""The learner's workspace: one folder per lab, made from the lab's starter.
+"""The learner's workspace: one folder per lab, made from the lab's starter (assembled by core/chain.py).
 
 Nothing here deletes or overwrites a learner's file without first copying it to
 ``<workspace>/.backups/<lab>/<time>-<reason>/``.
@@ -9,13 +9,14 @@ from __future__ import annotations
 import difflib
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.core.chain import IGNORED, files_in, starter_files
 from workshop.core.content import Lab
 
 BACKUPS = ".backups"
-IGNORED = {"plugin.wasm", ".git", BACKUPS}
 
 
 @dataclass
@@ -33,26 +34,27 @@ def lab_dir(workspace: Path, lab: Lab) -> Path:
 
 
 def _files(root: Path) -> list[str]:
-    if not root.is_dir():
-        return []
-    return sorted(
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and not (set(p.relative_to(root).parts) & IGNORED)
-    )
+    return list(files_in(root))
+
+
+Files = Path | Mapping[str, Path]  # a folder, or each file's path in the lab folder -> the file to copy
+
+
+def _mapping(source: Files) -> Mapping[str, Path]:
+    return files_in(source) if isinstance(source, Path) else source
 
 
 def start(workspace: Path, lab: Lab) -> Change:
     """Make the lab's folder from its starter; files the learner already has are kept as they are."""
     dest = lab_dir(workspace, lab)
     change = Change(lab_dir=dest)
-    for rel in _files(lab.starter_dir):
+    for rel, source in starter_files(lab).items():
         target = dest / rel
         if target.exists():
             change.kept.append(rel)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(lab.starter_dir / rel, target)
+        shutil.copy2(source, target)
         change.written.append(rel)
     return change
 
@@ -75,35 +77,35 @@ def backup(workspace: Path, lab: Lab, reason: str, only: list[str] | None = None
     return dest
 
 
-def put(workspace: Path, lab: Lab, source: Path, reason: str, only: list[str] | None = None) -> Change:
-    """Put ``source``'s files (the solution or the starter) in the lab folder, after a backup.
+def put(workspace: Path, lab: Lab, source: Files, reason: str, only: list[str] | None = None) -> Change:
+    """Put ``source``'s files (the solution, or ``chain.starter_files(lab)``) in the lab folder, after a backup.
 
     Files the learner added that ``source`` lacks are left alone.
     """
     dest = lab_dir(workspace, lab)
-    files = [f for f in _files(source) if only is None or f in only]
-    differing = [f for f in files if (dest / f).exists() and (dest / f).read_bytes() != (source / f).read_bytes()]
+    files = {f: p for f, p in _mapping(source).items() if only is None or f in only}
+    differing = [f for f, p in files.items() if (dest / f).exists() and (dest / f).read_bytes() != p.read_bytes()]
     change = Change(lab_dir=dest, backup=backup(workspace, lab, reason, only=differing) if differing else None)
-    for rel in files:
+    for rel, path in files.items():
         target = dest / rel
-        if target.exists() and target.read_bytes() == (source / rel).read_bytes():
+        if target.exists() and target.read_bytes() == path.read_bytes():
             change.kept.append(rel)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / rel, target)
+        shutil.copy2(path, target)
         change.written.append(rel)
     return change
 
 
-def diff(workspace: Path, lab: Lab, source: Path) -> str:
+def diff(workspace: Path, lab: Lab, source: Files, name: str = "solution") -> str:
     """A unified diff from the learner's files to ``source``'s (what `solve` would change)."""
     dest = lab_dir(workspace, lab)
     out: list[str] = []
-    for rel in _files(source):
-        new = (source / rel).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    for rel, path in _mapping(source).items():
+        new = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
         mine = dest / rel
         old = mine.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True) if mine.exists() else []
-        out.extend(difflib.unified_diff(old, new, f"yours/{rel}", f"{source.name}/{rel}"))
+        out.extend(difflib.unified_diff(old, new, f"yours/{rel}", f"{name}/{rel}"))
     return "".join(out)
 
 

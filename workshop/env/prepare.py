@@ -71,7 +71,12 @@ def _go() -> str:
 
 
 def module_dirs(workshop: Workshop) -> list[Path]:
-    """Every lab's starter and solution folder that holds a Go module, in lab order."""
+    """Every lab's starter and solution folder that holds a Go module, in lab order.
+
+    A starter that continues another lab holds a go.mod only when it changes it (core/chain.py); one it
+    takes unchanged is the continued solution's, listed already. go.mod and go.sum alone decide what
+    `go mod download all` fetches, so the lab's own folder is enough.
+    """
     dirs: list[Path] = []
     for lab in workshop.labs:
         for folder in (lab.starter_dir, lab.solution_dir):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workshop.core.locations import state_dir, tools_bin, tools_dir
 from workshop.env import envoy as envoylib
@@ -68,9 +69,25 @@ NEEDED_FOR = {
     "go-httpbin": "the upstream service behind Envoy, which echoes your headers",
     "oras": "pushing your filter to a registry as an OCI artifact, and reading image digests",
     "kubectl": "`kubectl apply` of your WasmPlugin, to the local mesh or a cluster of yours",
-    "Istio mesh": "labs 06-09: istiod, the istio-agent, the Kubernetes API server and etcd, built from their Go modules",
+    "Istio mesh": "the labs on Istio: istiod, the istio-agent, the Kubernetes API server and etcd, built from their Go modules",
 }
 OPTIONAL = {"Docker Engine"}
+
+# The names a lab.md's ``tools:`` may use, and the tool of `workshop doctor` each one is.
+LAB_TOOLS = {"go": "Go", "envoy": "Envoy", "func-e": "func-e", "docker": "Docker Engine", "oras": "oras", "kubectl": "kubectl"}
+# A lab's ``services:`` need these tools too (the programs the services run).
+SERVICE_TOOLS = {"registry": "OCI registry", "private-registry": "OCI registry", "httpbin": "go-httpbin",
+                 "mesh": "Istio mesh", "ingress": "Istio mesh"}
+
+
+def labs_needing(labs: Sequence[Any]) -> dict[str, list[str]]:
+    """Each doctor tool -> the ids of the labs that need it (by their ``tools:`` and ``services:``)."""
+    needs: dict[str, list[str]] = {}
+    for lab in labs:
+        names = {LAB_TOOLS[t] for t in lab.tools if t in LAB_TOOLS} | {SERVICE_TOOLS[s] for s in lab.services if s in SERVICE_TOOLS}
+        for name in sorted(names):
+            needs.setdefault(name, []).append(lab.id)
+    return needs
 
 
 @dataclass

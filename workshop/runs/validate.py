@@ -9,7 +9,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.core import chain
 from workshop.core.content import LAB_DIR, ContentError, Lab, load_lab
+from workshop.env.services.catalog import GROUPS, SERVICES
+from workshop.env.tools import LAB_TOOLS
 from workshop.runs.checks import collect
 
 
@@ -52,12 +55,14 @@ def validate_lab(lab: Lab) -> list[Problem]:
     md = lab.lab_md
     if not lab.steps:
         problems.append(Problem(f"{md}:1", "the lab has no steps: add '## Title {#step-id}' sections"))
-    for folder, what in ((lab.starter_dir, "starter"), (lab.solution_dir, "solution")):
-        if not folder.is_dir() or not any(folder.iterdir()):
-            problems.append(Problem(str(folder), f"the lab's {what} folder is missing or empty"))
+    if not lab.solution_dir.is_dir() or not any(lab.solution_dir.iterdir()):
+        problems.append(Problem(str(lab.solution_dir), "the lab's solution folder is missing or empty"))
+    problems += validate_chain(lab)
+    problems += _names(lab)
     if not lab.checks_dir.is_dir():
         problems.append(Problem(str(lab.checks_dir), "the lab has no checks folder"))
         return problems
+    starter = _starter(lab)
     catalog = collect(lab)
     if catalog.problem:
         problems.append(Problem(_where(catalog.problem, lab), _first_error(catalog.problem)))
@@ -79,8 +84,80 @@ def validate_lab(lab: Lab) -> list[Problem]:
         if step_id not in step_ids:
             problems.append(Problem(f"{md}:2", f"front matter files names step {step_id!r}, which lab.md does not have"))
         for f in files:
-            if not (lab.starter_dir / f).is_file():
+            if f not in starter:
                 problems.append(Problem(f"{md}:2", f"front matter files: {f} is not in the starter"))
+    return problems
+
+
+def _line(lab: Lab, key: str) -> str:
+    """``lab.md:N`` of a front-matter key (line 2 when it is not written)."""
+    text = lab.lab_md.read_text(encoding="utf-8").splitlines()
+    return f"{lab.lab_md}:{next((i + 1 for i, ln in enumerate(text) if ln.startswith(f'{key}:')), 2)}"
+
+
+def _names(lab: Lab) -> list[Problem]:
+    """tools: are what `workshop doctor` probes; services: what the workshop can start."""
+    line = {key: _line(lab, key).rpartition(":")[2] for key in ("tools", "services")}
+    problems = [Problem(f"{lab.lab_md}:{line['tools']}", f"tools: {t!r} is not a tool `workshop doctor` knows "
+                                                         f"(choose from {', '.join(LAB_TOOLS)})")
+                for t in lab.tools if t not in LAB_TOOLS]
+    problems += [Problem(f"{lab.lab_md}:{line['services']}", f"services: {s!r} is not a service the workshop can start "
+                                                               f"(choose from {', '.join([*SERVICES, *GROUPS])})")
+                 for s in lab.services if s not in SERVICES and s not in GROUPS]
+    return problems
+
+
+def _starter(lab: Lab) -> dict[str, Path]:
+    try:
+        return chain.starter_files(lab)
+    except ContentError:
+        return chain.files_in(lab.starter_dir)  # validate_chain names the broken link
+
+
+def validate_chain(lab: Lab) -> list[Problem]:
+    """The starter is the continued lab's solution plus this lab's own files, and nothing drifted.
+
+    Named by file: an own starter file that only repeats the continued solution's (delete it: the chain
+    brings it), and a solution file that differs from the starter's where no step of the lab works on it
+    (a change made in one solution and not carried on, or a file the chain lost).
+    """
+    problems: list[Problem] = []
+    if lab.continues:
+        continued = lab.root / "labs" / lab.continues / "lab.md"
+        if not continued.is_file() or lab.continues[:2] >= lab.id:
+            problems.append(Problem(_line(lab, "continues"), f"continues: {lab.continues} is not an earlier lab of this workshop "
+                                               "(name the folder of the lab whose solution this one starts from)"))
+            return problems
+        try:
+            base = chain.base_files(lab)
+        except ContentError as exc:
+            return [Problem(_line(lab, "continues"), exc.message)]
+        prev = lab.root / "solutions" / lab.continues
+        for rel in chain.repeated_files(lab):
+            problems.append(Problem(str(lab.starter_dir / rel), f"the same as {prev / rel}: delete it from the starter, "
+                                                                "the chain brings it (`continues: " + lab.continues + "`)"))
+    else:
+        base = {}
+    starter = chain.starter_files(lab)
+    if not starter:
+        problems.append(Problem(str(lab.starter_dir), "the lab's starter is empty: add its files to starter/, or say "
+                                                      "which lab's solution it continues (`continues:` in lab.md)"))
+        return problems
+    solution = chain.solution_files(lab)
+    if not solution:
+        return problems  # named above
+    worked_on = {f for files in lab.files.values() for f in files}
+    own = chain.files_in(lab.starter_dir)
+    for rel, path in starter.items():
+        if rel in own or rel in worked_on:
+            continue
+        if rel not in solution:
+            problems.append(Problem(str(lab.solution_dir / rel), f"missing: the starter has it (from {base[rel]}), "
+                                                                 "the solution does not"))
+        elif solution[rel].read_bytes() != path.read_bytes():
+            problems.append(Problem(str(solution[rel]), f"differs from {path}, which the starter takes unchanged and no "
+                                                        "step of the lab works on (`files:`): carry the change on to "
+                                                        "this solution, or name the file in a step's `files:`"))
     return problems
 
 
@@ -95,3 +172,22 @@ def _first_error(said: str) -> str:
         return "the check file has a syntax error"
     lines = [ln.strip() for ln in said.splitlines() if ln.strip().startswith("E ") or "Error" in ln]
     return "the checks cannot be collected: " + (lines[0].removeprefix("E").strip() if lines else said.strip().splitlines()[-1])[:300]
+
+
+def drop_repeated(root: Path) -> list[Path]:
+    """Delete every starter file that only repeats the solution its lab continues; returns what went.
+
+    For content whose starters were written out whole (or merged from before the chain): what remains in
+    each starter/ is then the lab's own.
+    """
+    dropped: list[Path] = []
+    for slug in sorted(d.name for d in (root / "labs").iterdir() if LAB_DIR.match(d.name)):
+        try:
+            lab = load_lab(root, slug)
+            repeated = chain.repeated_files(lab)
+        except ContentError:
+            continue  # validate names it
+        for rel in repeated:
+            (lab.starter_dir / rel).unlink()
+            dropped.append(lab.starter_dir / rel)
+    return dropped

@@ -280,8 +280,9 @@ class MainScreen(Screen[None]):
 
     def _put(self, lab: Lab, reason: str) -> None:
         from workshop.core import workspace
+        from workshop.core.chain import solution_files, starter_files
 
-        source = lab.solution_dir if reason == "solve" else lab.starter_dir
+        source = solution_files(lab) if reason == "solve" else starter_files(lab)
         try:
             self.session.workspace.mkdir(parents=True, exist_ok=True)
             change = workspace.put(self.session.workspace, lab, source, reason=reason)
