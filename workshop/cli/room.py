@@ -66,7 +66,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     g = rooms.add_parser("goto", help="set the lab the room is on (learners who join start it)", parents=[common])
     g.add_argument("lab", help="lab id, like 03")
     g.set_defaults(func=cmd_goto)
-    v = rooms.add_parser("view", help="live table of a folder of progress: who is where, who is stuck, and why",
+    v = rooms.add_parser("view", help="who is where, who is stuck, and why: live from the room this machine serves, or from a folder",
                          description=VIEW_HELP, formatter_class=fmt, parents=[common])
     v.add_argument("folder", metavar="DIR", nargs="?", help="a folder of progress files (default: the live room this machine serves)")
     v.add_argument("--json", action="store_true", help="print JSON for machines")
