@@ -157,8 +157,14 @@ def test_where_a_traffic_extension_lands(on_mesh: MeshUp, ingress: dict, tmp_pat
         gateway_chain, sidecar_chain = _chains(on_mesh)
         assert (name in gateway_chain, name in sidecar_chain) == (on_gateway, on_sidecar), \
             f"expected gateway {on_gateway}, sidecar {on_sidecar}: {gateway_chain} / {sidecar_chain}"
-        through = http.request(f"http://127.0.0.1:{on_mesh.port('ingress')}/get", timeout=5)
-        assert len(through.header_values("x-probe-hops")) == on_gateway + on_sidecar
+        def hops() -> int:
+            return len(http.request(f"http://127.0.0.1:{on_mesh.port('ingress')}/get", timeout=5).header_values("x-probe-hops"))
+
+        # a connection opened before the update (the gateway's pooled one to the sidecar) keeps the old chain
+        # until Envoy drains it, so the traffic may take a moment to follow what both proxies run
+        wait_until(lambda: hops() == on_gateway + on_sidecar, timeout=30)
+        direct = http.request(f"http://127.0.0.1:{on_mesh.port('sidecar')}/get", timeout=5).header_values("x-probe-hops")
+        assert hops() == on_gateway + on_sidecar, f"the sidecar alone adds {direct}; chains: {_chains(on_mesh)}"
     finally:
         on_mesh.kubectl("delete", "--ignore-not-found", "-f", str(path))
         wait_until(lambda: not any(name in c or MARKED in c for c in _chains(on_mesh)), timeout=30)

@@ -110,6 +110,10 @@ def instructor(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
                     "run `workshop prepare` first")
     root = tmp_path_factory.mktemp("instructor")
     env = person(root, WORKSHOP_TOOLS_DIR=str(PREPARED), GOMODCACHE=_go_env("GOMODCACHE"), GOCACHE=_go_env("GOCACHE"))
+    # the instructor's pip reaches PyPI as this machine's pip does (its configuration: an index, a CA
+    # certificate); only the learners' pip is cut off from everything but the room
+    del env["PIP_CONFIG_FILE"]
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})
     wheels = os.environ.get("WORKSHOP_ROOM_WHEELS")  # a folder of wheels made before, to spare PyPI in a rerun
     if wheels:
         shutil.copytree(wheels, root / "data" / "room" / "wheels")
