@@ -98,6 +98,7 @@ def build(fold: Fold, workshop: Workshop | None, refusals: dict[str, int], now: 
                      "late": x.seat.joined - began > late,
                      "quiet": (now - (x.last_event or x.seat.joined)) > quiet and s.status != PASSED})
     rows.sort(key=lambda r: (-r["stuck_seconds"], r["learner"].lower()))
+    # failing now is stuck, even in the second the check failed (its stuck time still rounds to 0)
     steps = steps_in_order(workshop, learners)
     grid = [{"learner": x.seat.name,
              "cells": [x.progress.status(lab, step) if lab in x.progress.labs else NOT_STARTED for lab, step in steps],
@@ -107,7 +108,7 @@ def build(fold: Fold, workshop: Workshop | None, refusals: dict[str, int], now: 
                "passed": sum(1 for g in grid if g["cells"][i] == PASSED),
                "failing": sum(1 for g in grid if g["cells"][i] == FAILING)} for i, (lab, step) in enumerate(steps)]
     return {
-        "room": {"now": now, "learners": len(rows), "stuck": sum(1 for r in rows if r["stuck_seconds"] > 0),
+        "room": {"now": now, "learners": len(rows), "stuck": sum(1 for r in rows if r["stuck_seconds"] > 0 or r["status"] == FAILING),
                  "events": sum(x.events for x in learners), "refused": dict(sorted(refusals.items())),
                  "lab": current_lab, "late_after_seconds": late, "quiet_after_seconds": quiet},
         "learners": rows,
