@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from workshop.core import chain
+from workshop.core.content import load_workshop
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = "01-first-filter"
@@ -129,7 +131,7 @@ def main() -> None:
     envoy_bin = str(find_envoy()[0])
     with tempfile.TemporaryDirectory(prefix="bench-cycle-") as tmp:
         ws = Path(tmp) / "ws"
-        shutil.copytree(ROOT / "solutions" / LAB, ws / LAB)
+        chain.write_files(chain.solution_files(load_workshop(ROOT).lab(LAB)), ws / LAB)
         env = {**os.environ, "WORKSHOP_STATE_DIR": f"{tmp}/state", "WORKSHOP_CACHE_DIR": f"{tmp}/cache",
                "WORKSHOP_WORKSPACE": str(ws), "NO_COLOR": "1", "PYTHON": sys.executable,
                "PYTHONUNBUFFERED": "1"}  # each line as it comes, as a terminal shows it

@@ -22,13 +22,15 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from workshop.core import chain
+from workshop.core.content import load_workshop
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = "01-first-filter"
@@ -88,7 +90,7 @@ def main() -> int:
         copies = []
         for n in range(args.copies + 1):
             ws = tmp / "class" / f"learner-{n:02d}"
-            shutil.copytree(ROOT / "solutions" / LAB, ws / LAB)
+            chain.write_files(chain.solution_files(load_workshop(ROOT).lab(LAB)), ws / LAB)
             copies.append(ws)
         warm, copies = copies[0], copies[1:]
         grade_args = ["grade", "--labs", "01", "--sandbox", sandbox, "--quiet"]
@@ -108,7 +110,7 @@ def main() -> int:
             fresh = []  # each round checks and grades copies no one has built yet
             for ws in copies:
                 again = tmp / f"round-{n}" / ws.name
-                shutil.copytree(ROOT / "solutions" / LAB, again / LAB)
+                chain.write_files(chain.solution_files(load_workshop(ROOT).lab(LAB)), again / LAB)
                 fresh.append(again)
             serial, cpu = time_checks(fresh, env)
             checks_runs.append(serial)

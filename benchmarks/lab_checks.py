@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from workshop.core import chain
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,7 +35,6 @@ def main() -> None:
             os.environ[f"WORKSHOP_{name}_DIR"] = f"{tmp}/{name.lower()}"
         os.environ["WORKSHOP_SERVICES"] = "owned"
         from workshop.core.content import load_workshop
-        from workshop.core.workspace import copy_tree
         from workshop.env import services
         from workshop.env.learner import running
 
@@ -45,7 +46,7 @@ def main() -> None:
                 if wanted and lab.id not in wanted:
                     continue
                 ws = Path(tmp) / "ws"
-                copy_tree(lab.solution_dir, ws / lab.slug)
+                chain.write_files(chain.solution_files(lab), ws / lab.slug)
                 if lab.services:
                     services.ensure(lab.services)
                 walls, tools = [], []

@@ -37,6 +37,9 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from workshop.core import chain
+from workshop.core.content import load_workshop
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_UPDATE = 1.0
 NAME = "bench-headers"
@@ -163,7 +166,7 @@ def main() -> int:
         if proc.returncode != 0:
             sys.exit(f"`workshop env up mesh registry` failed:\n{proc.stdout}{proc.stderr}")
         print(f"  the mesh and the registry are up ({time.perf_counter() - began:.1f} s, not timed)")
-        shutil.copytree(ROOT / "solutions" / "07-wasmplugin", folder)
+        chain.write_files(chain.solution_files(load_workshop(ROOT).lab("07-wasmplugin")), folder)
         subprocess.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=folder, check=True,
                        env={**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"})
         first_envoy = envoy_pid()

@@ -34,6 +34,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from workshop.core import chain
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "benchmarks" / "probe"
 MESH_LABS = ("06", "07", "08", "09")
@@ -60,13 +62,12 @@ def one_lab(lab_id: str, runs: int, tools: str, base: Path, trees: list[Path]) -
         env[f"WORKSHOP_{name}_DIR"] = str(tmp / name.lower())
     os.environ.update(env)  # the services and the lab's runs below start from this process
     from workshop.core.content import load_workshop
-    from workshop.core.workspace import copy_tree
     from workshop.env import services
     from workshop.env.learner import running
 
     lab = load_workshop(ROOT).lab(lab_id)
     ws = tmp / "ws"
-    copy_tree(lab.solution_dir, ws / lab.slug)
+    chain.write_files(chain.solution_files(lab), ws / lab.slug)
     began = time.perf_counter()
     services.ensure(lab.services)
     print(f"lab {lab.id}: services up in {time.perf_counter() - began:.1f} s", flush=True)

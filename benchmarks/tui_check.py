@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from workshop.core import chain
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -109,7 +111,7 @@ async def measure(runs: int, starter: bool) -> tuple[list[float], list[float], l
     session.workspace.mkdir(parents=True, exist_ok=True)
     workspace.start(session.workspace, lab)
     if not starter:
-        workspace.put(session.workspace, lab, lab.solution_dir, reason="solve")
+        workspace.put(session.workspace, lab, chain.solution_files(lab), reason="solve")
     session.goto(lab, lab.steps[0])
     marks = Marks()
     instrument(marks)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from check_cycle import NONCE, edit
 from tui_check import Marks, instrument, time_frames, warm_check_process
 
+from workshop.core import chain
+from workshop.core.content import load_workshop
+
 LAB = "01-first-filter"
 
 
@@ -42,7 +44,7 @@ async def in_the_app(runs: int) -> list[float]:
     lab = session.workshop.lab("01")
     session.workspace.mkdir(parents=True, exist_ok=True)
     workspace.start(session.workspace, lab)
-    workspace.put(session.workspace, lab, lab.solution_dir, reason="solve")
+    workspace.put(session.workspace, lab, chain.solution_files(lab), reason="solve")
     session.goto(lab, lab.steps[-1])
     main_go = session.lab_dir(lab) / "main.go"
     marks = Marks()
@@ -98,7 +100,7 @@ def main() -> None:
             os.environ[f"WORKSHOP_{name}_DIR"] = f"{tmp}/{name.lower()}"
         os.environ["WORKSHOP_WORKSPACE"] = f"{tmp}/ws"
         app_t = asyncio.run(in_the_app(args.runs))
-        shutil.copytree(ROOT / "solutions" / LAB, Path(tmp) / "raw" / LAB)
+        chain.write_files(chain.solution_files(load_workshop(ROOT).lab(LAB)), Path(tmp) / "raw" / LAB)
         raw_t = raw(args.runs, Path(tmp) / "raw" / LAB)
     a, r = statistics.median(app_t), statistics.median(raw_t)
     print(f"raw script (build + Envoy up + request)   median {r:.2f} s")

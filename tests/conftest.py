@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from workshop.core import chain
+from workshop.core.content import load_workshop
 from workshop.core.locations import tools_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,9 +64,9 @@ def lab01_copy(tmp_path: Path):
     """A workspace holding lab 01 made from its starter or its solution."""
 
     def make(which: str) -> Path:
-        src = ROOT / ("labs/01-first-filter/starter" if which == "starter" else "solutions/01-first-filter")
+        lab = load_workshop(ROOT).lab(LAB01)
         ws = tmp_path / f"ws-{which}"
-        shutil.copytree(src, ws / LAB01)
+        chain.write_files(chain.starter_files(lab) if which == "starter" else chain.solution_files(lab), ws / LAB01)
         return ws
 
     return make

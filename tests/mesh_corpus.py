@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from workshop.core import chain
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MESH_LABS = ("06-envoyfilter", "07-wasmplugin", "08-updates-and-failures", "09-trafficextension")
@@ -55,7 +57,7 @@ def _kubectl(*args: str) -> subprocess.CompletedProcess[str]:
 def _build(lab, base: Path) -> Path:
     """The lab's solution built once: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared."""
     folder = base / "build" / lab.slug
-    shutil.copytree(lab.solution_dir, folder)
+    chain.write_files(chain.solution_files(lab), folder)
     proc = subprocess.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=folder, text=True,
                           capture_output=True, timeout=900, check=False, env={**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"})
     if proc.returncode != 0:
@@ -93,7 +95,7 @@ def _own_module(module: Path, case: str) -> bytes:
 
 
 def _lay_out(lab, case: Path, folder: Path, module: Path) -> None:
-    shutil.copytree(lab.solution_dir, folder)
+    chain.write_files(chain.solution_files(lab), folder)
     (folder / "plugin.wasm").write_bytes(_own_module(module, case.name))
     for item in case.iterdir():
         if item.name != "EXPECTED.yaml":

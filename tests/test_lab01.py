@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import LAB01, ROOT
 from workshop.checking import early
+from workshop.core import chain
 from workshop.core.content import load_workshop
 from workshop.env import http, supervisor
 from workshop.runs.checks import run_checks
@@ -124,7 +125,7 @@ def test_one_run_builds_unchanged_sources_once(tmp_path: Path) -> None:
     from workshop.checking.fixtures import Go
 
     folder = tmp_path / LAB01
-    shutil.copytree(ROOT / "solutions" / LAB01, folder)
+    chain.write_files(chain.solution_files(load_workshop(ROOT).lab(LAB01)), folder)
     transcript: list[str] = []
     go = Go(Commands(folder, Deadline(120), transcript), tmp_path / "go")
     first = go.build_wasm(inspect=False)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from workshop.core import chain
 from workshop.core.content import load_workshop
 from workshop.env import supervisor
 from workshop.runs.checks import run_checks
@@ -19,7 +19,7 @@ LAB = load_workshop(ROOT).lab("02")
 
 def _solution(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
     folder = tmp_path / "ws" / LAB.slug
-    shutil.copytree(LAB.solution_dir, folder)
+    chain.write_files(chain.solution_files(LAB), folder)
     if edit:
         path = folder / "envoy.yaml"
         text = path.read_text()

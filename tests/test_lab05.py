@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from workshop.core import chain
 from workshop.core.content import load_workshop
 from workshop.env import http, oci, services, supervisor
 from workshop.runs.checks import run_checks
@@ -31,7 +32,7 @@ def registry() -> str:
 
 def _solution(tmp_path: Path) -> Path:
     folder = tmp_path / "ws" / LAB.slug
-    shutil.copytree(LAB.solution_dir, folder)
+    chain.write_files(chain.solution_files(LAB), folder)
     subprocess.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=folder, check=True,
                    env={**__import__("os").environ, "GOOS": "wasip1", "GOARCH": "wasm"}, timeout=300)
     return folder

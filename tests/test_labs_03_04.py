@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from workshop.core import chain
 from workshop.core.content import load_workshop
 from workshop.env import supervisor
 from workshop.runs.checks import run_checks
@@ -21,7 +21,7 @@ def _solution(tmp_path: Path, lab_id: str, edits: list[tuple[str, str]], name: s
     """A copy of the lab's solution with ``edits`` (old, new) made to ``name``; returns (lab, folder)."""
     lab = load_workshop(ROOT).lab(lab_id)
     folder = tmp_path / "ws" / lab.slug
-    shutil.copytree(lab.solution_dir, folder)
+    chain.write_files(chain.solution_files(lab), folder)
     path = folder / name
     text = path.read_text()
     for old, new in edits:

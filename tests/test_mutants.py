@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import ROOT
 from workshop.checking import mutants
+from workshop.core import chain
+from workshop.core.content import load_workshop
 
 SOURCE = """package proxywasm
 
@@ -47,7 +49,7 @@ def test_every_mutant_builds_against_the_sdk_the_labs_use(tmp_path: Path) -> Non
     """The labs' SDK, rewritten by each mutant, still builds: the mutants fit the SDK version pinned in the labs."""
     if shutil.which("go") is None:
         pytest.skip("needs Go")
-    lab = ROOT / "solutions" / "03-configuration"
+    lab = chain.write_files(chain.solution_files(load_workshop(ROOT).lab("03")), tmp_path / "solution")
     sdk = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", mutants.SDK], cwd=lab, capture_output=True, text=True,
                          check=True, timeout=60).stdout.strip()
     for mutant in (mutants.ADDS_NO_RESPONSE_HEADER, mutants.IGNORES_ITS_CONFIGURATION, mutants.STARTS_ON_ANY_CONFIGURATION):

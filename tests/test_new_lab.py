@@ -22,7 +22,8 @@ def test_a_new_lab_continues_the_last_one_and_passes_validate_and_selftest(works
     assert validate(root) == []
     lab = load_workshop(root).lab("11")
     assert lab.continues == "10-ingress-gateway" and sorted(chain.files_in(lab.starter_dir)) == ["notes.md"]
-    assert chain.starter_files(lab)["main.go"] == root / "solutions" / "10-ingress-gateway" / "main.go"
+    assert chain.starter_files(lab)["main.go"] == root / "solutions" / "08-updates-and-failures" / "main.go"
+    assert sorted(chain.files_in(lab.solution_dir)) == ["notes.md"]  # a solution holds only what the lab's work changes
     text = lab.lab_md.read_text()
     for key in FrontMatter.model_fields:  # every key is written, with what it is for
         line = next(ln for ln in text.splitlines() if ln.startswith(f"{key}:"))

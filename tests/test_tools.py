@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from workshop.core import chain
+from workshop.core.content import load_workshop
 from workshop.env import prepare, program_info, supervisor, tools
 
 ROOT = Path(__file__).resolve().parent.parent
-STARTER = ROOT / "labs" / "01-first-filter" / "starter"
-SOLUTION = ROOT / "solutions" / "01-first-filter"
 GO = shutil.which("go")
 needs_go = pytest.mark.skipif(GO is None, reason="needs Go on PATH")
 
@@ -34,11 +34,12 @@ class StandInWorkshop:
     labs: list[StandInLab]
 
 
-def make_content(root: Path, starter: Path = STARTER, solution: Path = SOLUTION) -> StandInWorkshop:
-    """A content folder with one lab, copied from lab 01."""
+def make_content(root: Path) -> StandInWorkshop:
+    """A content folder with one lab, lab 01's whole starter and whole solution, each in its folder."""
     lab = StandInLab("01-x", root / "labs" / "01-x" / "starter", root / "solutions" / "01-x")
-    shutil.copytree(starter, lab.starter_dir, ignore=shutil.ignore_patterns("plugin.wasm"))
-    shutil.copytree(solution, lab.solution_dir, ignore=shutil.ignore_patterns("plugin.wasm"))
+    lab01 = load_workshop(ROOT).lab("01")
+    chain.write_files(chain.starter_files(lab01), lab.starter_dir)
+    chain.write_files(chain.solution_files(lab01), lab.solution_dir)
     return StandInWorkshop([lab])
 
 

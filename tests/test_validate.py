@@ -6,7 +6,7 @@ from pathlib import Path
 from tests.conftest import ROOT, make_content
 from workshop.core import chain
 from workshop.core.content import load_lab, load_workshop
-from workshop.runs.validate import validate, validate_chain
+from workshop.runs.validate import drop_repeated, validate, validate_chain
 
 GOOD = 'import pytest\n\n@pytest.mark.step("one")\ndef test_ok(workspace):\n    assert True\n'
 
@@ -65,11 +65,29 @@ def test_every_shipped_starter_is_the_previous_solution_plus_its_own_files() -> 
             assert source == path or source == lab.starter_dir / rel, (lab.slug, rel)
 
 
-def test_a_change_made_in_one_solution_only_is_named(tmp_path: Path) -> None:
-    """The filter fixed in lab 04's solution but not carried on to lab 05's: validate names lab 05's main.go."""
+def test_a_shared_file_changed_in_one_place_reaches_every_starter_and_solution(tmp_path: Path) -> None:
+    """go.mod is written once (lab 01's starter) and the filter once per version of it: a change there is in
+    every whole starter and solution that holds the file, and nowhere else needs an edit."""
     root = _copy_content(tmp_path / "content")
+    gomod = root / "labs" / "01-first-filter" / "starter" / "go.mod"
+    gomod.write_text(gomod.read_text() + "\n// changed once\n")
     main = root / "solutions" / "04-logs-and-metrics" / "main.go"
-    main.write_text(main.read_text() + "\n// a fix made here only\n")
+    main.write_text(main.read_text() + "\n// a fix made once\n")
+    labs = load_workshop(root).labs
+    for lab in labs:
+        for files in (chain.starter_files(lab), chain.solution_files(lab)):
+            assert files["go.mod"] == gomod, lab.slug
+    takes_it = [lab.slug for lab in labs if chain.solution_files(lab)["main.go"] == main]
+    assert takes_it == ["04-logs-and-metrics", "05-oci-image", "06-envoyfilter", "07-wasmplugin"], takes_it
+    assert validate(root) == []
+
+
+def test_a_change_made_in_a_later_solution_only_is_named(tmp_path: Path) -> None:
+    """A fix to the filter written into lab 05's solution, where no step of lab 05 works on it: validate names
+    lab 05's main.go and the file it should have been made in."""
+    root = _copy_content(tmp_path / "content")
+    main = (root / "solutions" / "04-logs-and-metrics" / "main.go").read_text()
+    (root / "solutions" / "05-oci-image" / "main.go").write_text(main + "\n// a fix made here only\n")
     lab = load_lab(root, "05-oci-image")
     problems = [str(p) for p in validate_chain(lab)]
     assert len(problems) == 1, problems
@@ -77,14 +95,21 @@ def test_a_change_made_in_one_solution_only_is_named(tmp_path: Path) -> None:
     assert "solutions/04-logs-and-metrics/main.go" in problems[0], problems
 
 
-def test_a_repeated_starter_file_and_a_lost_file_are_named(tmp_path: Path) -> None:
+def test_repeated_starter_and_solution_files_are_named_and_dropped(tmp_path: Path) -> None:
     root = _copy_content(tmp_path / "content")
     shutil.copy2(root / "solutions" / "05-oci-image" / "push.sh", root / "labs" / "06-envoyfilter" / "starter" / "push.sh")
-    (root / "solutions" / "06-envoyfilter" / "go.sum").unlink()  # lab 07's starter loses it
+    shutil.copy2(root / "labs" / "07-wasmplugin" / "starter" / "pin.sh", root / "solutions" / "07-wasmplugin" / "pin.sh")
     problems = [str(p) for p in validate(root)]
     assert any("labs/06-envoyfilter/starter/push.sh: the same as" in p and "delete it from the starter" in p
                for p in problems), problems
-    assert any("solutions/06-envoyfilter/go.sum: missing" in p for p in problems), problems
+    assert any("solutions/07-wasmplugin/pin.sh: the same as the starter's pin.sh" in p for p in problems), problems
+    before = {lab.slug: {rel: p.read_bytes() for rel, p in chain.solution_files(lab).items()} for lab in load_workshop(root).labs}
+    dropped = drop_repeated(root)
+    assert sorted(p.relative_to(root).as_posix() for p in dropped) == ["labs/06-envoyfilter/starter/push.sh",
+                                                                      "solutions/07-wasmplugin/pin.sh"]
+    assert validate(root) == []
+    after = {lab.slug: {rel: p.read_bytes() for rel, p in chain.solution_files(lab).items()} for lab in load_workshop(root).labs}
+    assert after == before
 
 
 def test_continues_must_name_an_earlier_lab(tmp_path: Path) -> None:
@@ -115,12 +140,24 @@ def test_doctor_says_which_labs_need_each_tool() -> None:
 
 
 def test_drop_repeated_deletes_what_the_chain_brings(workshop_cli, tmp_path: Path) -> None:
-    """Starters written out whole (content from before the chain, or a merge) lose their repeated files."""
+    """Starters and solutions written out whole (content from before the chain, or a merge) lose their
+    repeated files, and every whole starter and solution stays what it was."""
     root = _copy_content(tmp_path / "content")
-    for lab in ("06-envoyfilter", "07-wasmplugin"):
-        shutil.copy2(root / "solutions" / "05-oci-image" / "main.go", root / "labs" / lab / "starter" / "main.go")
+    labs = load_workshop(root).labs
+    whole = {lab.slug: ({r: p.read_bytes() for r, p in chain.starter_files(lab).items()},
+                        {r: p.read_bytes() for r, p in chain.solution_files(lab).items()}) for lab in labs}
+    for lab in labs:  # every folder written out whole
+        for folder, files in ((lab.starter_dir, whole[lab.slug][0]), (lab.solution_dir, whole[lab.slug][1])):
+            for rel, data in files.items():
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_bytes(data)
     workshop_cli("validate", "--content", str(root), check_code=1)
     said = workshop_cli("validate", "--drop-repeated", "--content", str(root), check_code=0).stdout
-    assert "deleted" in said and "labs/06-envoyfilter/starter/main.go" in said, said
+    assert "deleted" in said and "labs/06-envoyfilter/starter/main.go" in said and "solutions/07-wasmplugin/main.go" in said, said
     assert not (root / "labs" / "07-wasmplugin" / "starter" / "main.go").exists()
     assert (root / "labs" / "07-wasmplugin" / "starter" / "wasmplugin.yaml").exists()  # its own TODO version stays
+    labs = load_workshop(root).labs
+    assert {lab.slug: ({r: p.read_bytes() for r, p in chain.starter_files(lab).items()},
+                       {r: p.read_bytes() for r, p in chain.solution_files(lab).items()}) for lab in labs} == whole
+    assert sum(1 for _ in (root / "solutions").rglob("*") if _.is_file()) == sum(
+        1 for _ in (ROOT / "solutions").rglob("*") if _.is_file() and "__pycache__" not in _.parts and _.name != "plugin.wasm")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from workshop.core import workspace as ws
-from workshop.core.chain import starter_files
+from workshop.core.chain import solution_files, starter_files
 from workshop.core.content import load_workshop
 
 LAB = load_workshop(ROOT).lab("01")
@@ -26,7 +26,7 @@ def test_solve_backs_up_what_it_replaces(tmp_path: Path) -> None:
     main = tmp_path / LAB.slug / "main.go"
     main.write_text("// my work\n")
     (tmp_path / LAB.slug / "notes.txt").write_text("mine")
-    change = ws.put(tmp_path, LAB, LAB.solution_dir, reason="solve")
+    change = ws.put(tmp_path, LAB, solution_files(LAB), reason="solve")
     assert main.read_text() == (LAB.solution_dir / "main.go").read_text()
     assert change.backup is not None and (change.backup / "main.go").read_text() == "// my work\n"
     assert (tmp_path / LAB.slug / "notes.txt").read_text() == "mine"  # files the solution lacks are left alone
@@ -34,7 +34,7 @@ def test_solve_backs_up_what_it_replaces(tmp_path: Path) -> None:
 
 
 def test_reset_one_step_touches_only_its_files(tmp_path: Path) -> None:
-    ws.put(tmp_path, LAB, LAB.solution_dir, reason="solve")
+    ws.put(tmp_path, LAB, solution_files(LAB), reason="solve")
     change = ws.put(tmp_path, LAB, starter_files(LAB), reason="reset", only=LAB.files["test"])
     assert change.written == ["main_test.go"]
     assert (tmp_path / LAB.slug / "main.go").read_text() == (LAB.solution_dir / "main.go").read_text()
@@ -66,7 +66,7 @@ def test_two_backups_in_the_same_second_do_not_collide(tmp_path: Path) -> None:
 
 def test_diff_shows_the_solution_changes(tmp_path: Path) -> None:
     ws.start(tmp_path, LAB)
-    text = ws.diff(tmp_path, LAB, LAB.solution_dir)
+    text = ws.diff(tmp_path, LAB, solution_files(LAB))
     assert "+func main() {}" in text and "yours/main.go" in text
 
 

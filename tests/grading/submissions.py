@@ -6,6 +6,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.core import chain
+from workshop.core.content import load_lab
+
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
 LAB = "01-first-filter"
@@ -36,9 +39,9 @@ def content(dest: Path) -> Path:
 
 
 def _lab(folder: Path, base: Path) -> Path:
-    lab = folder / LAB
-    shutil.copytree(base, lab)
-    return lab
+    """The lab's whole starter or whole solution (the chain adds the starter's files to the solution's own)."""
+    lab = load_lab(ROOT, LAB)
+    return chain.write_files(chain.solution_files(lab) if base == SOLUTION else chain.starter_files(lab), folder / LAB)
 
 
 def _edit(path: Path, old: str, new: str) -> None:

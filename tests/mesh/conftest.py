@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import pytest
 
 from tests.conftest import PREPARED, ROOT
 from tests.env.conftest import free_ports
+from workshop.core import chain
+from workshop.core.content import load_workshop
 from workshop.env.services import Ports
 from workshop.env.services.catalog import PrivateRegistry
 
@@ -199,7 +200,7 @@ class Plugin:
 def plugin(mesh: MeshUp, tmp_path_factory: pytest.TempPathFactory) -> Plugin:
     """solutions/07-wasmplugin's filter: `GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared`."""
     folder = tmp_path_factory.mktemp("filter") / LAB
-    shutil.copytree(ROOT / "solutions" / LAB, folder)
+    chain.write_files(chain.solution_files(load_workshop(ROOT).lab(LAB)), folder)
     proc = subprocess.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=folder, text=True,
                           capture_output=True, timeout=600, check=False, env={**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"})
     assert proc.returncode == 0, proc.stderr

@@ -12,6 +12,7 @@ from textual.widgets._collapsible import CollapsibleTitle
 
 from tests.conftest import group_running
 from tests.tui.conftest import make_app, wait_for
+from workshop.core import chain
 from workshop.env import supervisor
 from workshop.runs.session import Session
 from workshop.tui.screens.confirm import ConfirmScreen
@@ -185,7 +186,7 @@ async def test_passing_the_last_step_shows_the_lab_is_done_and_what_is_next(star
     from workshop.core import workspace
 
     lab = started.workshop.labs[0]
-    workspace.put(started.workspace, lab, lab.solution_dir, reason="solve")
+    workspace.put(started.workspace, lab, chain.solution_files(lab), reason="solve")
     app = make_app(started)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.tui.conftest import make_app, wait_for
-from workshop.core import workspace
+from workshop.core import chain, workspace
 from workshop.runs.session import Session
 from workshop.tui.widgets.checks.check_panel import CheckRow
 from workshop.tui.widgets.step.step_view import StepView
@@ -37,7 +37,7 @@ async def test_the_starter_fails_its_checks_live(tmp_path: Path, lab01_content: 
 async def test_the_solution_passes_the_lab(tmp_path: Path, lab01_content: Path) -> None:
     session = lab01(tmp_path, lab01_content)
     lab = session.workshop.lab("01")
-    workspace.put(session.workspace, lab, lab.solution_dir, reason="solve")
+    workspace.put(session.workspace, lab, chain.solution_files(lab), reason="solve")
     app = make_app(session)
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("a")

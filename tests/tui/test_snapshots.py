@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.tui.conftest import make_app
-from workshop.core import workspace
+from workshop.core import chain, workspace
 from workshop.runs.session import Session
 
 SIZE = (100, 32)
@@ -33,7 +33,7 @@ def test_failing_check(snap_compare, started: Session) -> None:  # type: ignore[
 
 def test_passed_lab(snap_compare, started: Session) -> None:  # type: ignore[no-untyped-def]
     lab = started.workshop.labs[0]
-    workspace.put(started.workspace, lab, lab.solution_dir, reason="solve")
+    workspace.put(started.workspace, lab, chain.solution_files(lab), reason="solve")
 
     async def check_lab(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("a")

@@ -25,7 +25,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     help = "lint the content: front matter, steps, checks, the chain of starters and solutions"
     p = sub.add_parser("validate", help=help, description=help, parents=[common, json_opt])
     p.add_argument("--drop-repeated", action="store_true",
-                   help="first delete every starter file that only repeats the solution its lab continues")
+                   help="first delete every starter or solution file that only repeats what the chain brings")
     p.set_defaults(func=cmd_validate)
     help = "scaffold a lab that continues the chain (lab.md, starter, solution, a check) and passes validate at once"
     p = sub.add_parser("new-lab", help=help, description=help, parents=[common])
@@ -128,10 +128,7 @@ def cmd_new_lab(args: argparse.Namespace) -> int:
     root = content_root(args.content)
     made = new_lab(root, args.name)
     print(f"Lab {made.slug}: " + (f"continues {made.continues}" if made.continues else "the first lab (no chain before it)"))
-    solution = [p for p in made.written if p.relative_to(root).parts[0] == "solutions"]
     for path in made.written:
-        if path not in solution:
-            print(f"  wrote {path.relative_to(root)}")
-    print(f"  wrote solutions/{made.slug}/ ({len(solution)} files: the continued solution, then notes.md done)")
+        print(f"  wrote {path.relative_to(root)}")
     print(f"Next: write the lab's text and its check, then `workshop validate` and `workshop selftest {made.slug[:2]}`")
     return EXIT_OK

@@ -1,20 +1,22 @@
 """The content chain: a lab's starter is the solution of the lab it continues, plus the lab's own files.
 
-A lab.md that says ``continues: 05-oci-image`` starts from ``solutions/05-oci-image``; its
+A lab.md that says ``continues: 05-oci-image`` starts from the whole solution of 05-oci-image; its
 ``labs/<lab>/starter/`` then holds only what the lab adds or changes (its TODO versions of files, its
-new files). ``starter_files`` assembles the whole starter a learner gets, and every user of a starter
-(``workshop start`` and ``reset``, the app's reset, selftest, the grading tests) reads it through that one
-function, so a file shared by many labs (the filter, a script) is written once, in the solution of the lab
-that made it. ``repeated_files`` finds the starter files that only repeat the continued solution's.
+new files), and its ``solutions/<lab>/`` only the files its solution adds or changes over that starter. ``starter_files`` and ``solution_files`` assemble the whole starter and the whole solution, and
+every user of either (``workshop start``, ``reset`` and ``solve``, the app, selftest, grading, the room)
+reads them through these functions, so a file shared by many labs (the filter, a script) is written once,
+in the folder of the lab that made or last changed it. ``repeated_files`` and ``repeated_solution_files``
+find the files that only repeat what the chain brings already.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from workshop.core.content import ContentError, Lab
+from workshop.core.content import ContentError, Lab, Workshop, load_lab
 
 # Never part of a lab's files: a build's output, a git folder, the workspace's backups.
 IGNORED = {"plugin.wasm", ".git", ".backups", "__pycache__"}
@@ -32,15 +34,33 @@ def files_in(root: Path) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def base_files(lab: Lab) -> dict[str, Path]:
-    """What the lab starts from: the solution of the lab it continues (nothing for a first lab)."""
+def continued(lab: Lab) -> Lab | None:
+    """The lab whose solution this one starts from (None for a first lab)."""
     if not lab.continues:
-        return {}
-    base = lab.root / "solutions" / lab.continues
-    if not base.is_dir():
-        raise ContentError(f"{lab.lab_md}:2", f"continues: {lab.continues} has no solution folder ({base}); "
-                                              "name the folder of the lab whose solution this one starts from")
-    return files_in(base)
+        return None
+    where = f"{lab.lab_md}:2"
+    if not (lab.root / "solutions" / lab.continues).is_dir():
+        raise ContentError(where, f"continues: {lab.continues} has no solution folder ({lab.root / 'solutions' / lab.continues}); "
+                                  "name the folder of the lab whose solution this one starts from")
+    try:
+        md = lab.root / "labs" / lab.continues / "lab.md"
+        before = _load(lab.root, lab.continues, md.stat().st_mtime_ns)
+    except (ContentError, OSError) as exc:
+        raise ContentError(where, f"continues: {lab.continues}, which cannot be read: {exc}") from None
+    if before.id >= lab.id:
+        raise ContentError(where, f"continues: {lab.continues} is not an earlier lab (a chain only goes back)")
+    return before
+
+
+@functools.lru_cache(maxsize=64)
+def _load(root: Path, slug: str, _stamp: int) -> Lab:
+    return load_lab(root, slug)  # a chain reads each lab.md it passes once per version of it
+
+
+def base_files(lab: Lab) -> dict[str, Path]:
+    """What the lab starts from: the whole solution of the lab it continues (nothing for a first lab)."""
+    before = continued(lab)
+    return solution_files(before) if before is not None else {}
 
 
 def starter_files(lab: Lab) -> dict[str, Path]:
@@ -52,8 +72,17 @@ def starter_files(lab: Lab) -> dict[str, Path]:
 
 
 def solution_files(lab: Lab) -> dict[str, Path]:
-    """The lab's solution, by path in the lab folder (a solution is always whole)."""
-    return files_in(lab.solution_dir)
+    """The whole solution, by path in the lab folder: the whole starter with the lab's own solution files
+    over it (the learner's work done)."""
+    files = starter_files(lab)
+    files.update(files_in(lab.solution_dir))
+    return dict(sorted(files.items()))
+
+
+def go_solutions(workshop: Workshop) -> dict[str, dict[str, Path]]:
+    """The whole solution of every lab that builds a Go module, by lab slug, in lab order."""
+    found = {lab.slug: solution_files(lab) for lab in workshop.labs}
+    return {slug: files for slug, files in found.items() if "go.mod" in files}
 
 
 def repeated_files(lab: Lab) -> list[str]:
@@ -61,6 +90,13 @@ def repeated_files(lab: Lab) -> list[str]:
     solution alone (delete them from the starter; the chain brings them)."""
     base = base_files(lab)
     own = files_in(lab.starter_dir)
+    return [rel for rel, path in own.items() if rel in base and base[rel].read_bytes() == path.read_bytes()]
+
+
+def repeated_solution_files(lab: Lab) -> list[str]:
+    """The lab's own solution files that are byte for byte the starter's (delete them: the chain brings them)."""
+    base = starter_files(lab)
+    own = files_in(lab.solution_dir)
     return [rel for rel, path in own.items() if rel in base and base[rel].read_bytes() == path.read_bytes()]
 
 

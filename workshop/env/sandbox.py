@@ -27,9 +27,11 @@ import sys
 import tarfile
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.core.chain import write_files
 from workshop.core.errors import WorkshopError
 from workshop.env import docker_engine, supervisor
 from workshop.env.mesh.sidecar import OWN_AGENT_DATA
@@ -279,32 +281,31 @@ def remove(name: str) -> None:
         supervisor.run([cli, "rm", "-f", name], timeout=30, label="docker")
 
 
-def seed_gocache(labs_with_go: list[Path], dest_root: Path) -> Path | None:
+def seed_gocache(solutions: Mapping[str, Mapping[str, Path]], dest_root: Path) -> Path | None:
     """A Go build cache warmed with what the workshop's solutions import (trusted), linked into each container.
 
     The solutions' own code is not in it (a stand-in that imports the same packages is built instead):
     a submission reads the seed, and must not find the solutions there, even compiled. Built once per
     Go version and content; the containers never write to it.
     """
-    if not labs_with_go:
+    if not solutions:
         return None
-    key = hashlib.sha256(f"{SEED_LAYOUT}|".encode() + "|".join(sorted(str(p) for p in labs_with_go)).encode()
-                         + _go_env()["GOROOT"].encode())
-    for lab in labs_with_go:
-        for f in sorted(lab.rglob("*.go")) + [lab / "go.mod", lab / "go.sum"]:
-            if f.exists():
-                key.update(f.read_bytes())
+    key = hashlib.sha256(f"{SEED_LAYOUT}|".encode() + "|".join(sorted(solutions)).encode() + _go_env()["GOROOT"].encode())
+    for slug in sorted(solutions):
+        for rel, f in sorted(solutions[slug].items()):
+            if rel.endswith(".go") or rel in ("go.mod", "go.sum"):
+                key.update(rel.encode() + b"\0" + f.read_bytes())
     seed = dest_root / f"gocache-{key.hexdigest()[:12]}"
     if (seed / "README").exists():
         return seed
-    warm_gocache(labs_with_go, seed)
+    warm_gocache(solutions, seed)
     for path in [seed, *seed.rglob("*")]:  # readable by the sandbox user, who cannot write to it
         path.chmod(0o755 if path.is_dir() else 0o644)
     (seed / "README").write_text("Go build cache seeded with the packages the workshop's solutions import.\n")
     return seed
 
 
-def warm_gocache(labs_with_go: list[Path], gocache: Path, label: str = "grade") -> None:
+def warm_gocache(solutions: Mapping[str, Mapping[str, Path]], gocache: Path, label: str = "grade") -> None:
     """Build into ``gocache`` what these labs' solutions import (their Wasm build and their tests), offline
     (GOPROXY=off: the modules are in the module cache already), with stand-ins that import the same
     packages: a grading seed, or a learner's own cache warmed after joining a room."""
@@ -314,9 +315,9 @@ def warm_gocache(labs_with_go: list[Path], gocache: Path, label: str = "grade") 
            "GOTOOLCHAIN": "local", "GOSUMDB": "off"}
     wasm = {**env, "GOOS": "wasip1", "GOARCH": "wasm"}
     with tempfile.TemporaryDirectory(prefix="workshop-seed-") as tmp:
-        for n, lab in enumerate(labs_with_go):
+        for n, files in enumerate(solutions.values()):
             work = Path(tmp) / str(n)
-            _stand_in(lab, work, wasm)
+            _stand_in(write_files(files, Path(tmp) / f"{n}-solution"), work, wasm)
             run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=work, env=wasm, timeout=600,
                 label=label)
             run(["go", "test", "-count=1", "-run", "^$", "./..."], cwd=work, env=env, timeout=600, label=label)

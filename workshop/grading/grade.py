@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workshop.checking.model import Check
+from workshop.core import chain
 from workshop.core.content import Lab, Workshop
 from workshop.core.errors import WorkshopError
 from workshop.core.verdict import ERROR, FAILED, TIMED_OUT, Verdict
@@ -160,9 +161,8 @@ def _sandbox_setup(workshop: Workshop, options: GradeOptions, say: Progress) -> 
     try:
         sandbox.ensure_image()
         # One seed for the whole workshop, whichever labs are graded: it is built once, not once per --labs.
-        go_labs = [lab.solution_dir for lab in workshop.labs if (lab.solution_dir / "go.mod").exists()]
         seeds = Path(os.environ.get("WORKSHOP_GRADE_SEEDS") or cache_dir() / "grade-seeds")
-        seed = sandbox.seed_gocache(go_labs, seeds)
+        seed = sandbox.seed_gocache(chain.go_solutions(workshop), seeds)
         return {"plan": sandbox.plan(workshop.root, seed)}
     except sandbox.SandboxError as exc:
         raise GradingError(str(exc)) from None

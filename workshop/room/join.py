@@ -22,6 +22,7 @@ from threading import Lock
 from typing import Any
 from urllib.parse import urlsplit
 
+from workshop.core import chain
 from workshop.core import workspace as ws
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import cache_dir, state_dir, tools_dir
@@ -209,11 +210,12 @@ def warm(session: Session, room: Room, manifest: dict[str, Any], lab_slug: str, 
     seeds one (sandbox.warm_gocache), which then compiles only what the seed could not hold."""
     lab = session.workshop.lab(lab_slug)
     gocache = _go_value(go, "GOCACHE")
-    if not (lab.solution_dir / "go.mod").is_file() or not gocache or gocache == "off":
+    solution = chain.solution_files(lab)
+    if "go.mod" not in solution or not gocache or gocache == "off":
         return
     seed_gocache(room, manifest, go, Path(gocache), progress, report)
     progress(f"Warming the Go build cache for lab {lab.id}", None)
-    sandbox.warm_gocache([lab.solution_dir], Path(gocache), label="join")
+    sandbox.warm_gocache({lab.slug: solution}, Path(gocache), label="join")
 
 
 def get_ready(session: Session, room: Room, progress: Progress, report: Joining | None = None) -> tuple[Joining, str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import zstandard
 
+from workshop.core import chain
 from workshop.core.atomic import write_atomic
 from workshop.core.content import Workshop
 from workshop.core.locations import bundled_content, cache_dir, tools_dir
@@ -184,7 +185,7 @@ def stock_gocache(workshop: Workshop, home: RoomHome, progress: Progress) -> dic
     compiled again (their path is in the key)."""
     from workshop.env import sandbox
 
-    go_labs = [lab.solution_dir for lab in workshop.labs if (lab.solution_dir / "go.mod").is_file()]
+    go_labs = chain.go_solutions(workshop)
     if not go_labs or not shutil.which("go"):
         return None
     progress("Seeding a Go build cache for the room's learners (once per Go version and content)")

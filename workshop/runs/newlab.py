@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop.core.chain import solution_files, write_files
 from workshop.core.content import LAB_DIR, ContentError, load_workshop
 from workshop.core.errors import UsageError
 from workshop.env.services.catalog import GROUPS, SERVICES
@@ -47,10 +46,6 @@ def new_lab(root: Path, name: str) -> NewLab:
     previous = before[-1] if before else None
     made = NewLab(slug=name, continues=previous.slug if previous else None)
     lab_dir, solution, checks = root / "labs" / name, root / "solutions" / name, root / "checks" / name
-    if previous:  # a solution is whole: the continued one, then this lab's work
-        continued = solution_files(previous)
-        write_files(continued, solution)
-        made.written += [solution / rel for rel in continued]
     files = {
         lab_dir / "lab.md": _lab_md(lab_id, made.continues),
         lab_dir / "starter" / OWN_FILE: "# Notes\n\nTODO: write here what you saw.\n",

@@ -117,8 +117,8 @@ def _starter(lab: Lab) -> dict[str, Path]:
 def validate_chain(lab: Lab) -> list[Problem]:
     """The starter is the continued lab's solution plus this lab's own files, and nothing drifted.
 
-    Named by file: an own starter file that only repeats the continued solution's (delete it: the chain
-    brings it), and a solution file that differs from the starter's where no step of the lab works on it
+    Named by file: an own starter file that only repeats the continued solution's, an own solution file
+    that only repeats the starter's (delete either: the chain brings it), and a solution file that differs from the starter's where no step of the lab works on it
     (a change made in one solution and not carried on, or a file the chain lost).
     """
     problems: list[Problem] = []
@@ -129,15 +129,13 @@ def validate_chain(lab: Lab) -> list[Problem]:
                                                "(name the folder of the lab whose solution this one starts from)"))
             return problems
         try:
-            base = chain.base_files(lab)
+            chain.base_files(lab)
         except ContentError as exc:
             return [Problem(_line(lab, "continues"), exc.message)]
         prev = lab.root / "solutions" / lab.continues
         for rel in chain.repeated_files(lab):
             problems.append(Problem(str(lab.starter_dir / rel), f"the same as {prev / rel}: delete it from the starter, "
                                                                 "the chain brings it (`continues: " + lab.continues + "`)"))
-    else:
-        base = {}
     starter = chain.starter_files(lab)
     if not starter:
         problems.append(Problem(str(lab.starter_dir), "the lab's starter is empty: add its files to starter/, or say "
@@ -146,18 +144,16 @@ def validate_chain(lab: Lab) -> list[Problem]:
     solution = chain.solution_files(lab)
     if not solution:
         return problems  # named above
+    for rel in chain.repeated_solution_files(lab):
+        problems.append(Problem(str(lab.solution_dir / rel), f"the same as the starter's {rel}: delete it from the solution, "
+                                                             "the chain brings it (a solution holds only what the lab's work changes)"))
     worked_on = {f for files in lab.files.values() for f in files}
     own = chain.files_in(lab.starter_dir)
-    for rel, path in starter.items():
-        if rel in own or rel in worked_on:
-            continue
-        if rel not in solution:
-            problems.append(Problem(str(lab.solution_dir / rel), f"missing: the starter has it (from {base[rel]}), "
-                                                                 "the solution does not"))
-        elif solution[rel].read_bytes() != path.read_bytes():
-            problems.append(Problem(str(solution[rel]), f"differs from {path}, which the starter takes unchanged and no "
-                                                        "step of the lab works on (`files:`): carry the change on to "
-                                                        "this solution, or name the file in a step's `files:`"))
+    for rel in chain.files_in(lab.solution_dir):
+        if rel in starter and rel not in own and rel not in worked_on and solution[rel].read_bytes() != starter[rel].read_bytes():
+            problems.append(Problem(str(solution[rel]), f"differs from {starter[rel]}, which the starter takes unchanged and no "
+                                                        "step of the lab works on (`files:`): make the change where the "
+                                                        "file comes from, or name the file in a step's `files:`"))
     return problems
 
 
@@ -175,19 +171,21 @@ def _first_error(said: str) -> str:
 
 
 def drop_repeated(root: Path) -> list[Path]:
-    """Delete every starter file that only repeats the solution its lab continues; returns what went.
+    """Delete every starter file that only repeats the solution its lab continues, and every solution file
+    that only repeats the starter's; returns what went.
 
-    For content whose starters were written out whole (or merged from before the chain): what remains in
-    each starter/ is then the lab's own.
+    For content whose starters and solutions were written out whole (or merged from before the chain): what
+    remains in each starter/ and solutions/<lab>/ is then the lab's own. Each deletion keeps every whole
+    starter and solution byte for byte what it was (the chain brings the same file).
     """
     dropped: list[Path] = []
     for slug in sorted(d.name for d in (root / "labs").iterdir() if LAB_DIR.match(d.name)):
         try:
             lab = load_lab(root, slug)
-            repeated = chain.repeated_files(lab)
+            for folder, repeated in ((lab.starter_dir, chain.repeated_files), (lab.solution_dir, chain.repeated_solution_files)):
+                for rel in repeated(lab):
+                    (folder / rel).unlink()
+                    dropped.append(folder / rel)
         except ContentError:
             continue  # validate names it
-        for rel in repeated:
-            (lab.starter_dir / rel).unlink()
-            dropped.append(lab.starter_dir / rel)
     return dropped

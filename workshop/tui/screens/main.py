@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from workshop.core import chain
 from workshop.core.errors import friendly
 from workshop.core.progress import PASSED
 from workshop.tui.widgets.checks.check_panel import CheckPanel
@@ -261,7 +262,7 @@ class MainScreen(Screen[None]):
         lab = self.lab
         if lab is None:
             return
-        changes = workspace.diff(self.session.workspace, lab, lab.solution_dir)
+        changes = workspace.diff(self.session.workspace, lab, chain.solution_files(lab))
         if not changes:
             self.notify("Your files already match the solution.", timeout=3)
             return
