@@ -8,10 +8,11 @@ import time
 import pytest
 
 from workshop.checking import fail
+from workshop.checking import mesh_status as status
 from workshop.checking.mesh import agent_url, explain_refusal, headers_in, pinned, plugin_headers, read_resource, where
+from workshop.checking.mesh_status import ECDS_PREFIX, TRANSLATED
 from workshop.env import envoy_config as ec
-from workshop.env.mesh import images, status
-from workshop.env.mesh.status import ECDS_PREFIX, TRANSLATED
+from workshop.env.mesh import images
 
 KIND = "TrafficExtension"
 WASM_FILE, LUA_FILE, PLUGIN_FILE = "trafficextension.yaml", "lua.yaml", "wasmplugin.yaml"

@@ -10,7 +10,8 @@ import pytest
 
 from tests.env.conftest import env_cli
 from workshop.env import http, services, supervisor
-from workshop.env.services import Ports, containers, images, records
+from workshop.env import service_records as records
+from workshop.env.services import Ports, containers, images
 
 
 def test_docker_asked_for_but_not_running_says_how_to_start_it(ports: Ports) -> None:

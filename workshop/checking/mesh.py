@@ -22,13 +22,14 @@ from typing import Any
 import pytest
 import yaml
 
+from workshop.checking import mesh_status as status
 from workshop.checking.commands import Deadline
 from workshop.checking.feedback import fail
 from workshop.core.logs import json_answer
 from workshop.env import http as httplib
-from workshop.env.mesh import images, status
+from workshop.env.mesh import images
 from workshop.env.mesh.kube import Answer
-from workshop.env.mesh.target import MeshUnreachable, Reach, Target, choose
+from workshop.env.mesh_target import MeshUnreachable, Reach, Target, choose
 
 # What the API server and istiod say, and what to try: the explanation of their words, never the judgement.
 SAID = (

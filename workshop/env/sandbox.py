@@ -153,7 +153,7 @@ def _go_env() -> dict[str, str]:
 def lab_tools() -> dict[str, Path]:
     """The host's programs the labs run, as `workshop prepare` installed them: func-e, the registry,
     go-httpbin, oras, and the mesh's (etcd, the API server, kubectl, istiod, the agent, wasmcheck)."""
-    from workshop.env.mesh import binaries
+    from workshop.env import binaries
     from workshop.env.tools import GO_TOOLS, tool_path
 
     found = {}
@@ -171,7 +171,7 @@ def tools_folders() -> list[Mount]:
     """What else of the host's tools folder the labs read: func-e's Envoy versions, Istio's CRDs and
     bootstrap template, the mesh's build recipes (that its programs are the ones this workshop builds)."""
     from workshop.core.locations import tools_dir
-    from workshop.env.mesh import binaries
+    from workshop.env import binaries
     from workshop.env.tools import func_e_home
 
     folders = [func_e_home(), binaries.istio_files(), tools_dir() / "recipes"]

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
-from workshop.env import http
-from workshop.env.mesh import binaries
+from workshop.env import binaries, http
 from workshop.env.mesh.kube import Kube, local_kubeconfig, mesh_data
-from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Ports, Service, get
+from workshop.env.service import IN_CONTAINER, Plan, Ports, Service, get
+from workshop.env.service_records import HOST, ServiceError, work_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 SETUP_ANNOTATION = "wasm-workshop.io/setup"  # on the mesh's ConfigMap: a digest of the setup applied
 _ESCAPED = SETUP_ANNOTATION.replace(".", "\\.")  # as a jsonpath key

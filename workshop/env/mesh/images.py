@@ -11,8 +11,7 @@ from pathlib import Path
 
 from workshop.core.errors import WorkshopError
 from workshop.core.logs import json_answer
-from workshop.env import oci, supervisor
-from workshop.env.mesh import binaries
+from workshop.env import binaries, oci, supervisor
 
 
 class FetcherMissing(WorkshopError):

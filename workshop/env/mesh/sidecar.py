@@ -21,16 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
-from workshop.env import supervisor
+from workshop.env import binaries, supervisor
 from workshop.env.envoy import find_envoy
-from workshop.env.mesh import binaries
 from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
 from workshop.env.mesh.kube import Kube, mesh_data
-from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Ports, get
+from workshop.env.service import IN_CONTAINER, Plan, Ports, get
+from workshop.env.service_records import HOST, ServiceError, work_dir
 
 if TYPE_CHECKING:
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 WORKLOAD = {"name": "httpbin", "namespace": "default", "labels": {"app": "httpbin"}}
 AGENT_DATA = "/var/lib/istio/data"  # pkg/config/constants.IstioDataDir: no flag or variable moves it

@@ -9,18 +9,20 @@ import secrets
 import socket
 import sys
 import sysconfig
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
 from workshop.core.errors import UsageError
 from workshop.core.locations import data_dir
-from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Ports, Service, get
+from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
+from workshop.env.mesh.gateway import INGRESS
+from workshop.env.mesh.sidecar import SIDECAR
+from workshop.env.service import IN_CONTAINER, Plan, Ports, Service, get
+from workshop.env.service_records import HOST, ServiceError, work_dir
 
 if TYPE_CHECKING:
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 class Httpbin(Service):
     name, title, binary_name = "httpbin", "go-httpbin", "go-httpbin"
@@ -212,34 +214,9 @@ class Gateway(Service):
             return s.connect_ex((HOST, ports["listener"])) == 0
 
 
-class _Catalog(Mapping[str, Service]):
-    """Every service by name, in start order (what a service needs comes before it); made on first use,
-    since the mesh's services are defined in env/mesh, which itself builds on this package."""
-
-    _services: dict[str, Service] | None = None
-
-    def _all(self) -> dict[str, Service]:
-        if self._services is None:
-            from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
-            from workshop.env.mesh.gateway import INGRESS
-            from workshop.env.mesh.sidecar import SIDECAR
-
-            found = (Httpbin(), Registry(), PrivateRegistry(), Modules(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR,
-                     INGRESS)
-            self._services = {s.name: s for s in found}
-        return self._services
-
-    def __getitem__(self, name: str) -> Service:
-        return self._all()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-
-SERVICES = _Catalog()
+# Every service by name, in start order (what a service needs comes before it): the lab's, then the mesh's.
+SERVICES: dict[str, Service] = {s.name: s for s in (
+    Httpbin(), Registry(), PrivateRegistry(), Modules(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR, INGRESS)}
 ALIASES = {"gateway": "envoy", "upstream": "httpbin", "go-httpbin": "httpbin", "apiserver": "kube-apiserver",
            "pilot-agent": "sidecar", "istio-agent": "sidecar", "ingress-gateway": "ingress",
            "ingressgateway": "ingress", "istio-ingressgateway": "ingress"}

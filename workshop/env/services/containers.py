@@ -14,10 +14,11 @@ import os
 from collections.abc import Callable
 
 from workshop.env import docker_engine, supervisor
+from workshop.env import service_records as records
 from workshop.env.docker_engine import EngineError, available, client, engine_errors
-from workshop.env.services import images, records
-from workshop.env.services.records import DOCKER, ServiceError, ServiceInfo
-from workshop.env.services.service import Plan, Service
+from workshop.env.service import Plan, Service
+from workshop.env.service_records import DOCKER, ServiceError, ServiceInfo
+from workshop.env.services import images
 
 __all__ = ["EngineError", "available", "client", "engine_errors", "exited", "launch", "log_text", "running", "sweep"]
 

@@ -16,17 +16,18 @@ from collections.abc import Callable
 from types import ModuleType
 
 from workshop.core.errors import UsageError, WorkshopError
+from workshop.env import service_records as records
 from workshop.env import supervisor
-from workshop.env.services import catalog, containers, processes, records
-from workshop.env.services.catalog import SERVICES
-from workshop.env.services.records import (
+from workshop.env.service import Ports, Service, how_to_change
+from workshop.env.service_records import (
     DOCKER,
     PROCESS,
     YOURS,
     ServiceError,
     ServiceInfo,
 )
-from workshop.env.services.service import Ports, Service, how_to_change
+from workshop.env.services import catalog, containers, processes
+from workshop.env.services.catalog import SERVICES
 
 Progress = Callable[[str], None]
 READY_TIMEOUT = 30.0

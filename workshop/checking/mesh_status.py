@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from workshop.env import envoy_config, http
-from workshop.env.mesh.target import MeshUnreachable, Reach, Target
+from workshop.env.mesh_target import MeshUnreachable, Reach, Target
 
 KINDS = ("wasmplugins", "trafficextensions", "envoyfilters")
 ECDS_PREFIX = "extensions.istio.io/trafficextension/"

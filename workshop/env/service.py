@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.errors import UsageError
 from workshop.env import http
-from workshop.env.services.records import ServiceError
+from workshop.env.service_records import ServiceError
 
 if TYPE_CHECKING:
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 PREPARE_FIX = "run `workshop prepare` (it installs it), or put it on PATH"
 
