@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from workshop.core import waiting
 from workshop.core.content import load_workshop
 from workshop.env import http, oci, services, supervisor
 from workshop.runs.checks import run_checks
@@ -163,9 +164,9 @@ def _learner_registry(root: Path, port: int) -> subprocess.Popen[bytes]:
                             env={"OTEL_TRACES_EXPORTER": "none", "PATH": "/usr/bin:/bin"})
     from workshop.env import http
 
-    waited = supervisor.wait_ready(lambda: http.request(f"http://127.0.0.1:{port}/v2/", timeout=1).status == 200,
-                              ended=lambda: None if proc.poll() is None else "it exited", timeout=20,
-                              not_yet=(http.NoResponse,))
+    waited = waiting.until(lambda: http.request(f"http://127.0.0.1:{port}/v2/", timeout=1).status == 200,
+                           ended=lambda: None if proc.poll() is None else "it exited", timeout=20, every=0.02,
+                           not_yet=(http.NoResponse,))
     assert waited.ready, waited.ended
     return proc
 

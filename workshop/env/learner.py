@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from workshop.core import waiting
 from workshop.core.content import Lab
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin
@@ -99,8 +100,8 @@ def _wait(proc, url: str, timeout: float, log: Path) -> str | None:  # type: ign
         tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
         return f"`{' '.join(proc.args)}` exited with {proc.returncode}:\n{tail}"
 
-    waited = supervisor.wait_ready(lambda: http.request(url, timeout=1).status == 200, ended=ended, timeout=timeout,
-                              every=0.05, not_yet=(http.NoResponse,))
+    waited = waiting.until(lambda: http.request(url, timeout=1).status == 200, ended=ended, timeout=timeout,
+                           every=0.05, not_yet=(http.NoResponse,))
     if waited.ready:
         return None
     return waited.ended or f"`{' '.join(proc.args)}` was not ready at {url} within {timeout:g} s"

@@ -12,11 +12,11 @@ import contextlib
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.core import waiting
 from workshop.core.errors import UsageError, WorkshopError
 from workshop.core.logs import read_tail
 from workshop.env import http, services, supervisor
@@ -178,12 +178,11 @@ def _forward(kube: Kube, what: str, port: int, into: Reach, namespace: str = WOR
     proc = supervisor.spawn(kube.argv("port-forward", "-n", namespace, what, f"{local}:{port}",
                                       "--address", "127.0.0.1"), label="kubectl port-forward")
     into._forwards.append(proc)
-    end = time.monotonic() + 15
-    while time.monotonic() < end:
+
+    def answers() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", local)) == 0:
-                return f"http://127.0.0.1:{local}"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
+            return s.connect_ex(("127.0.0.1", local)) == 0
+
+    if waiting.until(answers, timeout=15, every=0.1, ended=lambda: None if proc.poll() is None else "it ended").ready:
+        return f"http://127.0.0.1:{local}"
     raise MeshUnreachable(f"`kubectl port-forward {what} {port}` did not come up: is the pod running?")

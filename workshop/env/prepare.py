@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workshop.core import waiting
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin, tools_dir
 from workshop.env import binaries, http, supervisor
@@ -221,7 +222,7 @@ def check_func_e(timeout: float = 30.0) -> float:
             return port.isdigit() and http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip() == "LIVE"
 
         try:
-            waited = supervisor.wait_ready(live, ended=ended, timeout=timeout, not_yet=(http.NoResponse,))
+            waited = waiting.until(live, ended=ended, timeout=timeout, every=0.02, not_yet=(http.NoResponse,))
             if waited.ready:
                 return time.monotonic() - start
             text = (work / "func-e.out").read_text(errors="replace")

@@ -20,13 +20,14 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
 from filelock import FileLock, Timeout
 
+from workshop.core import waiting
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import state_dir
 from workshop.env import clock, docker_engine
@@ -308,6 +309,11 @@ def _reap_leader(pid: int) -> None:
         pass  # not ours: its own parent reaps it
 
 
+def _gone_now(tree: list[psutil.Process], pid: int) -> bool:
+    _reap_leader(pid)  # a zombie leader counts as gone only once reaped
+    return _gone(tree, pid)
+
+
 def kill_tree(pid: int, grace: float = 3.0) -> None:
     """SIGTERM a process's children (deepest first), then it and its group; SIGKILL what is left after ``grace``."""
     tree = _tree(pid)
@@ -317,12 +323,8 @@ def kill_tree(pid: int, grace: float = 3.0) -> None:
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 p.send_signal(sig)
         _signal_group(pid, sig)  # what left the tree (re-parented) but kept the group
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            _reap_leader(pid)
-            if _gone(tree, pid):
-                return
-            time.sleep(0.01)
+        if waiting.until(lambda: _gone_now(tree, pid), timeout=wait, every=0.01).ready:
+            return
 
 
 def stop(target: subprocess.Popen[bytes] | Child, grace: float = 3.0) -> int | None:
@@ -413,39 +415,6 @@ def stop_owned() -> list[Child]:
                     stop(child, grace=2.0)
                     stopped.append(child)
     return stopped
-
-
-# ---------------------------------------------------------------- waiting
-
-
-@dataclass
-class Waited:
-    """How waiting for a program to be ready ended: ready, or why not (it ended, or time ran out)."""
-
-    ready: bool
-    ended: str | None = None  # what ``ended()`` said when the program stopped first; None: time ran out
-
-
-def wait_ready(
-    ready: Callable[[], bool], *, ended: Callable[[], str | None], timeout: float, every: float = 0.02,
-    not_yet: tuple[type[BaseException], ...] = (),
-) -> Waited:
-    """Ask ``ready()`` every ``every`` seconds until it says yes, ``ended()`` gives a reason (the program
-    stopped), or ``timeout`` seconds pass. ``ready()`` raising one of ``not_yet`` (nothing answers yet)
-    counts as not ready. Every readiness wait in the workshop is this loop."""
-    deadline = time.monotonic() + timeout
-    while True:
-        why = ended()
-        if why:
-            return Waited(ready=False, ended=why)
-        try:
-            if ready():
-                return Waited(ready=True)
-        except not_yet:
-            pass
-        if time.monotonic() >= deadline:
-            return Waited(ready=False)
-        time.sleep(every)
 
 
 # ---------------------------------------------------------------- owned children end with their owner

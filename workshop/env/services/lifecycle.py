@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
+from workshop.core import waiting
 from workshop.core.errors import UsageError, WorkshopError
 from workshop.env import http, supervisor
 from workshop.env import service_records as records
@@ -117,11 +118,11 @@ def _failure(info: ServiceInfo, why: str) -> str:
 
 def _wait_ready(starting: list[ServiceInfo], timeout: float, say: Progress) -> None:
     began = time.monotonic()
-    waiting = list(starting)
+    not_ready = list(starting)
     failed: list[ServiceInfo] = []
 
     def ended() -> str | None:
-        for info in waiting:
+        for info in not_ready:
             why = _backend(info.backend).exited(info)
             if why:
                 failed.append(info)
@@ -129,17 +130,17 @@ def _wait_ready(starting: list[ServiceInfo], timeout: float, say: Progress) -> N
         return None
 
     def all_ready() -> bool:
-        for info in list(waiting):
+        for info in list(not_ready):
             if SERVICES[info.name].ready(info.ports):
                 say(f"{info.name} is ready on {info.url} ({time.monotonic() - began:.1f} s)")
-                waiting.remove(info)
-        return not waiting
+                not_ready.remove(info)
+        return not not_ready
 
-    waited = supervisor.wait_ready(all_ready, ended=ended, timeout=timeout)
+    waited = waiting.until(all_ready, ended=ended, timeout=timeout, every=0.02)
     if waited.ended:
         raise ServiceError(_failure(failed[0], waited.ended))
     if not waited.ready:
-        raise ServiceError(_failure(waiting[0], f"it was not ready within {timeout:g} s"))
+        raise ServiceError(_failure(not_ready[0], f"it was not ready within {timeout:g} s"))
 
 
 def ensure(
