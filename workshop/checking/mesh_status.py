@@ -10,7 +10,8 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from workshop.env import envoy_config, http
+from workshop.checking import envoy_config
+from workshop.env import http
 from workshop.env.mesh_target import MeshUnreachable, Reach, Target
 
 KINDS = ("wasmplugins", "trafficextensions", "envoyfilters")

@@ -6,7 +6,6 @@ processes (or containers) on 127.0.0.1; or a learner's own cluster with Istio, t
     sidecar       the workload's istio-agent and Envoy
     gateway       the ingress gateway: another istio-agent, running a gateway Envoy in front of the sidecar
     kube          kubectl against the local API server or a cluster
-    images        whether Istio's agent would load a module's image
 
 They are services like the lab's: `workshop.env.services` starts them by name. What Istio's programs are and
 how `workshop prepare` builds them is env/binaries.py; reaching a running mesh (or a cluster) is env/mesh_target.py.

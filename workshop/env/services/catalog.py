@@ -21,7 +21,7 @@ from workshop.env.mesh.gateway import INGRESS
 from workshop.env.mesh.sidecar import SIDECAR
 from workshop.env.service import IN_CONTAINER, Plan, Ports, Service, get
 from workshop.env.service_records import HOST, ServiceError, work_dir
-from workshop.env.services.images import shared_libraries
+from workshop.env.services.container_images import shared_libraries
 from workshop.env.tools import HTTPBIN, REGISTRY, ProbeFailed, envoy_version
 
 if TYPE_CHECKING:
