@@ -106,7 +106,7 @@ def _up(args: argparse.Namespace) -> int:
     import time
 
     from workshop.env import services
-    from workshop.env.services.service import parse_port_options, ports_chosen
+    from workshop.env.service import parse_port_options, ports_chosen
 
     given = {"envoy": args.envoy_port, "envoy_admin": args.envoy_admin_port,
              "registry": args.registry_port, "httpbin": args.httpbin_port, **parse_port_options(args.port)}

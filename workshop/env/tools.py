@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from workshop.core.locations import state_dir, tools_bin, tools_dir
+from workshop.env import binaries, supervisor
 from workshop.env import envoy as envoylib
-from workshop.env import supervisor
-from workshop.env.mesh import binaries
 from workshop.env.program_info import find_in_file, go_binary_version
 
 Progress = Callable[[str], None]

@@ -15,6 +15,14 @@ How tracking works (records, owners, reaping after a crash): see ``lifecycle`` a
 
 from __future__ import annotations
 
+from workshop.env.service import Ports
+from workshop.env.service_records import (
+    DOCKER,
+    PROCESS,
+    YOURS,
+    ServiceError,
+    ServiceInfo,
+)
 from workshop.env.services.catalog import GROUPS, LAB_SERVICES, SERVICES
 from workshop.env.services.lifecycle import (
     BACKENDS,
@@ -27,14 +35,6 @@ from workshop.env.services.lifecycle import (
     status,
     stop_owned,
 )
-from workshop.env.services.records import (
-    DOCKER,
-    PROCESS,
-    YOURS,
-    ServiceError,
-    ServiceInfo,
-)
-from workshop.env.services.service import Ports
 
 __all__ = [
     "BACKENDS", "DOCKER", "GROUPS", "LAB_SERVICES", "PROCESS", "YOURS", "SERVICES", "Ports", "ServiceError", "ServiceInfo",
