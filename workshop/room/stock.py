@@ -25,7 +25,7 @@ import zstandard
 from workshop.core.atomic import write_atomic
 from workshop.core.content import Workshop
 from workshop.core.locations import bundled_content, cache_dir, tools_dir
-from workshop.env import supervisor
+from workshop.env import sandbox, supervisor
 from workshop.env.mesh import binaries
 from workshop.env.prepare import module_dirs
 from workshop.env.tools import GO_TOOLS
@@ -182,8 +182,6 @@ def stock_gocache(workshop: Workshop, home: RoomHome, progress: Progress) -> dic
     library's cache keys, so a learner with this Go version and platform finds the standard library for
     wasip1 and for their tests compiled already; only the few packages from their own module cache are
     compiled again (their path is in the key)."""
-    from workshop.env import sandbox
-
     go_labs = [lab.solution_dir for lab in workshop.labs if (lab.solution_dir / "go.mod").is_file()]
     if not go_labs or not shutil.which("go"):
         return None

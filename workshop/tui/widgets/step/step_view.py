@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from textual.containers import VerticalScroll
 
 from workshop.core.verdict import FAILING, MARKS, NOT_STARTED, PASSED
+from workshop.tui.widgets.step.command_block import CommandBlock
+from workshop.tui.widgets.step.commands import label_plain_fences, split_commands
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -32,9 +34,6 @@ class StepView(VerticalScroll):
 
     def show_step(self, lab: Lab, step: Step, *, started: bool, status: str, hints: list[str]) -> None:
         from textual.widgets import Static
-
-        from workshop.tui.widgets.step.command_block import CommandBlock
-        from workshop.tui.widgets.step.commands import split_commands
 
         index = lab.steps.index(step)
         widgets: list[Widget] = []
@@ -77,8 +76,6 @@ class StepView(VerticalScroll):
 def _markdown(text: str, classes: str | None = None) -> Widget:
     """Textual's Markdown widget, with plain fenced blocks labelled as text (see label_plain_fences)."""
     from textual.widgets import Markdown as MarkdownWidget
-
-    from workshop.tui.widgets.step.commands import label_plain_fences
 
     return MarkdownWidget(label_plain_fences(text), classes=classes)
 
