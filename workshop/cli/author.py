@@ -9,7 +9,8 @@ from typing import Any
 
 from workshop.cli import output
 from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK
-from workshop.core.verdict import FAILED, PASSED
+from workshop.core.locations import content_root
+from workshop.core.verdict import FAILED, PASSED, Verdict
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -81,8 +82,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.junit:
         from pathlib import Path
 
-        from workshop.core.verdict import Verdict
-
         suites = []
         for p in proofs:
             vs = []
@@ -104,7 +103,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from workshop.core.locations import content_root
     from workshop.runs.validate import drop_repeated, validate
 
     root = content_root(args.content)
@@ -122,7 +120,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_new_lab(args: argparse.Namespace) -> int:
-    from workshop.core.locations import content_root
     from workshop.runs.newlab import new_lab
 
     root = content_root(args.content)

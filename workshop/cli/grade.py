@@ -1,7 +1,4 @@
-"""`workshop grade`: the instructor's and the CI job's command.
-
-Imports stay lazy.
-"""
+"""`workshop grade`: the instructor's and the CI job's command."""
 
 from __future__ import annotations
 

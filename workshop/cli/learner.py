@@ -10,6 +10,7 @@ from workshop.cli import output
 from workshop.cli.exit_codes import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 from workshop.core.errors import UsageError
 from workshop.core.verdict import PASSED
+from workshop.tui.serve import serve
 
 if TYPE_CHECKING:
     from workshop.core.verdict import Verdict
@@ -222,7 +223,6 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from workshop.env.http import port_free
-    from workshop.tui.serve import serve
 
     if not port_free(args.port, args.host):
         raise UsageError(f"port {args.port} on {args.host} is taken: choose another with --port N")

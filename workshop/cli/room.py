@@ -1,7 +1,4 @@
-"""`workshop room` (serve, goto, view: the instructor's room) and `workshop join` (a learner's one command).
-
-Imports stay lazy.
-"""
+"""`workshop room` (serve, goto, view: the instructor's room) and `workshop join` (a learner's one command)."""
 
 from __future__ import annotations
 
