@@ -96,11 +96,6 @@ class Lab:
         known = ", ".join(s.id for s in self.steps)
         raise LookupError(f"lab {self.id} has no step {step_id!r}; its steps are: {known}")
 
-    def next_step(self, step_id: str) -> Step | None:
-        ids = [s.id for s in self.steps]
-        i = ids.index(step_id)
-        return self.steps[i + 1] if i + 1 < len(ids) else None
-
 
 @dataclass
 class Workshop:

@@ -42,10 +42,6 @@ class Verdict:
     def passed(self) -> bool:
         return self.status == PASSED
 
-    @property
-    def check_id(self) -> str:
-        return f"{self.lab}/{self.step}/{self.name}"
-
     def to_dict(self) -> dict:
         return asdict(self)
 
