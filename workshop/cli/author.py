@@ -50,11 +50,11 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.backend:
         os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
     proofs = []
-    live = not args.json and sys.stdout.isatty()  # a line that says what runs now, on which side
+    live = not args.json and output.live()  # a line that says what runs now, on which side
 
     def show(side: str, event: model.Event) -> None:
         if isinstance(event, model.Started):
-            print(f"\r\033[K  … on the {side}: {event.check.step}/{event.check.name}", end="", flush=True)
+            output.live_line(f"  … on the {side}: {event.check.step}/{event.check.name}")
 
     for lab in labs:
         if not args.json:
@@ -64,7 +64,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if args.json:
             continue
         if live:
-            print("\r\033[K", end="")
+            output.live_line()
         for c in proof.checks:
             s = c.on_starter.status if c.on_starter else "not run"
             o = ", ".join(c.solution_statuses) if c.replays else c.on_solution.status if c.on_solution else "not run"

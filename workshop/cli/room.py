@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -209,8 +208,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     try:
         while True:
             seats = room.read_room(folder)
-            if sys.stdout.isatty() and not args.json:
-                sys.stdout.write("\033[H\033[2J")
+            if not args.json:
+                output.clear_screen()
             print(f"{folder}  {time.strftime('%H:%M:%S')}  {len(seats)} learner(s)  (Ctrl-C to stop)\n")
             print(render(seats), flush=True)
             time.sleep(max(0.2, args.interval))

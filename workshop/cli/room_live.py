@@ -62,8 +62,8 @@ def cmd_live_view(args: argparse.Namespace) -> int:
         while True:
             data = live.view(after=version)
             version = data["version"]
-            if sys.stdout.isatty() and not args.json:
-                sys.stdout.write("\033[H\033[2J")
+            if not args.json and output.live():
+                output.clear_screen()
                 print(f"{live.url}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")
             print(render(data), flush=True)
     except KeyboardInterrupt:

@@ -53,7 +53,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         width = max(len(t.version or "not found") for t in tools)
         for t in tools:
-            sign = output.mark(PASSED) if t.ok else output.color("33", "!") if t.optional else output.mark(FAILED)
+            sign = output.mark(PASSED) if t.ok else output.color("yellow", "!") if t.optional else output.mark(FAILED)
             print(f"  {sign} {t.name:<14} {t.version or 'not found':<{width}} {t.where}")
             if not t.ok:
                 labs = needs.get(t.name)

@@ -35,7 +35,7 @@ def describe(learner: Learner) -> Text:
         for step_id, sp in steps.items():
             here = lab == progress.current_lab and step_id == progress.current_step
             tries = f"{sp.attempts} {'try' if sp.attempts == 1 else 'tries'}"
-            line = f"    {MARKS.get(sp.status, ('', '·', ''))[1]} {step_id:<16} {sp.status:<11} {tries}"
+            line = f"    {MARKS.get(sp.status, ('·', ''))[0]} {step_id:<16} {sp.status:<11} {tries}"
             text.append(line, style="bold" if here else "")
             text.append("  ← current\n" if here else "\n")
     text.rstrip()

@@ -42,7 +42,7 @@ class StepView(VerticalScroll):
         if index == 0:
             widgets.append(_markdown(f"## Lab {lab.id}: {lab.title}\n\n*{lab.summary}* ({lab.minutes} min)\n\n{_demote(lab.intro)}"))
         widgets.append(_markdown(f"### Step {index + 1} of {len(lab.steps)}: {step.title}"))
-        widgets.append(Static(f"{MARKS.get(status, ('', '', ''))[1]} {WORDS.get(status, status)}", classes="status"))
+        widgets.append(Static(f"{MARKS.get(status, ('', ''))[0]} {WORDS.get(status, status)}", classes="status"))
         for part in split_commands(step.body):
             widgets.append(CommandBlock(part.text) if part.kind == "command" else _markdown(part.text))
         if hints:
@@ -53,7 +53,7 @@ class StepView(VerticalScroll):
 
     def show_done(self, lab: Lab, statuses: dict[str, str], next_lab: Lab | None) -> None:
         done = "\n".join(
-            f"- {MARKS[PASSED if statuses.get(s.id) == PASSED else NOT_STARTED][1]} {s.title}" for s in lab.steps
+            f"- {MARKS[PASSED if statuses.get(s.id) == PASSED else NOT_STARTED][0]} {s.title}" for s in lab.steps
         )
         if next_lab:
             after = (f"## Next: Lab {next_lab.id}, {next_lab.title}\n\n{next_lab.summary} "
