@@ -12,9 +12,9 @@ import pytest
 
 from workshop.core.progress import FAILING, PASSED, Progress, StepProgress
 from workshop.core.verdict import Verdict
-from workshop.grading import gradebook, room
+from workshop.grading import gradebook
 from workshop.grading.grade import LabGrade, SubmissionGrade
-from workshop.grading.job import sign, verify
+from workshop.grading.job_process import sign, verify
 from workshop.grading.submission import (
     FOLDER,
     Submission,
@@ -22,6 +22,7 @@ from workshop.grading.submission import (
     identify,
     materialize,
 )
+from workshop.room import roster
 
 LAB = "01-first-filter"
 
@@ -99,11 +100,11 @@ def test_the_room_puts_who_is_stuck_longest_first(tmp_path: Path) -> None:
     for name, p in (("a", alice), ("b", bob), ("c", carol)):
         (tmp_path / f"{name}.json").write_text(p.to_json())
     (tmp_path / "half-written.json").write_text("{")
-    seats = room.read_room(tmp_path, now=now)
+    seats = roster.read_room(tmp_path, now=now)
     assert [s.learner for s in seats] == ["alice", "bob", "carol"]
     assert (seats[0].stuck_seconds, seats[0].message, seats[0].attempts) == (1200, "Envoy answered / with 503", 4)
     assert seats[2].stuck_seconds == 0
-    assert "20 min" in room.table(seats)
+    assert "20 min" in roster.table(seats)
 
 
 def test_gradebook_formats(tmp_path: Path) -> None:
@@ -129,7 +130,7 @@ def test_gradebook_formats(tmp_path: Path) -> None:
 
 
 def test_the_seeded_go_cache_is_linked_not_copied(tmp_path: Path) -> None:
-    from workshop.grading.job import link_gocache
+    from workshop.grading.job_process import link_gocache
 
     seed = tmp_path / "seed"
     (seed / "0a").mkdir(parents=True)
@@ -160,7 +161,7 @@ def test_grading_on_the_host_stops_when_a_lab_port_is_taken() -> None:
 
 
 def test_a_sandbox_may_burst_to_twice_its_share_of_the_machine_never_beyond() -> None:
-    from workshop.grading.jobs import sandbox_cpus
+    from workshop.grading.job_runner import sandbox_cpus
 
     assert sandbox_cpus(2, 2) == 2.0  # two jobs on two cores: each may use both while the other waits
     assert sandbox_cpus(8, 8) == 2.0 and sandbox_cpus(8, 2) == 8.0

@@ -103,7 +103,7 @@ class ProgressLines:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from workshop.grading.grade import GradingError, grade
-    from workshop.grading.jobs import DOCKER, NONE, GradeOptions
+    from workshop.grading.job_runner import DOCKER, NONE, GradeOptions
     from workshop.grading.submission import SubmissionError, identify, unique_names
     from workshop.runs.session import Session
 

@@ -1,6 +1,6 @@
 """Grade submissions: the workshop's own checks against each learner's copy, in parallel, in a sandbox.
 
-Each submission is copied, then graded by one job process (``workshop.grading.job``): in a Docker
+Each submission is copied, then graded by one job process (``workshop.grading.job_process``): in a Docker
 container (``sandbox="docker"``) or on this host (``sandbox="none"``). The job signs what it reports;
 what it reports is folded into the checks this grader collected itself from the content, so the
 points always come from the workshop, and a check that never reported counts as failed.
@@ -28,7 +28,7 @@ from workshop.env import sandbox, supervisor
 from workshop.env.http import port_free
 from workshop.env.services import Ports
 from workshop.env.services.catalog import resolve
-from workshop.grading.jobs import DOCKER, GradeOptions, JobOutcome, run_job, stop_all
+from workshop.grading.job_runner import DOCKER, GradeOptions, JobOutcome, run_job, stop_all
 from workshop.grading.submission import Submission, SubmissionError, materialize
 from workshop.runs.checks import collect
 

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from workshop.core.verdict import MARKS
-from workshop.grading import room
+from workshop.room import roster
 from workshop.tui.room.reading import Learner
 
 # Marks carry the meaning, so it survives NO_COLOR.
@@ -22,7 +22,7 @@ def describe(learner: Learner) -> Text:
     if seat.attempts:
         state.append(f"{seat.attempts} {'try' if seat.attempts == 1 else 'tries'}")
     if seat.stuck_seconds > 0:
-        state.append(f"stuck for {room.duration(seat.stuck_seconds)}")
+        state.append(f"stuck for {roster.duration(seat.stuck_seconds)}")
     text.append(", ".join(state) + "\n")
     if seat.message:
         text.append("Last failing message\n", style="bold")

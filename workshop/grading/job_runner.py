@@ -1,4 +1,4 @@
-"""One grading job: start ``workshop.grading.job`` (in a container or on this host), feed it its job,
+"""The parent side of one grading job: start its child, ``workshop.grading.job_process`` (in a container or on this host), feed it its job,
 read its signed events until it is done or its time is up, and stop everything it started.
 """
 
@@ -23,7 +23,7 @@ from workshop.core.locations import tools_bin, tools_dir
 from workshop.core.verdict import Verdict
 from workshop.env import sandbox as sandboxlib
 from workshop.env import supervisor
-from workshop.grading.job import verify
+from workshop.grading.job_process import verify
 
 DOCKER, NONE = "docker", "none"  # where a job runs: in a container, or on this host
 SANDBOX_WORKSPACE = "/tmp/work"  # the submission's private, writable copy inside the container
@@ -205,4 +205,4 @@ def python_argv() -> list[str]:
 
 def python_job_argv() -> list[str]:
     """The job on this host."""
-    return [*python_argv(), "-m", "workshop.grading.job"]
+    return [*python_argv(), "-m", "workshop.grading.job_process"]

@@ -1,4 +1,5 @@
-"""The grading of one submission, as one process: inside the sandbox's container, or on the host.
+"""The child of a grading job (``job_runner`` is its parent): the grading of one submission, as one process,
+inside the sandbox's container or on the host.
 
 The grader writes one JSON line on stdin: the key that signs events, the labs, the submission's
 folder. For each lab this process starts what the learner keeps running (their build, their Envoy)
