@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from workshop.env import supervisor
+from workshop.runs import checks
 from workshop.runs.session import Session
 from workshop.tui.palette import commands
 from workshop.tui.screens.main import MainScreen
@@ -30,7 +31,6 @@ class WorkshopApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-
         if isinstance(screen, MainScreen):
             yield from commands(screen)
             yield SystemCommand("Join a room", "Get ready from the instructor's machine, then start the room's lab",
@@ -88,11 +88,7 @@ def _main_screen() -> Screen:
 
 def stop_started_processes() -> None:
     """Stop what this app started (a running command, a check's pytest child, owned services) so quitting never hangs."""
-    import sys
-
-    runner = sys.modules.get("workshop.runs.checks")
-    if runner is not None:
-        runner.discard_warm()  # the waiting check process: stopped and reaped by its owner
+    checks.discard_warm()  # the waiting check process: stopped and reaped by its owner
     supervisor.stop_owned()
 
 
