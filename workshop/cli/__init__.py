@@ -1,9 +1,9 @@
 """The `workshop` command: one parser, each command's parser named with its handler (``set_defaults(func=)``).
 
-Imports in cli/ are deferred on purpose (the one place in the package where they are): building the
-parser loads every command module, so their tops import only the standard library and the few small
-modules `--help` loads anyway (errors, verdicts, locations, output), and what a command needs is imported
-inside it when it runs. That keeps `workshop --help` under 300 ms; `benchmarks/cli_help.py` measures it.
+Imports in cli/ are deferred on purpose: building the parser loads every command module, so their tops
+import only the standard library and the small modules that cost `--help` nothing (errors, verdicts,
+locations, output, tui/serve.py); what a command needs is imported inside it when it runs. That keeps
+`workshop --help` under 300 ms; `benchmarks/cli_help.py` measures it.
 """
 
 from __future__ import annotations
