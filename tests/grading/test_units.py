@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from workshop.core.progress import FAILING, PASSED, Progress, StepProgress
 from workshop.core.verdict import Verdict
 from workshop.grading import gradebook
 from workshop.grading.grade import LabGrade, SubmissionGrade
@@ -22,7 +21,6 @@ from workshop.grading.submission import (
     identify,
     materialize,
 )
-from workshop.room import roster
 
 LAB = "01-first-filter"
 
@@ -82,29 +80,6 @@ def test_only_signed_events_in_order_are_believed() -> None:
     assert verify(key, line, 1) is None  # replayed
     assert verify(b"x" * 32, line, 0) is None  # forged with another key
     assert verify(key, json.dumps({"event": "result", "verdict": {"status": "passed"}}), 0) is None
-
-
-def _progress(ws: str, lab: str, step: str, steps: dict[str, StepProgress]) -> Progress:
-    return Progress(workspace=ws, current_lab=lab, current_step=step, labs={lab: steps}, updated=time.time())
-
-
-def test_the_room_puts_who_is_stuck_longest_first(tmp_path: Path) -> None:
-    now = 10_000.0
-    alice = _progress("/home/alice/wasm-workshop", LAB, "envoy", {
-        "build": StepProgress(status=PASSED, updated=now - 1200),
-        "envoy": StepProgress(status=FAILING, updated=now - 10, attempts=4, message="Envoy answered / with 503")})
-    bob = _progress("/srv/class/bob", LAB, "test", {
-        "build": StepProgress(status=PASSED, updated=now - 60),
-        "test": StepProgress(status=FAILING, updated=now - 5, attempts=1, message="go test fails")})
-    carol = _progress("/srv/class/carol", LAB, "envoy", {"envoy": StepProgress(status=PASSED, updated=now - 30)})
-    for name, p in (("a", alice), ("b", bob), ("c", carol)):
-        (tmp_path / f"{name}.json").write_text(p.to_json())
-    (tmp_path / "half-written.json").write_text("{")
-    seats = roster.read_room(tmp_path, now=now)
-    assert [s.learner for s in seats] == ["alice", "bob", "carol"]
-    assert (seats[0].stuck_seconds, seats[0].message, seats[0].attempts) == (1200, "Envoy answered / with 503", 4)
-    assert seats[2].stuck_seconds == 0
-    assert "20 min" in roster.table(seats)
 
 
 def test_gradebook_formats(tmp_path: Path) -> None:
