@@ -132,7 +132,8 @@ def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(w
     assert proc.wait(timeout=120) == 1  # the starter fails the build step
     text = out.decode()
     assert "… build/builds_a_proxy_wasm_module" in text and "(running)" in text
-    assert "\r\x1b[K" in text and "✗ build/builds_a_proxy_wasm_module" in text  # the same line, now the verdict
+    # the same line (back to its start, erased), now the verdict
+    assert "\r\x1b[2K" in text and "✗ build/builds_a_proxy_wasm_module" in text
 
 
 def test_a_missing_tool_is_one_sentence_and_verbose_shows_the_traceback(workshop_cli, isolated: Path, monkeypatch) -> None:

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from workshop.checking import fail
+from workshop.core import waiting
 from workshop.env.envoy import wasm_crash
 
 HEADER, VALUE = "x-wasm-workshop", "hello"
@@ -32,12 +33,9 @@ def test_envoy_adds_header_and_logs(go, envoy, http):
             fail(f"the response to {path} does not carry the header", expected=f"{HEADER}: {VALUE}",
                  seen=f"{HEADER}: {', '.join(got)}" if got else f"no {HEADER} header",
                  hint="add it in OnHttpResponseHeaders with proxywasm.AddHttpResponseHeader")
-    lines: list[str] = []
-    for _ in range(100):  # Envoy flushes its log file every 10 ms
-        lines = proxy.wasm_log_lines(proxy.log_since_mark())
-        if len(lines) >= REQUESTS:
-            break
-        time.sleep(0.01)
+    # Envoy flushes its log file every 10 ms
+    waiting.until(lambda: proxy.wasm_log_lines(proxy.log_since_mark()), lambda lines: len(lines) >= REQUESTS,
+                  timeout=1.0, every=0.01)
     time.sleep(0.02)  # two more flushes, to see lines beyond the expected ones
     lines = proxy.wasm_log_lines(proxy.log_since_mark())
     if len(lines) != REQUESTS:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from workshop.checking import fail
+from workshop.core import waiting
 from workshop.env import envoy as envoylib
 from workshop.env.envoy import wasm_crash
 
@@ -95,12 +96,9 @@ def test_each_hello_request_logs_its_value(go, envoy, http):
     proxy = envoy.run_filter(module.path)
     proxy.mark_log()
     values = _send(proxy, http, 3, 2)
-    lines: list[str] = []
-    for _ in range(100):  # Envoy flushes its log file every 10 ms
-        lines = proxy.wasm_log_lines(proxy.log_since_mark())
-        if all(any(v in ln for ln in lines) for v in values):
-            break
-        time.sleep(0.01)
+    # Envoy flushes its log file every 10 ms
+    waiting.until(lambda: proxy.wasm_log_lines(proxy.log_since_mark()),
+                  lambda lines: all(any(v in ln for ln in lines) for v in values), timeout=1.0, every=0.01)
     time.sleep(0.03)  # one more flush, to see lines beyond the expected ones
     lines = proxy.wasm_log_lines(proxy.log_since_mark())
     said = [envoylib.plain(ln) for ln in lines]

@@ -16,6 +16,7 @@ import yaml
 from workshop.checking import CheckFailed, fail
 from workshop.checking import envoy_config as ec
 from workshop.checking.mesh import explain_refusal, headers_in, read_resources
+from workshop.core import waiting
 from workshop.env import http as httplib
 
 FILE = "envoyfilter.yaml"
@@ -115,14 +116,17 @@ def _count(response, headers) -> int:
 def _admin(mesh, path: str, timeout: float = 20.0) -> str:
     """An answer from the sidecar's Envoy admin. Envoy answers it on its main thread, which is busy for a
     few seconds while it compiles a module just fetched: so ask again until it answers."""
-    end = time.monotonic() + timeout
     with mesh.reach() as reach:
-        while True:
+        def look():
             try:
-                return httplib.request(reach.admin + path, timeout=5).text
+                return httplib.request(reach.admin + path, timeout=5).text, None
             except httplib.NoResponse as exc:
-                if time.monotonic() > end:
-                    fail(f"the sidecar's Envoy admin does not answer: {exc}", hint="`workshop mesh status` shows the sidecar")
+                return None, exc
+
+        text, error = waiting.until(look, lambda seen: seen[1] is None, timeout=timeout).seen
+        if error is not None:
+            fail(f"the sidecar's Envoy admin does not answer: {error}", hint="`workshop mesh status` shows the sidecar")
+        return text
 
 
 def _inbound(mesh) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -176,33 +180,38 @@ def _gist(details: str) -> str:
 def _in_chain(mesh, shas: set[str], timeout: float = 15.0) -> tuple[list[dict], int]:
     """Wait until a filter with one of these modules is in the inbound chain; a failing verdict with Envoy's words if not."""
     began = time.monotonic()
-    end = began + timeout
-    while True:
-        filters, refused = _inbound(mesh)
-        at = _yours(filters, shas)
-        if at is not None:
-            return filters, at
-        # a refusal Envoy still holds after istiod's push has had time to land (~0.3 s): one of the file in force
+
+    def held(refused) -> list[str]:
+        """A refusal Envoy still holds after istiod's push has had time to land (~0.3 s): one of the file in force."""
         said = [details for details, config in refused if not shas or any(sha in config for sha in shas)]
-        if said and time.monotonic() > began + 2.0:
-            hint = ("INSERT_BEFORE: Envoy wants the router last in every chain" if "must be the last filter" in said[-1]
-                    else "Istio checks the patch's shape, Envoy checks its meaning: a misspelled field name is dropped "
-                         "by istiod, and a field Envoy requires (sha256, timeout, runtime) is then missing")
-            fail("the sidecar's Envoy refused the listener istiod built from your EnvoyFilter, and kept its last good one",
-                 seen=f"Envoy: {_gist(said[-1])}", hint=hint)
-        if time.monotonic() > end and not shas:
-            fail(f"the Wasm filter of {FILE} names no remote module with a sha256",
-                 expected="vm_config.code.remote: {http_uri: {uri, cluster, timeout}, sha256}",
-                 hint="this lab asks for a remote module, which Envoy fetches from the module server itself; "
-                      "`sh serve.sh` writes its sha256")
-        if time.monotonic() > end:
-            fail("your Wasm filter is not in the sidecar's inbound listener: the patch matched nothing",
-                 expected="match.context: SIDECAR_INBOUND (or ANY), and a match that finds the inbound chain's HTTP "
-                          f"connection manager and a filter it has, such as {ROUTER}",
-                 seen="the inbound chain: " + " -> ".join(f.get("name", "?") for f in filters),
-                 hint="an EnvoyFilter whose match finds nothing (or whose workloadSelector picks another workload) is "
-                      "accepted and does nothing: `workshop mesh status` shows the chain it has to match")
-        time.sleep(0.2)
+        return said if time.monotonic() > began + 2.0 else []
+
+    def look():
+        filters, refused = _inbound(mesh)
+        return filters, refused, _yours(filters, shas)
+
+    filters, refused, at = waiting.until(look, lambda seen: seen[2] is not None or bool(held(seen[1])),
+                                         timeout=timeout, every=0.2).seen
+    if at is not None:
+        return filters, at
+    said = held(refused)
+    if said:
+        hint = ("INSERT_BEFORE: Envoy wants the router last in every chain" if "must be the last filter" in said[-1]
+                else "Istio checks the patch's shape, Envoy checks its meaning: a misspelled field name is dropped "
+                     "by istiod, and a field Envoy requires (sha256, timeout, runtime) is then missing")
+        fail("the sidecar's Envoy refused the listener istiod built from your EnvoyFilter, and kept its last good one",
+             seen=f"Envoy: {_gist(said[-1])}", hint=hint)
+    if not shas:
+        fail(f"the Wasm filter of {FILE} names no remote module with a sha256",
+             expected="vm_config.code.remote: {http_uri: {uri, cluster, timeout}, sha256}",
+             hint="this lab asks for a remote module, which Envoy fetches from the module server itself; "
+                  "`sh serve.sh` writes its sha256")
+    fail("your Wasm filter is not in the sidecar's inbound listener: the patch matched nothing",
+         expected="match.context: SIDECAR_INBOUND (or ANY), and a match that finds the inbound chain's HTTP "
+                  f"connection manager and a filter it has, such as {ROUTER}",
+         seen="the inbound chain: " + " -> ".join(f.get("name", "?") for f in filters),
+         hint="an EnvoyFilter whose match finds nothing (or whose workloadSelector picks another workload) is "
+              "accepted and does nothing: `workshop mesh status` shows the chain it has to match")
 
 
 def _modules(resources: list[dict]) -> set[str]:

@@ -12,6 +12,7 @@ from workshop.checking import fail
 from workshop.checking import mesh_status as status
 from workshop.checking.mesh import agent_url, explain_refusal, headers_in, pinned, plugin_headers, read_resource, where
 from workshop.checking.mesh_status import ECDS_PREFIX, TRANSLATED
+from workshop.core import waiting
 from workshop.env import wasm_images
 
 KIND = "TrafficExtension"
@@ -103,20 +104,20 @@ def _lua_running(mesh, resource, placed, timeout=30.0):
     """Wait until the sidecar runs this file's Lua code; a failing verdict (with Envoy's words) if it does not."""
     name, code = _ecds_name(placed), str(resource["spec"]["lua"]["inlineCode"]).strip()
     began = time.monotonic()
-    end = began + mesh.deadline.left(timeout)
-    while True:
-        running = _lua_in_force(mesh, name)
-        if running is not None and running.strip() == code:
-            return
+
+    def settled(running) -> bool:
         # a refusal still held once istiod's push has had time to land (~0.3 s) is one of this update
-        if time.monotonic() > end or (time.monotonic() > began + 2 and mesh.view().refused):
-            _refused_or(mesh, "the sidecar does not run the Lua code of lua.yaml", expected=f"{name} with your code",
-                        seen="an older version of it" if running is not None else
-                             "no such filter in the inbound chain: " + " -> ".join(mesh.view().chain),
-                        hint="a TrafficExtension reaches the workloads it selects (selector: {matchLabels: {app: httpbin}}, "
-                             "or none: all) in its own namespace, the workload's (default), or in the whole mesh from "
-                             "the root namespace istio-system")
-        time.sleep(0.2)
+        return (running is not None and running.strip() == code) or (time.monotonic() > began + 2 and bool(mesh.view().refused))
+
+    running = waiting.until(lambda: _lua_in_force(mesh, name), settled, timeout=mesh.deadline.left(timeout), every=0.2).seen
+    if running is not None and running.strip() == code:
+        return
+    _refused_or(mesh, "the sidecar does not run the Lua code of lua.yaml", expected=f"{name} with your code",
+                seen="an older version of it" if running is not None else
+                     "no such filter in the inbound chain: " + " -> ".join(mesh.view().chain),
+                hint="a TrafficExtension reaches the workloads it selects (selector: {matchLabels: {app: httpbin}}, "
+                     "or none: all) in its own namespace, the workload's (default), or in the whole mesh from "
+                     "the root namespace istio-system")
 
 
 def _running_wasm(mesh, path, resource, kind=KIND):

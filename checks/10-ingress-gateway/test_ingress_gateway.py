@@ -4,13 +4,13 @@ counters that say a module failed to load. Judged by Istio itself: the API serve
 gateway's and the sidecar's Envoys run (ECDS filters, listener chains), live traffic through both, the
 agent's counters and istiod's."""
 
-import time
 
 import pytest
 
 from workshop.checking import fail
 from workshop.checking.mesh import explain_refusal, plugin_headers, read_resource
 from workshop.checking.mesh_status import ECDS_PREFIX
+from workshop.core import waiting
 
 KIND = "TrafficExtension"
 GATEWAY_FILE, MESH_WIDE_FILE, MATCH_FILE = "gateway.yaml", "mesh-wide.yaml", "inbound-only.yaml"
@@ -102,14 +102,14 @@ def test_the_selector_keeps_it_off_the_sidecar(workspace, mesh, gateway, service
     # the sidecar's inbound chain, not its ECDS filters: Envoy keeps the last configuration of a filter that no
     # listener names any more (an earlier version of the file that did select the sidecar)
     headers = plugin_headers(resource)
-    end = time.monotonic() + mesh.deadline.left(5)  # the same push may reach the sidecar a moment later
-    while True:
+    def look():
         on_sidecar = _filter_name(resource) in mesh.view().chain
         direct = mesh.get_through()
-        added = {k: v for k, v in headers.items() if v in direct.header_values(k)}
-        if not (on_sidecar or added) or time.monotonic() > end:
-            break
-        time.sleep(0.3)
+        return on_sidecar, {k: v for k, v in headers.items() if v in direct.header_values(k)}
+
+    # the same push may reach the sidecar a moment later
+    on_sidecar, added = waiting.until(look, lambda seen: not (seen[0] or seen[1]), timeout=mesh.deadline.left(5),
+                                      every=0.3).seen
     if on_sidecar or added:
         fail("the workload's sidecar runs gateway.yaml's module too", expected="the gateway only",
              seen=f"{_filter_name(resource)} in its inbound chain" if on_sidecar else f"the sidecar's responses carry {_show(added)}",
@@ -128,20 +128,17 @@ def test_a_root_namespace_extension_reaches_every_proxy(workspace, mesh, gateway
     _judged(mesh, path)
     mesh.apply(path)
     name = _filter_name(resource)
-    end = time.monotonic() + mesh.deadline.left(30)
-    while True:
-        on_gateway = gateway.inline_code(name)
-        view = mesh.view()
+    waited = waiting.until(lambda: (gateway.inline_code(name), mesh.view()),
+                           lambda seen: (seen[0] or "").strip() == code and name in seen[1].chain,
+                           timeout=mesh.deadline.left(30), every=0.3)
+    if not waited.ready:
+        on_gateway, view = waited.seen
         on_sidecar = name in view.chain
-        if (on_gateway or "").strip() == code and on_sidecar:
-            break
-        if time.monotonic() > end:
-            refused = gateway.refused() or view.refused
-            fail("the Lua of mesh-wide.yaml does not run in every proxy", expected=f"{name} in the gateway and in the sidecar",
-                 seen=f"gateway: {'yes' if on_gateway else 'no'}; sidecar: {'yes' if on_sidecar else 'no'}"
-                      + (f"; Envoy refused: {refused[-1][-300:]}" if refused else ""),
-                 hint="the root namespace (istio-system) and no selector: every proxy of the mesh")
-        time.sleep(0.3)
+        refused = gateway.refused() or view.refused
+        fail("the Lua of mesh-wide.yaml does not run in every proxy", expected=f"{name} in the gateway and in the sidecar",
+             seen=f"gateway: {'yes' if on_gateway else 'no'}; sidecar: {'yes' if on_sidecar else 'no'}"
+                  + (f"; Envoy refused: {refused[-1][-300:]}" if refused else ""),
+             hint="the root namespace (istio-system) and no selector: every proxy of the mesh")
     through = gateway.until(lambda r: _count(r, HOPS) == _count(mesh.get_through(), HOPS) + 1)
     direct = mesh.get_through()
     if _count(through, HOPS) != _count(direct, HOPS) + 1:
@@ -221,14 +218,9 @@ def test_istiod_counts_the_update_envoy_refused(workspace, mesh, gateway, servic
     before = gateway.istiod_metric(REJECTS, type="ecds")
     try:
         mesh.apply(path)
-        end = time.monotonic() + mesh.deadline.left(30)
-        rose, status = 0.0, 0
-        while time.monotonic() < end:
-            rose = gateway.istiod_metric(REJECTS, type="ecds") - before
-            if rose >= 1:
-                status = gateway.get().status
-                break
-            time.sleep(0.3)
+        rose = waiting.until(lambda: gateway.istiod_metric(REJECTS, type="ecds") - before, lambda rose: rose >= 1,
+                             timeout=mesh.deadline.left(30), every=0.3).seen or 0.0
+        status = gateway.get().status if rose >= 1 else 0
         if rose < 1:
             namespace, name = _where(resource)
             became = gateway.in_force(KIND, name, namespace, timeout=1)

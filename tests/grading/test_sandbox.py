@@ -14,7 +14,7 @@ from tests.grading import submissions as corpus
 from workshop.core.content import load_workshop
 from workshop.env import sandbox
 from workshop.grading.grade import grade
-from workshop.grading.jobs import DOCKER, GradeOptions
+from workshop.grading.job_runner import DOCKER, GradeOptions
 from workshop.grading.submission import identify
 
 # The check plugin (loaded through its entry point) gives every test a 60 s alarm; grading a corpus takes longer.

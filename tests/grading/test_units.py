@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from workshop.core.progress import FAILING, PASSED, Progress, StepProgress
 from workshop.core.verdict import Verdict
-from workshop.grading import gradebook, room
+from workshop.grading import gradebook
 from workshop.grading.grade import LabGrade, SubmissionGrade
-from workshop.grading.job import sign, verify
+from workshop.grading.job_process import sign, verify
 from workshop.grading.submission import (
     FOLDER,
     Submission,
@@ -83,29 +82,6 @@ def test_only_signed_events_in_order_are_believed() -> None:
     assert verify(key, json.dumps({"event": "result", "verdict": {"status": "passed"}}), 0) is None
 
 
-def _progress(ws: str, lab: str, step: str, steps: dict[str, StepProgress]) -> Progress:
-    return Progress(workspace=ws, current_lab=lab, current_step=step, labs={lab: steps}, updated=time.time())
-
-
-def test_the_room_puts_who_is_stuck_longest_first(tmp_path: Path) -> None:
-    now = 10_000.0
-    alice = _progress("/home/alice/wasm-workshop", LAB, "envoy", {
-        "build": StepProgress(status=PASSED, updated=now - 1200),
-        "envoy": StepProgress(status=FAILING, updated=now - 10, attempts=4, message="Envoy answered / with 503")})
-    bob = _progress("/srv/class/bob", LAB, "test", {
-        "build": StepProgress(status=PASSED, updated=now - 60),
-        "test": StepProgress(status=FAILING, updated=now - 5, attempts=1, message="go test fails")})
-    carol = _progress("/srv/class/carol", LAB, "envoy", {"envoy": StepProgress(status=PASSED, updated=now - 30)})
-    for name, p in (("a", alice), ("b", bob), ("c", carol)):
-        (tmp_path / f"{name}.json").write_text(p.to_json())
-    (tmp_path / "half-written.json").write_text("{")
-    seats = room.read_room(tmp_path, now=now)
-    assert [s.learner for s in seats] == ["alice", "bob", "carol"]
-    assert (seats[0].stuck_seconds, seats[0].message, seats[0].attempts) == (1200, "Envoy answered / with 503", 4)
-    assert seats[2].stuck_seconds == 0
-    assert "20 min" in room.table(seats)
-
-
 def test_gradebook_formats(tmp_path: Path) -> None:
     sub = Submission("dave", str(tmp_path / "dave"), FOLDER)
     (tmp_path / "dave" / LAB).mkdir(parents=True)
@@ -129,7 +105,7 @@ def test_gradebook_formats(tmp_path: Path) -> None:
 
 
 def test_the_seeded_go_cache_is_linked_not_copied(tmp_path: Path) -> None:
-    from workshop.grading.job import link_gocache
+    from workshop.grading.job_process import link_gocache
 
     seed = tmp_path / "seed"
     (seed / "0a").mkdir(parents=True)
@@ -160,7 +136,7 @@ def test_grading_on_the_host_stops_when_a_lab_port_is_taken() -> None:
 
 
 def test_a_sandbox_may_burst_to_twice_its_share_of_the_machine_never_beyond() -> None:
-    from workshop.grading.jobs import sandbox_cpus
+    from workshop.grading.job_runner import sandbox_cpus
 
     assert sandbox_cpus(2, 2) == 2.0  # two jobs on two cores: each may use both while the other waits
     assert sandbox_cpus(8, 8) == 2.0 and sandbox_cpus(8, 2) == 8.0

@@ -23,8 +23,10 @@ from workshop.checking.commands import (
 from workshop.checking.feedback import fail, note
 from workshop.core import wasm as wasmlib
 from workshop.core.errors import WorkshopError
+from workshop.core.locations import cache_dir
 from workshop.env import envoy as envoylib
 from workshop.env import http as httplib
+from workshop.env import services as serviceslib
 
 TRANSCRIPT = pytest.StashKey[list[str]]()
 DEADLINE = pytest.StashKey[Deadline]()
@@ -144,8 +146,6 @@ class Go:
     def test_mutant(self, mutant: mutants.Mutant, timeout: float = 120) -> Result:
         """``go test`` of the learner's own code and tests with one behaviour taken out of the SDK it
         uses (see mutants.py); call it once ``go.test()`` passes. A good test fails here."""
-        from workshop.core.locations import cache_dir
-
         listed = self.run(["go", "list", "-m", "-f", "{{.Dir}}", mutants.SDK], timeout=30)
         sdk = mutants.sdk_folder(listed.output if listed.ok else "", self.dir)
         if sdk is None:
@@ -262,15 +262,13 @@ class Services:
     """
 
     def ensure(self, *names: str) -> dict:
-        from workshop.env import services
-
         detached = os.environ.get("WORKSHOP_SERVICES", "") != "owned"
         try:
-            up = services.ensure(list(names), detached=detached)
+            up = serviceslib.ensure(list(names), detached=detached)
         except WorkshopError as exc:
             fail(f"the workshop could not start {', '.join(names)}: {exc}", hint="see `workshop env status`")
         for info in up.values():
-            if info.backend == services.YOURS:
+            if info.backend == serviceslib.YOURS:
                 note(f"used the {info.name} already running on {info.url} (yours: not started by the workshop)")
         return up
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from workshop.checking import mesh_status as status
 from workshop.checking.feedback import fail
 from workshop.checking.mesh import Mesh
+from workshop.core import waiting
 from workshop.env import http as httplib
 from workshop.env.mesh_target import MeshUnreachable, Reach
 
@@ -61,34 +61,35 @@ class Gateway:
 
     def until(self, seen: Callable[[httplib.Response], bool], timeout: float = 30.0, path: str = "/get") -> httplib.Response:
         """Requests through the gateway until one is ``seen``; the last response either way."""
-        end = time.monotonic() + self.mesh.deadline.left(timeout)
-        while True:
+        def look() -> httplib.Response | None:
             try:
                 with self.reach() as reach:
-                    response = httplib.request(reach.inbound + path, timeout=self.mesh.deadline.left(5))
+                    return httplib.request(reach.inbound + path, timeout=self.mesh.deadline.left(5))
             except httplib.NoResponse:
-                if time.monotonic() > end:
-                    return self.get(path)
-            else:
-                if seen(response) or time.monotonic() > end:
-                    return response
-            time.sleep(0.2)
+                return None
+
+        last = waiting.until(look, lambda response: response is not None and seen(response),
+                             timeout=self.mesh.deadline.left(timeout), every=0.2).seen
+        return last if last is not None else self.get(path)
 
     # -- what its Envoy runs
 
     def _admin(self, read: Callable[[Reach], Any], timeout: float = 20.0) -> Any:
         """``read(reach)`` from the gateway's Envoy admin; asked again while it is busy (it compiles a new
         module on its main thread, and the admin waits meanwhile)."""
-        end = time.monotonic() + self.mesh.deadline.left(timeout)
-        while True:
+        def look() -> tuple[Any, Exception | None]:
             with self.reach() as reach:
                 try:
-                    return read(reach)
+                    return read(reach), None
                 except (httplib.NoResponse, ValueError) as exc:
-                    if time.monotonic() > end:
-                        fail(f"the ingress gateway's Envoy admin does not answer: {exc}",
-                             hint="`workshop env logs ingress` shows what Envoy is doing")
-            time.sleep(0.2)
+                    return None, exc
+
+        answer, error = waiting.until(look, lambda seen: seen[1] is None, timeout=self.mesh.deadline.left(timeout),
+                                      every=0.2).seen or (None, None)
+        if error is not None:
+            fail(f"the ingress gateway's Envoy admin does not answer: {error}",
+                 hint="`workshop env logs ingress` shows what Envoy is doing")
+        return answer
 
     def filters(self) -> list[status.InEnvoy]:
         return self._admin(status.in_envoy)
@@ -115,17 +116,14 @@ class Gateway:
                  timeout: float = 30.0) -> status.InEnvoy | None:
         """What the resource became in the gateway's Envoy, named in its listener, once it is ``want`` (or the
         last thing seen, or None)."""
-        found = None
-        end = time.monotonic() + self.mesh.deadline.left(timeout)
-        while time.monotonic() < end:
+        def look() -> status.InEnvoy | None:
             # Envoy keeps a filter's last ECDS configuration after no listener names it any more: only one the
             # listener names is in force
             chain = self.chain()
-            found = next((f for f in self.filters() if f.resource == (kind, namespace, name) and f.name in chain), None)
-            if found is not None and found.kind == want:
-                return found
-            time.sleep(0.2)
-        return found
+            return next((f for f in self.filters() if f.resource == (kind, namespace, name) and f.name in chain), None)
+
+        return waiting.until(look, lambda found: found is not None and found.kind == want,
+                             timeout=self.mesh.deadline.left(timeout), every=0.2).seen
 
     def config_dump(self) -> dict:
         return self._admin(lambda reach: json.loads(httplib.request(reach.admin + "/config_dump", timeout=5).text))

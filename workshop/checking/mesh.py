@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ import yaml
 from workshop.checking import mesh_status as status
 from workshop.checking.commands import Deadline
 from workshop.checking.feedback import fail
+from workshop.core import waiting
 from workshop.core.logs import json_answer
 from workshop.env import http as httplib
 from workshop.env import wasm_images
@@ -127,14 +127,9 @@ class Mesh:
     def in_force(self, kind: str, name: str, namespace: str = "default", want: str = "wasm",
                  timeout: float = 30.0) -> status.InEnvoy | None:
         """What the resource became in the sidecar's Envoy once it is ``want`` (or the last thing seen, or None)."""
-        found = None
-        end = time.monotonic() + self.deadline.left(timeout)
-        while time.monotonic() < end:
-            found = self._ecds_filter(kind, name, namespace)
-            if found is not None and found.kind == want:
-                return found
-            time.sleep(POLL)
-        return found
+        return waiting.until(lambda: self._ecds_filter(kind, name, namespace),
+                             lambda found: found is not None and found.kind == want,
+                             timeout=self.deadline.left(timeout), every=POLL).seen
 
     def _ecds_filter(self, kind: str, name: str, namespace: str) -> status.InEnvoy | None:
         """What the sidecar's Envoy runs for the resource now: one read of its ECDS filters (the part of the
@@ -156,18 +151,16 @@ class Mesh:
     def until(self, seen: Callable[[httplib.Response], bool], timeout: float = 30.0, path: str = "/get") -> httplib.Response:
         """Requests through the sidecar until one is ``seen``; the last response either way. A request
         with no answer (Envoy draining a listener while a new filter comes in) is tried again until then."""
-        end = time.monotonic() + self.deadline.left(timeout)
-        while True:
+        def look() -> httplib.Response | None:
             try:
                 with self.reach() as reach:
-                    response = httplib.request(reach.inbound + path, timeout=self.deadline.left(5))
+                    return httplib.request(reach.inbound + path, timeout=self.deadline.left(5))
             except httplib.NoResponse:
-                if time.monotonic() > end:
-                    return self.get_through(path)  # answers at last, or fails in plain words
-            else:
-                if seen(response) or time.monotonic() > end:
-                    return response
-            time.sleep(POLL)
+                return None
+
+        last = waiting.until(look, lambda response: response is not None and seen(response),
+                             timeout=self.deadline.left(timeout), every=POLL).seen
+        return last if last is not None else self.get_through(path)  # answers at last, or fails in plain words
 
     def uptime(self) -> int:
         with self.reach() as reach:

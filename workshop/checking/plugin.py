@@ -20,6 +20,7 @@ from workshop.checking.commands import Deadline
 from workshop.checking.feedback import CheckFailed, CheckTimeout, take_notes
 from workshop.checking.fixtures import DEADLINE, TRANSCRIPT
 from workshop.checking.model import Check
+from workshop.core.content import ContentError, load_lab
 from workshop.core.verdict import ERROR, FAILED, PASSED, SKIPPED, TIMED_OUT, Verdict
 from workshop.env import clock
 
@@ -68,8 +69,6 @@ def check_of(item: pytest.Item) -> Check:
 
 def _step_order(items: list[pytest.Item]) -> dict[tuple[str, str], int]:
     """(lab, step) -> position of the step in its lab.md, so checks run in the order of the lab."""
-    from workshop.core.content import ContentError, load_lab
-
     order: dict[tuple[str, str], int] = {}
     for checks_dir in {Path(str(i.path)).parent for i in items}:
         try:

@@ -11,13 +11,13 @@ import json
 import os
 import sys
 
+import pytest
+
+import workshop.checking.fixtures  # noqa: F401  (the imports a check run needs, done at start)
+import workshop.checking.plugin  # noqa: F401
+
 
 def main() -> int:
-    import pytest
-
-    import workshop.checking.fixtures  # noqa: F401  (the imports a check run needs, done now)
-    import workshop.checking.plugin  # noqa: F401
-
     line = sys.stdin.readline()
     if not line.strip():
         return 0  # the runner closed us unused

@@ -9,7 +9,8 @@ from typing import Any
 
 from workshop.cli import output
 from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK
-from workshop.core.verdict import FAILED, PASSED
+from workshop.core.locations import content_root
+from workshop.core.verdict import FAILED, PASSED, Verdict
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -49,11 +50,11 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if args.backend:
         os.environ["WORKSHOP_BACKEND"] = args.backend  # the services the checks ensure, and their children
     proofs = []
-    live = not args.json and sys.stdout.isatty()  # a line that says what runs now, on which side
+    live = not args.json and output.live()  # a line that says what runs now, on which side
 
     def show(side: str, event: model.Event) -> None:
         if isinstance(event, model.Started):
-            print(f"\r\033[K  … on the {side}: {event.check.step}/{event.check.name}", end="", flush=True)
+            output.live_line(f"  … on the {side}: {event.check.step}/{event.check.name}")
 
     for lab in labs:
         if not args.json:
@@ -63,7 +64,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if args.json:
             continue
         if live:
-            print("\r\033[K", end="")
+            output.live_line()
         for c in proof.checks:
             s = c.on_starter.status if c.on_starter else "not run"
             o = ", ".join(c.solution_statuses) if c.replays else c.on_solution.status if c.on_solution else "not run"
@@ -80,8 +81,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     ok = all(p.ok for p in proofs)
     if args.junit:
         from pathlib import Path
-
-        from workshop.core.verdict import Verdict
 
         suites = []
         for p in proofs:
@@ -104,7 +103,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from workshop.core.locations import content_root
     from workshop.runs.validate import drop_repeated, validate
 
     root = content_root(args.content)
@@ -122,7 +120,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_new_lab(args: argparse.Namespace) -> int:
-    from workshop.core.locations import content_root
     from workshop.runs.newlab import new_lab
 
     root = content_root(args.content)

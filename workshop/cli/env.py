@@ -1,7 +1,4 @@
-"""`workshop env up|down|status|logs`: the live services from the command line.
-
-Imports stay lazy: this module loads nothing heavy.
-"""
+"""`workshop env up|down|status|logs`: the live services from the command line."""
 
 from __future__ import annotations
 

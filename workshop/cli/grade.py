@@ -1,7 +1,4 @@
-"""`workshop grade`: the instructor's and the CI job's command.
-
-Imports stay lazy.
-"""
+"""`workshop grade`: the instructor's and the CI job's command."""
 
 from __future__ import annotations
 
@@ -106,7 +103,7 @@ class ProgressLines:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from workshop.grading.grade import GradingError, grade
-    from workshop.grading.jobs import DOCKER, NONE, GradeOptions
+    from workshop.grading.job_runner import DOCKER, NONE, GradeOptions
     from workshop.grading.submission import SubmissionError, identify, unique_names
     from workshop.runs.session import Session
 

@@ -10,6 +10,7 @@ from workshop.cli import output
 from workshop.cli.exit_codes import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 from workshop.core.errors import UsageError
 from workshop.core.verdict import PASSED
+from workshop.tui.serve import serve
 
 if TYPE_CHECKING:
     from workshop.core.verdict import Verdict
@@ -93,12 +94,12 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def _print_verdict(v: Verdict, verbose: bool) -> None:
-    print(f"  {output.mark(v.status)} {v.step}/{v.name}  {output.color('2', f'({v.seconds:.1f} s)')}")
+    print(f"  {output.mark(v.status)} {v.step}/{v.name}  {output.color('dim', f'({v.seconds:.1f} s)')}")
     if not v.passed:
         for line in v.explain().splitlines():
             print(f"      {line}")
     for line in v.note.splitlines():
-        print(f"      {output.color('2', 'note    : ' + line)}")
+        print(f"      {output.color('dim', 'note    : ' + line)}")
     if verbose and v.output:
         print("      ── captured output ──")
         for line in v.output.splitlines()[-60:]:
@@ -121,17 +122,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"Checking lab {lab.id}{'/' + step.id if step else ''}: {lab.title}")
 
-    live = not args.json and sys.stdout.isatty()  # a line that says what runs now, replaced by its verdict
+    live = not args.json and output.live()  # a line that says what runs now, replaced by its verdict
 
     def show(event: model.Event) -> None:
         if args.json:
             return
         if isinstance(event, model.Started) and live:
-            print(f"\r\033[K  … {event.check.step}/{event.check.name}  "
-                  f"{output.color('2', '(running)')}", end="", flush=True)
+            output.live_line(f"  … {event.check.step}/{event.check.name}  {output.color('dim', '(running)')}")
         elif isinstance(event, model.Finished):
             if live:
-                print("\r\033[K", end="")
+                output.live_line()
             _print_verdict(event.verdict, bool(getattr(args, "verbose", False)))
 
     try:
@@ -222,7 +222,6 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from workshop.env.http import port_free
-    from workshop.tui.serve import serve
 
     if not port_free(args.port, args.host):
         raise UsageError(f"port {args.port} on {args.host} is taken: choose another with --port N")

@@ -2,7 +2,7 @@
 
 Resources go to the mesh with Istio's own tools, as in Istio's docs: `kubectl apply -f
 wasmplugin.yaml`, `kubectl get wasmplugins`, `kubectl delete` (`eval "$(workshop shellenv)"` points
-kubectl at the local API server). This command shows what they became. Imports stay lazy.
+kubectl at the local API server). This command shows what they became.
 """
 
 from __future__ import annotations

@@ -1,27 +1,72 @@
-"""What every command prints the same way: verdict marks, colour (never for pipes or NO_COLOR), JSON,
-and the options every command takes."""
+"""What every command prints the same way: verdict marks, colour, the live line, JSON, and the options
+every command takes.
+
+Colour is decided here and only here, by rich: on for a terminal; never for a pipe or a file (CI logs,
+--json), nor with NO_COLOR set or TERM=dumb. rich loads on first use, not with ``--help``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workshop.core.verdict import MARKS
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def color(code: str, text: str) -> str:
-    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+
+def _console() -> Console:
+    """A rich console on today's stdout (tests swap it): it knows whether colour and cursor moves make sense."""
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
+def _coloured(console: Console) -> bool:
+    return console.is_terminal and not console.no_color and console.color_system is not None
+
+
+def color(style: str, text: str) -> str:
+    """``text`` in a rich style ("dim", "bold green") where colour is on; the text alone otherwise."""
+    console = _console()
+    if not _coloured(console):
         return text
-    return f"\033[{code}m{text}\033[0m"
+    with console.capture() as captured:
+        console.print(text, style=style, end="")
+    return captured.get()
 
 
 def mark(status: str) -> str:
     """The status's mark, coloured: ✓ passed, ✗ failed, ..."""
-    code, sign, _style = MARKS.get(status, ("0", "?", ""))
-    return color(code, sign)
+    sign, style = MARKS.get(status, ("?", ""))
+    return color(style, sign)
+
+
+def live() -> bool:
+    """Whether a line may be rewritten in place (a terminal, not a log): for what runs now."""
+    return _console().is_terminal
+
+
+def live_line(text: str = "") -> None:
+    """Replace the line under the cursor with ``text`` (nothing when not live()); the cursor stays on it."""
+    from rich.control import Control
+    from rich.segment import ControlType
+
+    console = _console()
+    if console.is_terminal:
+        console.control(Control(ControlType.CARRIAGE_RETURN, (ControlType.ERASE_IN_LINE, 2)))
+        console.file.write(text)  # already coloured by color() and mark()
+        console.file.flush()
+
+
+def clear_screen() -> None:
+    """An empty terminal, cursor at the top (nothing when not live()): a view that redraws itself."""
+    console = _console()
+    if console.is_terminal:
+        console.clear()
 
 
 def print_json(data: Any) -> None:

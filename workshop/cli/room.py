@@ -1,12 +1,8 @@
-"""`workshop room` (serve, goto, view: the instructor's room) and `workshop join` (a learner's one command).
-
-Imports stay lazy.
-"""
+"""`workshop room` (serve, goto, view: the instructor's room) and `workshop join` (a learner's one command)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -194,7 +190,7 @@ def prepare_from(args: argparse.Namespace, session: Any) -> int:
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    from workshop.grading import room
+    from workshop.room import roster
 
     if args.folder is None:
         return room_live.cmd_live_view(args)
@@ -205,15 +201,15 @@ def cmd_view(args: argparse.Namespace) -> int:
         from workshop.tui.room import run_room_app
 
         return run_room_app(folder, interval=args.interval)
-    render = (lambda seats: room.to_json(seats)) if args.json else (lambda seats: room.table(seats, _width()))
+    render = (lambda seats: roster.to_json(seats)) if args.json else (lambda seats: roster.table(seats, _width()))
     if not args.watch:
-        print(render(room.read_room(folder)))
+        print(render(roster.read_room(folder)))
         return EXIT_OK
     try:
         while True:
-            seats = room.read_room(folder)
-            if sys.stdout.isatty() and not args.json:
-                sys.stdout.write("\033[H\033[2J")
+            seats = roster.read_room(folder)
+            if not args.json:
+                output.clear_screen()
             print(f"{folder}  {time.strftime('%H:%M:%S')}  {len(seats)} learner(s)  (Ctrl-C to stop)\n")
             print(render(seats), flush=True)
             time.sleep(max(0.2, args.interval))

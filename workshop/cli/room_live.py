@@ -1,7 +1,4 @@
-"""`workshop room view` with no folder (the live room this machine serves) and `workshop room export`.
-
-Imports stay lazy.
-"""
+"""`workshop room view` with no folder (the live room this machine serves) and `workshop room export`."""
 
 from __future__ import annotations
 
@@ -11,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workshop.cli import output
 from workshop.cli.exit_codes import EXIT_OK
 from workshop.core.errors import UsageError
 
@@ -64,8 +62,8 @@ def cmd_live_view(args: argparse.Namespace) -> int:
         while True:
             data = live.view(after=version)
             version = data["version"]
-            if sys.stdout.isatty() and not args.json:
-                sys.stdout.write("\033[H\033[2J")
+            if not args.json and output.live():
+                output.clear_screen()
                 print(f"{live.url}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")
             print(render(data), flush=True)
     except KeyboardInterrupt:
@@ -73,7 +71,6 @@ def cmd_live_view(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from workshop.cli import output
     from workshop.grading import gradebook
     from workshop.room.export import grades, labs_reached
     from workshop.room.home import RoomHome

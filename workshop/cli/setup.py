@@ -8,6 +8,8 @@ from typing import Any
 
 from workshop.cli import output
 from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK
+from workshop.cli.room import prepare_from
+from workshop.core.locations import content_root
 from workshop.core.verdict import FAILED, PASSED
 
 
@@ -37,7 +39,6 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from workshop.core.content import ContentError, load_workshop
-    from workshop.core.locations import content_root
     from workshop.env.tools import doctor, labs_needing
 
     tools = doctor()
@@ -52,7 +53,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         width = max(len(t.version or "not found") for t in tools)
         for t in tools:
-            sign = output.mark(PASSED) if t.ok else output.color("33", "!") if t.optional else output.mark(FAILED)
+            sign = output.mark(PASSED) if t.ok else output.color("yellow", "!") if t.optional else output.mark(FAILED)
             print(f"  {sign} {t.name:<14} {t.version or 'not found':<{width}} {t.where}")
             if not t.ok:
                 labs = needs.get(t.name)
@@ -85,8 +86,6 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     session = output.session(args)
     if args.from_url:
-        from workshop.cli.room import prepare_from
-
         return prepare_from(args, session)
     try:
         done = prepare(session.workshop, progress=lambda msg: print(f"  … {msg}", flush=True), mesh=not args.without_mesh)

@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop import __version__
+from workshop.core.atomic import write_atomic
 from workshop.core.errors import WorkshopError
+from workshop.core.locations import cache_dir
 
 STEP_ID = re.compile(r"\s*\{#([a-z0-9][a-z0-9-]*)\}\s*$")
 LAB_DIR = re.compile(r"^(\d\d)-[a-z0-9-]+$")
@@ -93,11 +96,6 @@ class Lab:
         known = ", ".join(s.id for s in self.steps)
         raise LookupError(f"lab {self.id} has no step {step_id!r}; its steps are: {known}")
 
-    def next_step(self, step_id: str) -> Step | None:
-        ids = [s.id for s in self.steps]
-        i = ids.index(step_id)
-        return self.steps[i + 1] if i + 1 < len(ids) else None
-
 
 @dataclass
 class Workshop:
@@ -149,8 +147,6 @@ def load_workshop(root: Path) -> Workshop:
             problems.append(str(exc))
     workshop = Workshop(root=root, labs=labs, problems=problems)
     try:
-        from workshop.core.atomic import write_atomic
-
         write_atomic(cached, pickle.dumps(workshop))
     except OSError:
         pass  # a read-only cache only costs speed
@@ -158,9 +154,6 @@ def load_workshop(root: Path) -> Workshop:
 
 
 def _cache_path(root: Path, slugs: list[str]) -> Path:
-    from workshop import __version__
-    from workshop.core.locations import cache_dir
-
     key = [__version__, str(root)]
     for slug in slugs:
         try:
@@ -196,6 +189,8 @@ def load_lab(root: Path, slug: str) -> Lab:
     where = str(path)
     if not path.is_file():
         raise ContentError(where, "missing lab.md")
+    # Deferred: pydantic and the front matter's model cost ~50 ms to import, and a warm start reads the
+    # cached labs (load_workshop) without ever calling this, so the app's first paint does not pay it.
     from pydantic import ValidationError
 
     from workshop.core.frontmatter import FrontMatter

@@ -11,11 +11,11 @@ STATUSES = (PASSED, FAILED, ERROR, TIMED_OUT, SKIPPED)
 # pass) or passed. These words are stored in progress files: they never change.
 NOT_STARTED, FAILING = "not started", "failing"
 STEP_STATUSES = (NOT_STARTED, FAILING, PASSED)
-# How every screen and command shows them: (ANSI colour code, mark, Rich style).
-MARKS: dict[str, tuple[str, str, str]] = {
-    PASSED: ("32", "✓", "bold green"), FAILED: ("31", "✗", "bold red"), ERROR: ("35", "!", "bold red"),
-    TIMED_OUT: ("33", "⏱", "bold red"), SKIPPED: ("2", "-", "dim"), FAILING: ("31", "✗", "red"),
-    NOT_STARTED: ("2", "○", "dim"), "running": ("33", "▶", "bold yellow"), "pending": ("2", "○", "dim"),
+# How every screen and command shows them: (mark, rich style); the app and the commands alike.
+MARKS: dict[str, tuple[str, str]] = {
+    PASSED: ("✓", "bold green"), FAILED: ("✗", "bold red"), ERROR: ("!", "bold red"),
+    TIMED_OUT: ("⏱", "bold red"), SKIPPED: ("-", "dim"), FAILING: ("✗", "red"),
+    NOT_STARTED: ("○", "dim"), "running": ("▶", "bold yellow"), "pending": ("○", "dim"),
 }
 
 
@@ -41,10 +41,6 @@ class Verdict:
     @property
     def passed(self) -> bool:
         return self.status == PASSED
-
-    @property
-    def check_id(self) -> str:
-        return f"{self.lab}/{self.step}/{self.name}"
 
     def to_dict(self) -> dict:
         return asdict(self)

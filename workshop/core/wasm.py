@@ -54,9 +54,6 @@ class WasmModule:
     def missing_proxy_exports(self) -> list[str]:
         return [e for e in (*PROXY_WASM_EXPORTS, *HTTP_EXPORTS) if e not in self.exports]
 
-    def imports_host_call(self, name: str) -> bool:
-        return any(i.endswith("." + name) for i in self.imports)
-
 
 def describe_non_wasm(head: bytes) -> str:
     if head.startswith(b"\x7fELF"):

@@ -262,7 +262,7 @@ def run_argv(sandbox: SandboxPlan, limits: Limits, owner: str, submission_copy: 
     for key, value in sandbox.env.items():
         argv += ["--env", f"{key}={value}"]
     # -P: the working folder (/, read-only) is not put on sys.path; nothing is imported from the submission.
-    argv += [sandbox.image, PYTHON, "-P", "-m", "workshop.grading.job"]
+    argv += [sandbox.image, PYTHON, "-P", "-m", "workshop.grading.job_process"]
     return argv, name
 
 

@@ -1,6 +1,6 @@
 """Grade submissions: the workshop's own checks against each learner's copy, in parallel, in a sandbox.
 
-Each submission is copied, then graded by one job process (``workshop.grading.job``): in a Docker
+Each submission is copied, then graded by one job process (``workshop.grading.job_process``): in a Docker
 container (``sandbox="docker"``) or on this host (``sandbox="none"``). The job signs what it reports;
 what it reports is folded into the checks this grader collected itself from the content, so the
 points always come from the workshop, and a check that never reported counts as failed.
@@ -23,9 +23,15 @@ from workshop.checking.model import Check
 from workshop.core import chain
 from workshop.core.content import Lab, Workshop
 from workshop.core.errors import WorkshopError
+from workshop.core.locations import cache_dir
 from workshop.core.verdict import ERROR, FAILED, TIMED_OUT, Verdict
-from workshop.grading.jobs import DOCKER, GradeOptions, JobOutcome, run_job, stop_all
+from workshop.env import sandbox, supervisor
+from workshop.env.http import port_free
+from workshop.env.services import Ports
+from workshop.env.services.catalog import resolve
+from workshop.grading.job_runner import DOCKER, GradeOptions, JobOutcome, run_job, stop_all
 from workshop.grading.submission import Submission, SubmissionError, materialize
+from workshop.runs.checks import collect
 
 Progress = Callable[[str, str], None]  # (learner, what happened)
 
@@ -89,9 +95,6 @@ def fixed_ports(lab: Lab) -> dict[int, str]:
     """The ports on 127.0.0.1 that the lab's services and the learner's kept-running programs listen on."""
     from urllib.parse import urlsplit
 
-    from workshop.env.services import Ports
-    from workshop.env.services.catalog import resolve
-
     ports = Ports.from_env()
     services = resolve(lab.services) if lab.services else []
     found = {port: service.name for service in services for port in service.port_map(ports).values()}
@@ -103,8 +106,6 @@ def fixed_ports(lab: Lab) -> dict[int, str]:
 
 def check_host_ports(labs: list[Lab]) -> None:
     """On this host, the labs' fixed ports must be free before grading starts (not the submissions' fault)."""
-    from workshop.env.http import port_free
-
     for lab in labs:
         for port, who in sorted(fixed_ports(lab).items()):
             if not port_free(port):
@@ -114,8 +115,6 @@ def check_host_ports(labs: list[Lab]) -> None:
 
 def catalog(lab: Lab) -> list[Check]:
     """The lab's checks, collected here from the workshop's own files (never from a submission)."""
-    from workshop.runs.checks import collect
-
     found = collect(lab)
     if found.problem or not found.checks:
         raise GradingError(f"the checks of lab {lab.id} cannot be collected: run `workshop validate`\n{found.problem[-800:]}")
@@ -151,9 +150,6 @@ def grade(workshop: Workshop, submissions: list[Submission], options: GradeOptio
 def _sandbox_setup(workshop: Workshop, options: GradeOptions, say: Progress) -> dict[str, Any] | None:
     if options.sandbox != DOCKER:
         return None
-    from workshop.core.locations import cache_dir
-    from workshop.env import sandbox, supervisor
-
     if not sandbox.engine_answers():
         raise GradingError("no Docker engine answers here: start dockerd, or grade on this host with --sandbox none")
     supervisor.reap()  # grading containers whose grader crashed

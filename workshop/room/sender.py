@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from workshop.core import waiting
 from workshop.core.atomic import write_atomic
 from workshop.core.outbox import Outbox, RoomEvent, joined, room_dir
 from workshop.env import http
@@ -113,7 +114,7 @@ def run(idle: float = IDLE) -> int:
             room = joined()
             if room is None or not room.get("seat_id"):
                 return 0
-            answered, waiting = send_once(outbox, room)
+            answered, unsent = send_once(outbox, room)
             if not answered:
                 time.sleep(BACKOFF[min(tries, len(BACKOFF) - 1)])
                 tries += 1
@@ -121,7 +122,7 @@ def run(idle: float = IDLE) -> int:
             if tries:
                 say("sent", "the room answers again: every waiting event is sent")
             tries = 0
-            if waiting:
+            if unsent:
                 continue
             if time.monotonic() - quiet_since > idle and not outbox.pending(1):
                 return 0
@@ -138,12 +139,8 @@ def _wait_for_more(outbox: Outbox, seconds: float) -> bool:
         except FileNotFoundError:
             return 0
 
-    start, deadline = size(), time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if size() != start:
-            return True
-        time.sleep(LOOK)
-    return bool(outbox.pending(1))
+    start = size()
+    return waiting.until(size, lambda now: now != start, timeout=seconds, every=LOOK).ready or bool(outbox.pending(1))
 
 
 def main(argv: list[str] | None = None) -> int:

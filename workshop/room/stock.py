@@ -26,7 +26,7 @@ from workshop.core import chain
 from workshop.core.atomic import write_atomic
 from workshop.core.content import Workshop
 from workshop.core.locations import bundled_content, cache_dir, tools_dir
-from workshop.env import binaries, supervisor
+from workshop.env import binaries, sandbox, supervisor
 from workshop.env.prepare import module_dirs
 from workshop.env.tools import GO_TOOLS
 from workshop.room.home import RoomError, RoomHome
@@ -182,8 +182,6 @@ def stock_gocache(workshop: Workshop, home: RoomHome, progress: Progress) -> dic
     library's cache keys, so a learner with this Go version and platform finds the standard library for
     wasip1 and for their tests compiled already; only the few packages from their own module cache are
     compiled again (their path is in the key)."""
-    from workshop.env import sandbox
-
     go_labs = chain.go_solutions(workshop)
     if not go_labs or not shutil.which("go"):
         return None

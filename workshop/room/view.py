@@ -1,5 +1,5 @@
 """The instructor's live view, from the room's events: each learner's lab and step, last failing message
-and time stuck (the grading room's own ``Seat``), a step-by-learner grid, learners grouped by the same
+and time stuck (the roster's own ``Seat``), a step-by-learner grid, learners grouped by the same
 failing message, late joiners and learners gone quiet.
 
 Events are folded into a ``Progress`` per learner, as the learner's own machine keeps it, so the live
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from workshop.core.content import Workshop
 from workshop.core.progress import FAILING, NOT_STARTED, PASSED, Progress
 from workshop.core.texttable import text_table
-from workshop.grading import room
+from workshop.room import roster
 from workshop.room.store import RoomStore, Seat, StoredEvent
 
 LATE = 15 * 60.0  # joined this long after the first learner: a late joiner (shown, to be caught up)
@@ -88,7 +88,7 @@ def build(fold: Fold, workshop: Workshop | None, refusals: dict[str, int], now: 
     began = learners[0].seat.joined if learners else now
     rows = []
     for x in learners:
-        s = room.seat(x.progress, x.seat.name, now)
+        s = roster.seat(x.progress, x.seat.name, now)
         if not x.events:
             s.status = NOT_STARTED
         labs = {lab: {sid: asdict(sp) for sid, sp in steps.items()} for lab, steps in x.progress.labs.items()}
@@ -153,7 +153,7 @@ def text(view: dict, width: int = 120) -> str:
             names = ", ".join(g["learners"][:6]) + (", ..." if g["count"] > 6 else "")
             out.append(f"  {g['count']} learner{'s' if g['count'] != 1 else ''}: {g['message'][:width - 40]}"
                        f"  ({g['lab'][:2]}/{g['step']}: {names})")
-    out += ["", room.table([room.Seat(**{k: v for k, v in x.items() if k in room.Seat.__dataclass_fields__})
+    out += ["", roster.table([roster.Seat(**{k: v for k, v in x.items() if k in roster.Seat.__dataclass_fields__})
                             for x in view["learners"]], width)] if view["learners"] else ["", "nobody has joined yet"]
     if view["steps"]:
         total = r["learners"]

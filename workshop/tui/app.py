@@ -9,7 +9,11 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from workshop.env import supervisor
+from workshop.runs import checks
 from workshop.runs.session import Session
+from workshop.tui.palette import commands
+from workshop.tui.screens.main import MainScreen
 
 
 class WorkshopApp(App[int]):
@@ -27,20 +31,17 @@ class WorkshopApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        from workshop.tui.palette import commands
-        from workshop.tui.screens.main import MainScreen
-
         if isinstance(screen, MainScreen):
             yield from commands(screen)
             yield SystemCommand("Join a room", "Get ready from the instructor's machine, then start the room's lab",
                                 self.action_join_room)
 
     def action_join_room(self, url: str = "", token: str = "", name: str = "") -> None:
+        # Deferred, measured: the join screen brings the room's client (~50 ms of imports), which the
+        # first frame does not need and most learners never open.
         from workshop.tui.screens.join import JoinScreen
 
         def joined(slug: str | None) -> None:
-            from workshop.tui.screens.main import MainScreen
-
             if slug and isinstance(self.screen, MainScreen):
                 lab = self.session.workshop.lab(slug)
                 self.screen.show(lab, lab.steps[0] if lab.steps else None)
@@ -67,6 +68,7 @@ class WorkshopApp(App[int]):
         """Services this app owns stop on quit, SIGTERM and SIGHUP too (the Services panel starts
         detached ones, which outlive the app on purpose). Here, not in a worker: signal handlers can
         only be set from the main thread."""
+        # Deferred, measured: env.services costs ~60 ms of imports, paid here after the first frame.
         from workshop.env import services
 
         services.install_cleanup()
@@ -79,8 +81,6 @@ class WorkshopApp(App[int]):
 def _main_screen() -> Screen:
     from textual._context import active_app
 
-    from workshop.tui.screens.main import MainScreen
-
     app = active_app.get()
     assert isinstance(app, WorkshopApp)
     return MainScreen(app.session)
@@ -88,13 +88,7 @@ def _main_screen() -> Screen:
 
 def stop_started_processes() -> None:
     """Stop what this app started (a running command, a check's pytest child, owned services) so quitting never hangs."""
-    import sys
-
-    from workshop.env import supervisor
-
-    runner = sys.modules.get("workshop.runs.checks")
-    if runner is not None:
-        runner.discard_warm()  # the waiting check process: stopped and reaped by its owner
+    checks.discard_warm()  # the waiting check process: stopped and reaped by its owner
     supervisor.stop_owned()
 
 

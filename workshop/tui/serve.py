@@ -6,6 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from workshop.core.errors import UsageError
+
 PAGE = Path(__file__).resolve().parent / "web"  # our own page: every asset from this server, none from a CDN
 
 
@@ -14,8 +16,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, content: str | None = None,
     try:
         from textual_serve.server import Server
     except ImportError:
-        from workshop.core.errors import UsageError
-
         raise UsageError("serving to a browser needs textual-serve: pip install textual-serve") from None
     argv = [sys.executable, "-m", "workshop"]
     if content:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from workshop.room.watching import LiveRoom
 from workshop.tui.room.reading import FolderReading, LiveReading
+from workshop.tui.room.screen import RoomScreen
 
 
 class RoomApp(App[int]):
@@ -36,8 +37,6 @@ class RoomApp(App[int]):
 
 def _room_screen() -> Screen:
     from textual._context import active_app
-
-    from workshop.tui.room.screen import RoomScreen
 
     app = active_app.get()
     assert isinstance(app, RoomApp)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from workshop.core.verdict import MARKS
-from workshop.grading import room
+from workshop.room import roster
 from workshop.tui.room.reading import Learner
 
 # Marks carry the meaning, so it survives NO_COLOR.
@@ -22,7 +22,7 @@ def describe(learner: Learner) -> Text:
     if seat.attempts:
         state.append(f"{seat.attempts} {'try' if seat.attempts == 1 else 'tries'}")
     if seat.stuck_seconds > 0:
-        state.append(f"stuck for {room.duration(seat.stuck_seconds)}")
+        state.append(f"stuck for {roster.duration(seat.stuck_seconds)}")
     text.append(", ".join(state) + "\n")
     if seat.message:
         text.append("Last failing message\n", style="bold")
@@ -35,7 +35,7 @@ def describe(learner: Learner) -> Text:
         for step_id, sp in steps.items():
             here = lab == progress.current_lab and step_id == progress.current_step
             tries = f"{sp.attempts} {'try' if sp.attempts == 1 else 'tries'}"
-            line = f"    {MARKS.get(sp.status, ('', '·', ''))[1]} {step_id:<16} {sp.status:<11} {tries}"
+            line = f"    {MARKS.get(sp.status, ('·', ''))[0]} {step_id:<16} {sp.status:<11} {tries}"
             text.append(line, style="bold" if here else "")
             text.append("  ← current\n" if here else "\n")
     text.rstrip()

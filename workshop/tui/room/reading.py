@@ -1,7 +1,7 @@
 """What the instructor's screen shows, read from the room's folder in one pass (off the UI thread).
 
-The table's rows are the core's own seats (``workshop.grading.room.seat``), read with the core's folder
-rules (``room.read_progress``); each keeps the progress it was computed from, so the details show the
+The table's rows are the core's own seats (``workshop.room.roster.seat``), read with the core's folder
+rules (``roster.read_progress``); each keeps the progress it was computed from, so the details show the
 same moment as the row.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core.progress import Progress
-from workshop.grading import room
+from workshop.room import roster
 from workshop.room.view import bar
 from workshop.room.watching import LiveRoom
 
@@ -22,7 +22,7 @@ class Learner:
     """One row: a seat in the room and the progress it was computed from."""
 
     key: str  # the file or folder name in the room's folder: unique, stable across refreshes
-    seat: room.Seat
+    seat: roster.Seat
     progress: Progress
 
 
@@ -63,7 +63,7 @@ class LiveReading:
         self.notes = notes(data)
         found = []
         for row in data["learners"]:
-            seat = room.Seat(**{k: v for k, v in row.items() if k in room.Seat.__dataclass_fields__})
+            seat = roster.Seat(**{k: v for k, v in row.items() if k in roster.Seat.__dataclass_fields__})
             progress = Progress.from_dict({"workspace": "", "current_lab": row["lab"], "current_step": row["step"],
                                            "labs": row.get("labs", {})})
             found.append(Learner(row["learner"], seat, progress))
@@ -89,6 +89,6 @@ def notes(data: dict) -> list[str]:
 
 def read(folder: Path, now: float) -> list[Learner]:
     """Every learner found in ``folder``, stuck longest first. Raises FileNotFoundError without it."""
-    learners = [Learner(name, room.seat(progress, Path(name).stem, now), progress)
-                for name, progress in room.read_progress(folder)]
+    learners = [Learner(name, roster.seat(progress, Path(name).stem, now), progress)
+                for name, progress in roster.read_progress(folder)]
     return sorted(learners, key=SORTS["stuck"])

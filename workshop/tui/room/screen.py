@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from workshop.core.errors import friendly
-from workshop.grading import room
+from workshop.room import roster
 from workshop.tui.room.details import LearnerDetails
 from workshop.tui.room.reading import SORT_ORDER, SORTS, FolderReading, Learner, LiveReading
 
@@ -34,7 +34,7 @@ def _cells(learner: Learner) -> dict[str, str]:
     return {
         "learner": _cut(seat.learner, CAPS["learner"]), "lab": seat.lab[:2] or "-",
         "step": _cut(seat.step or "-", CAPS["step"]), "status": seat.status,
-        "stuck": room.duration(seat.stuck_seconds), "message": " ".join(seat.message.split()),
+        "stuck": roster.duration(seat.stuck_seconds), "message": " ".join(seat.message.split()),
     }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -34,6 +33,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(Text(self.question), id="question")
             if self.diff:
                 with VerticalScroll(id="diff"):
+                    from rich.syntax import Syntax  # Pygments: loaded when a diff is shown, not with the app
+
                     yield Static(Syntax(self.diff, "diff", theme="ansi_dark", word_wrap=True))
             with Horizontal(id="buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="warning", compact=True)

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, ProgressBar, Static
 
 from workshop.core.errors import WorkshopError, explain
 from workshop.room.home import Joined
+from workshop.room.join import join
 from workshop.room.seats import WHAT_IS_SENT
 from workshop.runs.session import Session
 
@@ -76,8 +77,6 @@ class JoinScreen(ModalScreen[str]):
 
     @work(thread=True, exclusive=True, group="join", exit_on_error=False)
     def run_join(self, url: str, token: str, name: str) -> None:
-        from workshop.room.join import join
-
         def progress(text: str, fraction: float | None = None) -> None:
             self.app.call_from_thread(self.say, text, fraction)
 

@@ -14,9 +14,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from workshop.core import chain
+from workshop.core import chain, workspace
 from workshop.core.errors import friendly
 from workshop.core.progress import PASSED
+from workshop.runs import checks
+from workshop.tui.screens.confirm import ConfirmScreen
+from workshop.tui.watch import FolderWatch
 from workshop.tui.widgets.checks.check_panel import CheckPanel
 from workshop.tui.widgets.navigator.navigator import Navigator
 from workshop.tui.widgets.step.step_view import StepView
@@ -25,7 +28,6 @@ if TYPE_CHECKING:
     from workshop.core.content import Lab, Step
     from workshop.runs.checks import CheckRun
     from workshop.runs.session import Session
-    from workshop.tui.watch import FolderWatch
     from workshop.tui.widgets.output.command_log import CommandLog
     from workshop.tui.widgets.step.command_block import CommandBlock
 
@@ -99,6 +101,8 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self._load_the_rest)
 
     async def _load_the_rest(self) -> None:
+        # Deferred, measured: with the services panel's imports (env.services, ~60 ms) at the top of this
+        # module, the first paint took twice as long; they load here, after the first frame.
         from workshop.tui.widgets.output.command_log import CommandLog
         from workshop.tui.widgets.services.services_panel import ServicesPanel
 
@@ -131,8 +135,6 @@ class MainScreen(Screen[None]):
         for panel in self.query("ServicesPanel"):
             panel.show(lab)  # type: ignore[attr-defined]
         if moved and self.watch is not None:
-            from workshop.tui.watch import FolderWatch
-
             self.watch = FolderWatch(self.session.lab_dir(lab))
         self._title()
         self.refresh_bindings()
@@ -196,8 +198,6 @@ class MainScreen(Screen[None]):
     @work(thread=True, group="prewarm", exit_on_error=False)
     def _prewarm(self) -> None:
         """Have a check process ready before the next `c`."""
-        from workshop.runs import checks
-
         checks.prewarm()
 
     @on(Worker.StateChanged)
@@ -256,9 +256,6 @@ class MainScreen(Screen[None]):
         self.notify(f"Hint {shown[0]} of {len(self.step.hints)} added below the step.", timeout=2)
 
     def action_solution(self) -> None:
-        from workshop.core import workspace
-        from workshop.tui.screens.confirm import ConfirmScreen
-
         lab = self.lab
         if lab is None:
             return
@@ -271,8 +268,6 @@ class MainScreen(Screen[None]):
                              lambda ok: self._put(lab, "solve") if ok else None)
 
     def action_reset(self) -> None:
-        from workshop.tui.screens.confirm import ConfirmScreen
-
         lab = self.lab
         if lab is None:
             return
@@ -280,10 +275,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(question, yes="Reset"), lambda ok: self._put(lab, "reset") if ok else None)
 
     def _put(self, lab: Lab, reason: str) -> None:
-        from workshop.core import workspace
-        from workshop.core.chain import solution_files, starter_files
-
-        source = solution_files(lab) if reason == "solve" else starter_files(lab)
+        source = chain.solution_files(lab) if reason == "solve" else chain.starter_files(lab)
         try:
             self.session.workspace.mkdir(parents=True, exist_ok=True)
             change = workspace.put(self.session.workspace, lab, source, reason=reason)
@@ -296,8 +288,6 @@ class MainScreen(Screen[None]):
         self.show(self.lab, self.step, record=False)
 
     def action_start_lab(self) -> None:
-        from workshop.core import workspace
-
         if self.lab is None:
             return
         try:
@@ -316,8 +306,6 @@ class MainScreen(Screen[None]):
             self.watch = None
             self.notify("Watch mode off.", timeout=2)
         elif self.lab is not None:
-            from workshop.tui.watch import FolderWatch
-
             self.watch = FolderWatch(self.session.lab_dir(self.lab))
             self.notify("Watch mode on: saving a file in the lab folder re-checks this step.", timeout=3)
         self._title()
@@ -339,7 +327,9 @@ class MainScreen(Screen[None]):
             with self.app.suspend():
                 print(f"Shell in {folder}, with the workshop's tools on PATH. Type `exit` to go back to the workshop.",
                       flush=True)
+                # Deferred, measured: env.learner brings http.client (~25 ms), which the first frame does not need.
                 from workshop.env.learner import learner_env
+
 
                 subprocess.run([shell], cwd=folder if folder.is_dir() else None, env=learner_env(), check=False)
         except SuspendNotSupported:

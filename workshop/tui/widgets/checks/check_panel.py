@@ -18,7 +18,7 @@ WORDS = {"pending": "pending", "running": "running", "timed out": "timed out"}
 
 def _look(state: str) -> tuple[str, str]:
     """The check's state as the panel shows it: mark and word, padded to one width, and its style."""
-    _code, mark, style = MARKS.get(state, ("", "?", ""))
+    mark, style = MARKS.get(state, ("?", ""))
     return f"{mark} {WORDS.get(state, state):<8}", style
 
 
@@ -139,9 +139,9 @@ class CheckPanel(VerticalScroll):
         if not run.verdicts:
             self._summary("No checks ran for this step.")
         elif not failed:
-            self._summary(f"{MARKS['passed'][1]} All {len(run.verdicts)} check(s) passed.")
+            self._summary(f"{MARKS['passed'][0]} All {len(run.verdicts)} check(s) passed.")
         else:
-            self._summary(f"{MARKS['failed'][1]} {len(failed)} of {len(run.verdicts)} check(s) failed. Fix, save, and press c again.")
+            self._summary(f"{MARKS['failed'][0]} {len(failed)} of {len(run.verdicts)} check(s) failed. Fix, save, and press c again.")
 
     def error(self, message: str) -> None:
         self._summary(f"The checks could not run: {message}")

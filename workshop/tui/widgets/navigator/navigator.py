@@ -14,7 +14,7 @@ from workshop.core.content import Lab, Step
 from workshop.core.progress import Progress
 from workshop.core.verdict import FAILING, MARKS, PASSED
 
-ICONS = {status: (MARKS[status][1], MARKS[status][2]) for status in (PASSED, FAILING)}
+ICONS = {status: MARKS[status] for status in (PASSED, FAILING)}
 Place = tuple[Lab, Step | None]
 GUIDE, ICON = 2, 2  # "├ " before a step (the tree's guide_depth) and "○ " before its title
 

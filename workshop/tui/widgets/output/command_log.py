@@ -14,6 +14,8 @@ from textual.widgets import Button, Log, Static
 from textual.worker import Worker, WorkerState
 
 from workshop.core.errors import friendly
+from workshop.env import supervisor
+from workshop.env.learner import learner_env
 
 
 class CommandLog(Vertical):
@@ -61,9 +63,6 @@ class CommandLog(Vertical):
 
     @work(thread=True, exclusive=True, group="command", exit_on_error=False)
     def _stream(self, command: str, cwd: Path, log: Log) -> int | None:
-        from workshop.env import supervisor
-        from workshop.env.learner import learner_env
-
         # The command comes from the workshop's own text, not from the learner; it runs in its own group,
         # with the workshop's tools on PATH (func-e, registry, go-httpbin) as `workshop shellenv` gives.
         proc = supervisor.spawn(["sh", "-c", command], cwd=cwd, env=learner_env(), stdout=subprocess.PIPE, label="command")
@@ -89,8 +88,6 @@ class CommandLog(Vertical):
 
     @work(thread=True, group="command-stop", exit_on_error=False)
     def _kill(self) -> None:
-        from workshop.env import supervisor
-
         if self._proc is not None:
             supervisor.stop(self._proc, grace=1.0)
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from textual.containers import VerticalScroll
 
 from workshop.core.verdict import FAILING, MARKS, NOT_STARTED, PASSED
+from workshop.tui.widgets.step.command_block import CommandBlock
+from workshop.tui.widgets.step.commands import label_plain_fences, split_commands
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -33,9 +35,6 @@ class StepView(VerticalScroll):
     def show_step(self, lab: Lab, step: Step, *, started: bool, status: str, hints: list[str]) -> None:
         from textual.widgets import Static
 
-        from workshop.tui.widgets.step.command_block import CommandBlock
-        from workshop.tui.widgets.step.commands import split_commands
-
         index = lab.steps.index(step)
         widgets: list[Widget] = []
         if not started:
@@ -43,7 +42,7 @@ class StepView(VerticalScroll):
         if index == 0:
             widgets.append(_markdown(f"## Lab {lab.id}: {lab.title}\n\n*{lab.summary}* ({lab.minutes} min)\n\n{_demote(lab.intro)}"))
         widgets.append(_markdown(f"### Step {index + 1} of {len(lab.steps)}: {step.title}"))
-        widgets.append(Static(f"{MARKS.get(status, ('', '', ''))[1]} {WORDS.get(status, status)}", classes="status"))
+        widgets.append(Static(f"{MARKS.get(status, ('', ''))[0]} {WORDS.get(status, status)}", classes="status"))
         for part in split_commands(step.body):
             widgets.append(CommandBlock(part.text) if part.kind == "command" else _markdown(part.text))
         if hints:
@@ -54,7 +53,7 @@ class StepView(VerticalScroll):
 
     def show_done(self, lab: Lab, statuses: dict[str, str], next_lab: Lab | None) -> None:
         done = "\n".join(
-            f"- {MARKS[PASSED if statuses.get(s.id) == PASSED else NOT_STARTED][1]} {s.title}" for s in lab.steps
+            f"- {MARKS[PASSED if statuses.get(s.id) == PASSED else NOT_STARTED][0]} {s.title}" for s in lab.steps
         )
         if next_lab:
             after = (f"## Next: Lab {next_lab.id}, {next_lab.title}\n\n{next_lab.summary} "
@@ -77,8 +76,6 @@ class StepView(VerticalScroll):
 def _markdown(text: str, classes: str | None = None) -> Widget:
     """Textual's Markdown widget, with plain fenced blocks labelled as text (see label_plain_fences)."""
     from textual.widgets import Markdown as MarkdownWidget
-
-    from workshop.tui.widgets.step.commands import label_plain_fences
 
     return MarkdownWidget(label_plain_fences(text), classes=classes)
 

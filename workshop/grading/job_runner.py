@@ -1,4 +1,4 @@
-"""One grading job: start ``workshop.grading.job`` (in a container or on this host), feed it its job,
+"""The parent side of one grading job: start its child, ``workshop.grading.job_process`` (in a container or on this host), feed it its job,
 read its signed events until it is done or its time is up, and stop everything it started.
 """
 
@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from workshop.core.content import Lab
+from workshop.core.locations import tools_bin, tools_dir
 from workshop.core.verdict import Verdict
-from workshop.grading.job import verify
+from workshop.env import sandbox as sandboxlib
+from workshop.env import supervisor
+from workshop.grading.job_process import verify
 
 DOCKER, NONE = "docker", "none"  # where a job runs: in a container, or on this host
 SANDBOX_WORKSPACE = "/tmp/work"  # the submission's private, writable copy inside the container
@@ -76,8 +79,6 @@ def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions
         env = host_env(state, options.labs[0].root)
         job["submission"] = str(workspace)
     else:
-        from workshop.env import sandbox as sandboxlib
-
         cpus = options.cpus or sandbox_cpus(os.cpu_count() or 1, options.jobs)
         limits = sandboxlib.Limits(cpus=cpus, memory_mb=options.memory_mb)
         argv, container = sandboxlib.run_argv(sandbox["plan"], limits, str(os.getpid()), workspace)
@@ -86,8 +87,6 @@ def run_job(workspace: Path, slugs: list[str], work: Path, options: GradeOptions
     limit = options.lab_time_limit * len(slugs) + 60
     outcome = JobOutcome()
     with tempfile.TemporaryFile() as errors:
-        from workshop.env import supervisor
-
         try:
             proc = supervisor.spawn(argv, label="grading job", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                     cwd=cwd, env=env, container=container, meta={"state": str(state)})
@@ -119,8 +118,6 @@ def host_env(state: Path, content: Path) -> dict[str, str]:
 
     The host's data folder (its registry's images, the mesh's state) is not used: each lab gets fresh ones.
     """
-    from workshop.core.locations import tools_bin, tools_dir
-
     path = os.pathsep.join([str(tools_bin()), os.environ.get("PATH", "")])
     return {**os.environ, "WORKSHOP_TOOLS_DIR": str(tools_dir()),
             "WORKSHOP_STATE_DIR": str(state / "state"), "WORKSHOP_DATA_DIR": str(state / "data"),
@@ -189,8 +186,6 @@ def _explain_end(outcome: JobOutcome, code: int | None, stderr_tail: str, limit:
 
 def _stop(proc: subprocess.Popen[bytes], state: Path) -> None:
     """Stop the job and everything it started: its container, or (on the host) what it recorded under its state."""
-    from workshop.env import supervisor
-
     supervisor.stop(proc, grace=1.0)
     supervisor.stop_everything(state / "state")
 
@@ -210,4 +205,4 @@ def python_argv() -> list[str]:
 
 def python_job_argv() -> list[str]:
     """The job on this host."""
-    return [*python_argv(), "-m", "workshop.grading.job"]
+    return [*python_argv(), "-m", "workshop.grading.job_process"]

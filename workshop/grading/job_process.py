@@ -1,4 +1,5 @@
-"""The grading of one submission, as one process: inside the sandbox's container, or on the host.
+"""The child of a grading job (``job_runner`` is its parent): the grading of one submission, as one process,
+inside the sandbox's container or on the host.
 
 The grader writes one JSON line on stdin: the key that signs events, the labs, the submission's
 folder. For each lab this process starts what the learner keeps running (their build, their Envoy)
@@ -21,6 +22,16 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from workshop.checking import model
+from workshop.core.content import ContentError, load_workshop
+from workshop.core.errors import WorkshopError
+from workshop.core.locations import content_root, state_dir
+from workshop.env import services, supervisor
+from workshop.env.envoy import EnvoyError, find_envoy
+from workshop.env.learner import running
+from workshop.env.tools import ProbeFailed, envoy_version, func_e_home
+from workshop.runs.checks import run_checks
 
 PR_SET_DUMPABLE = 4
 
@@ -101,8 +112,6 @@ def lab_dirs(slug: str) -> Path:
     Each lab is graded on its own: nothing a previous lab pushed, pulled or applied is seen, and the
     host's own data folder (its registry's images, its caches) is never used nor written.
     """
-    from workshop.core.locations import state_dir
-
     root = state_dir().parent / "labs" / slug
     shutil.rmtree(root, ignore_errors=True)
     for name in ("data", "cache"):
@@ -114,9 +123,6 @@ def lab_dirs(slug: str) -> Path:
 
 def give_func_e_its_envoy() -> None:
     """func-e runs offline on the workshop's Envoy: a link to it where func-e looks for its version."""
-    from workshop.env.envoy import EnvoyError, find_envoy
-    from workshop.env.tools import ProbeFailed, envoy_version, func_e_home
-
     try:
         envoy = find_envoy()[0].resolve()
         version = envoy_version(envoy, timeout=20)
@@ -133,20 +139,11 @@ def give_func_e_its_envoy() -> None:
 
 def stop_lab() -> None:
     """Stop what the lab's checks and services left running (the sidecar, the registries, Envoys)."""
-    from workshop.core.locations import state_dir
-    from workshop.env import services, supervisor
-
     services.stop_owned()
     supervisor.stop_everything(state_dir())
 
 
 def grade_lab(lab: Any, workspace: Path, timeout: float | None, emit: Events) -> None:
-    from workshop.checking import model
-    from workshop.core.errors import WorkshopError
-    from workshop.env import services
-    from workshop.env.learner import running
-    from workshop.runs.checks import run_checks
-
     folder = workspace / lab.slug
     emit({"event": "lab-start", "lab": lab.slug, "submitted": folder.is_dir()})
 
@@ -182,9 +179,6 @@ def main() -> int:
     job = json.loads(sys.stdin.readline())
     emit = Events(bytes.fromhex(job["key"]))
     sys.stdout = sys.stderr  # nothing but signed events goes to the real stdout
-    from workshop.core.content import ContentError, load_workshop
-    from workshop.core.locations import content_root
-
     try:
         workshop = load_workshop(content_root())
         workspace = _prepare(job)

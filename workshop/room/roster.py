@@ -1,4 +1,4 @@
-"""The instructor's view of a room: who is on which lab and step, who has been stuck longest, and why.
+"""The room's roster: who is on which lab and step, who has been stuck longest, and why (`workshop room view DIR`).
 
 Reads one folder holding the learners' progress files (``*.json``, as the workshop writes them under
 its state folder) or their workspaces (whose progress is then read from this machine's state folder).
