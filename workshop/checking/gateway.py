@@ -126,7 +126,7 @@ class Gateway:
                              timeout=self.mesh.deadline.left(timeout), every=0.2).seen
 
     def config_dump(self) -> dict:
-        return self._admin(lambda reach: json.loads(httplib.request(reach.admin + "/config_dump", timeout=5).text))
+        return self._admin(lambda reach: json.loads(httplib.request(reach.admin + "/config_dump", timeout=status.ADMIN_TIMEOUT).text))
 
     # -- what tells an operator that a module failed
 
@@ -148,7 +148,7 @@ class Gateway:
 
 def _page(url: str) -> str:
     try:
-        return httplib.request(url, timeout=5).text if url else ""
+        return httplib.request(url, timeout=status.ADMIN_TIMEOUT).text if url else ""
     except httplib.NoResponse as exc:
         fail(f"the istio-agent's metrics did not answer at {url}: {exc}")
 

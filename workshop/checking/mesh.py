@@ -188,7 +188,7 @@ class Mesh:
     def agent_fetches(self) -> int:
         """How many modules the istio-agent has pulled from a registry so far (its own counter)."""
         with self.reach() as reach:
-            text = httplib.request(reach.agent_stats, timeout=5).text if reach.agent_stats else ""
+            text = httplib.request(reach.agent_stats, timeout=status.ADMIN_TIMEOUT).text if reach.agent_stats else ""
         return sum(int(float(m.group(1))) for m in re.finditer(
             r'^istio_agent_wasm_remote_fetch_count\{[^}]*result="success"[^}]*\} (\S+)$', text, re.M))
 

@@ -17,6 +17,9 @@ from workshop.env.mesh_target import MeshUnreachable, Reach, Target
 KINDS = ("wasmplugins", "trafficextensions", "envoyfilters")
 ECDS_PREFIX = "extensions.istio.io/trafficextension/"
 TRANSLATED = "~istio-translated-wasmplugin"  # istiod turns every WasmPlugin into a TrafficExtension of this name
+# Envoy's admin answers on its main thread, which also compiles a new Wasm module: on a loaded laptop
+# one answer can take several seconds, so a read waits this long before it counts as no answer.
+ADMIN_TIMEOUT = 15.0
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
 AGENT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+\t\w+\t(?!envoy )")  # the agent's own lines, not Envoy's it passes on
@@ -90,7 +93,7 @@ def _last_change(metadata: dict) -> str:
 
 def in_envoy(reach: Reach) -> list[InEnvoy]:
     """The filters the sidecar's Envoy got through ECDS."""
-    answer = http.request(reach.admin + "/config_dump?resource=ecds_filters", timeout=5)
+    answer = http.request(reach.admin + "/config_dump?resource=ecds_filters", timeout=ADMIN_TIMEOUT)
     if answer.status == 404:  # Envoy's word for "none yet" (an EnvoyFilter's filter is inline, not through ECDS)
         return []
     dump = json.loads(answer.text)
@@ -110,7 +113,7 @@ def in_envoy(reach: Reach) -> list[InEnvoy]:
 
 def listeners(reach: Reach) -> dict:
     """The sidecar's dynamic listeners, as Envoy's config dump has them."""
-    return json.loads(http.request(reach.admin + "/config_dump?resource=dynamic_listeners", timeout=5).text)
+    return json.loads(http.request(reach.admin + "/config_dump?resource=dynamic_listeners", timeout=ADMIN_TIMEOUT).text)
 
 
 def refused(dump: dict) -> list[str]:
@@ -141,7 +144,7 @@ def chain(reach: Reach, dump: dict | None = None) -> list[str]:
 
 
 def uptime(reach: Reach) -> int:
-    info = json.loads(http.request(reach.admin + "/server_info", timeout=5).text)
+    info = json.loads(http.request(reach.admin + "/server_info", timeout=ADMIN_TIMEOUT).text)
     return int(str(info.get("uptime_all_epochs", "-1s")).rstrip("s") or -1)
 
 
@@ -242,7 +245,7 @@ def gateway_view(target: Target) -> GatewayView | None:
                 seen.chain, seen.refused = listener_chain(dump, urlparse(reach.inbound).port or 80), refused(dump)
                 # Envoy keeps a filter's last ECDS configuration after no listener names it: only the named are in force
                 seen.filters = [f for f in in_envoy(reach) if f.name in seen.chain]
-                page = http.request(reach.agent_stats, timeout=5).text if reach.agent_stats else ""
+                page = http.request(reach.agent_stats, timeout=ADMIN_TIMEOUT).text if reach.agent_stats else ""
                 seen.fetches = {r: metric(page, "istio_agent_wasm_remote_fetch_count", result=r) for r in FETCH_RESULTS}
             except (http.NoResponse, ValueError) as exc:
                 seen.problem = f"the gateway's Envoy does not answer ({exc})"
