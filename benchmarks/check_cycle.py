@@ -92,6 +92,7 @@ def timed(argv: list[str], env: dict[str, str]) -> Timed:
 def timed_warm(target: str) -> Timed:
     """The watch-mode side once: the session's check through the warm worker; phases from its events."""
     from workshop.checking import model
+    from workshop.runs import checks
     from workshop.runs.session import Session
 
     session = Session.open(None, os.environ["WORKSHOP_WORKSPACE"])
@@ -111,6 +112,7 @@ def timed_warm(target: str) -> Timed:
 
     run = session.check(lab, step, on_event=on_event)
     took = time.perf_counter() - start
+    checks.prewarm(lab)  # as the app does after each check, while the learner reads the verdict
     phases["after the last verdict (progress written)"] = took - marks["last"]
     if not run.passed:
         sys.exit(f"the warm side failed: {[(v.name, v.message) for v in run.verdicts]}")

@@ -66,6 +66,7 @@ def test_a_broken_then_fixed_file_through_the_same_worker(tmp_path: Path) -> Non
     try:
         (folder / "answer.txt").write_text("starter\n")
         broken = run_checks(lab, folder)
+        checks.prewarm(lab)  # as the app does after each check: the worker loads the lab's checks
         worker = checks._warm
         assert worker is not None and worker.alive() and worker.key == checks.key_of(lab)  # it loaded the lab's checks
         assert _verdicts(broken) == [("the_answer", "failed", "the answer is wrong", "starter"),
@@ -109,6 +110,7 @@ def test_a_changed_check_file_gets_a_new_worker(tmp_path: Path) -> None:
     checks.discard_warm()
     try:
         assert run_checks(lab, folder).passed
+        checks.prewarm(lab)  # the worker imports the check file as it is now
         first = checks._warm
         check_file = lab.checks_dir / "test_tiny.py"
         check_file.write_text(check_file.read_text().replace('expected="solution"', 'expected="solved"')

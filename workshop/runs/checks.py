@@ -88,14 +88,12 @@ def _take_worker(lab: Lab) -> Worker:
     return Worker.start()
 
 
-def _give_back(worker: Worker, lab: Lab) -> None:
-    """Keep the worker for the next cycle, loading ``lab``'s checks while the verdicts are read (one
-    waits at a time); stop it when another already waits."""
+def _give_back(worker: Worker) -> None:
+    """Keep the worker for the next cycle (one waits at a time; ``prewarm(lab)`` has it load the lab's
+    checks, as the app does after each check); stop it when another already waits."""
     global _warm
     with _lock:
         if _warm is None and worker.alive():
-            if not worker.key:
-                worker.load(lab)
             _warm = worker
             return
     worker.stop()
@@ -147,7 +145,7 @@ def _run_child(
     if code is None:
         worker.stop()  # it died under the cycle: the next cycle gets a new one
     else:
-        _give_back(worker, lab)
+        _give_back(worker)
     if overran and current:
         verdict = current.verdict(TIMED_OUT, f"the check did not finish within its {current.timeout:g} s limit")
         verdict.hint = "does your code loop forever or wait for something that never comes?"
