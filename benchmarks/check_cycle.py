@@ -7,7 +7,10 @@ warm Go cache. Prints the median of each side and their ratio (the goals: the en
 Three comparisons: the envoy step against build + Envoy up + request; the whole lab against that same
 script (what the issue names); and the whole lab against a script doing all the tool work its checks
 do (build, the wasmtime compile that inspects the module, go test, go test against two rewritten SDKs,
-Envoy up, request), which measures what the workshop adds. The script's wasmtime compile runs under
+Envoy up, request), which measures what the workshop adds. Two more (4, 5) take the path of watch
+mode and the app: the first and the third again, with the checks run by the warm check worker of
+this process (Session.check, as the app runs them on a save; the worker warmed for the lab before
+the edit, as the app has it between saves), from the edit saved to the last verdict handed over. The script's wasmtime compile runs under
 the interpreter this benchmark runs under (a virtualenv's, as the README installs the workshop).
 
 The two sides run in turns (raw, workshop, raw, workshop...), so a shared machine's load hits both
@@ -16,7 +19,7 @@ workshop's from when each of its lines appears (Python start and reading the con
 lab", then each verdict line), and from one `--json` run per comparison, each check's own time and
 the part of it its tools took (go, Envoy, requests).
 
-    python benchmarks/check_cycle.py [--runs 5] [--only 1,2,3]
+    python benchmarks/check_cycle.py [--runs 5] [--only 1,2,3,4,5]
 """
 
 from __future__ import annotations
@@ -88,6 +91,36 @@ def timed(argv: list[str], env: dict[str, str]) -> Timed:
     return Timed(shown, took, phases)
 
 
+def timed_warm(target: str) -> Timed:
+    """The watch-mode side once: the session's check through the warm worker; phases from its events."""
+    from workshop.checking import model
+    from workshop.runs import checks
+    from workshop.runs.session import Session
+
+    session = Session.open(None, os.environ["WORKSHOP_WORKSPACE"])
+    lab, step = session.resolve(target)
+    phases: dict[str, float] = {}
+    marks = {"last": 0.0, "shown": 0.0}
+    start = time.perf_counter()
+
+    def on_event(event: model.Event) -> None:
+        now = time.perf_counter() - start
+        if isinstance(event, model.Started) and not phases:
+            phases["hand-off to the warm worker, until the first check starts"] = now
+            marks["last"] = now
+        elif isinstance(event, model.Finished):
+            phases[f"check {event.verdict.step}/{event.verdict.name}"] = now - marks["last"]
+            marks["last"] = marks["shown"] = now
+
+    run = session.check(lab, step, on_event=on_event)
+    took = time.perf_counter() - start
+    checks.prewarm(lab)  # as the app does after each check, while the learner reads the verdict
+    phases["after the last verdict (progress written)"] = took - marks["last"]
+    if not run.passed:
+        sys.exit(f"the warm side failed: {[(v.name, v.message) for v in run.verdicts]}")
+    return Timed(marks["shown"], took, phases)
+
+
 def check_times(argv: list[str], env: dict[str, str]) -> tuple[float, dict[str, tuple[float, float]]]:
     """One `--json` run: (the run's seconds, {check: (its seconds, of them the tools' seconds)})."""
     proc = subprocess.run([*argv, "--json"], env=env, capture_output=True, text=True, check=False)
@@ -95,13 +128,15 @@ def check_times(argv: list[str], env: dict[str, str]) -> tuple[float, dict[str, 
     return report["seconds"], {f"{v['step']}/{v['name']}": (v["seconds"], v["tool_seconds"]) for v in report["verdicts"]}
 
 
-def show_phases(raw: list[Timed], ours: list[Timed], report: tuple[float, dict[str, tuple[float, float]]]) -> None:
+def show_phases(raw: list[Timed], ours: list[Timed], report: tuple[float, dict[str, tuple[float, float]]] | None) -> None:
     print("  where the time goes (median seconds of each phase):")
     for side, runs in (("raw script", raw), ("workshop", ours)):
         names = list(dict.fromkeys(name for t in runs for name in t.phases))
         for name in names:
             values = [t.phases[name] for t in runs if name in t.phases]
             print(f"    {side:<10} {name:<68} {statistics.median(values):6.2f}")
+    if report is None:
+        return
     seconds, checks = report
     own = seconds - sum(s for s, _ in checks.values())
     print(f"  one `--json` run: the runner {seconds:.2f} s, of which between and around checks (pytest start, collection) {own:.2f} s")
@@ -124,7 +159,7 @@ def mutated_sdks(lab: Path, root: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", default="1,2,3", metavar="N,N", help="which comparisons to run (default 1,2,3)")
+    parser.add_argument("--only", default="1,2,3,4,5", metavar="N,N", help="which comparisons to run (default all five)")
     args = parser.parse_args()
     from workshop.env.envoy import find_envoy
 
@@ -136,20 +171,30 @@ def main() -> None:
                "WORKSHOP_WORKSPACE": str(ws), "NO_COLOR": "1", "PYTHON": sys.executable,
                "PYTHONUNBUFFERED": "1"}  # each line as it comes, as a terminal shows it
         script = str(ROOT / "benchmarks" / "raw_lab01.sh")
-        pairs = [
+        os.environ.update(env)  # the warm side runs in this process
+        same_work = [script, str(ws / LAB), envoy_bin, "same-work", *mutated_sdks(ws / LAB, Path(tmp) / "sdks")]
+        pairs: list[tuple[str, list[str], list[str] | str, float]] = [
             ("step envoy: build + Envoy up + request", [script, str(ws / LAB), envoy_bin],
              [sys.executable, "-m", "workshop", "check", "01/envoy"], 0.8),
             ("whole lab against build + Envoy up + request", [script, str(ws / LAB), envoy_bin],
              [sys.executable, "-m", "workshop", "check", "01"], 1.2),
-            ("whole lab against the same tool work (+ inspect, go test, mutant go test)",
-             [script, str(ws / LAB), envoy_bin, "same-work", *mutated_sdks(ws / LAB, Path(tmp) / "sdks")],
+            ("whole lab against the same tool work (+ inspect, go test, mutant go test)", same_work,
              [sys.executable, "-m", "workshop", "check", "01"], 1.0),
+            ("watch mode, step envoy, warm worker: build + Envoy up + request", [script, str(ws / LAB), envoy_bin],
+             "01/envoy", 0.8),
+            ("watch mode, whole lab, warm worker, against the same tool work", same_work, "01", 1.0),
         ]
         n = 0
         wanted = {int(x) for x in args.only.split(",") if x.strip()}
         for title, raw, ours, goal in [pair for k, pair in enumerate(pairs, 1) if k in wanted]:
+
+            def side(ours: list[str] | str = ours) -> Timed:
+                if isinstance(ours, str):
+                    return timed_warm(ours)
+                return timed(ours, env)
+
             timed(raw, env)  # warm the Go build cache and the page cache
-            timed(ours, env)
+            side()
             raw_t: list[Timed] = []
             ours_t: list[Timed] = []
             for _ in range(args.runs):
@@ -158,16 +203,17 @@ def main() -> None:
                 raw_t.append(timed(raw, env))
                 n += 1
                 edit(ws / LAB / "main.go", n)
-                ours_t.append(timed(ours, env))
+                ours_t.append(side())
             n += 1
             edit(ws / LAB / "main.go", n)
-            report = check_times(ours, env)
+            report = check_times(ours, env) if isinstance(ours, list) else None
             print(title)
             for attr, what in (("shown", "edit saved -> verdict shown"), ("took", "edit saved -> command exited")):
                 r = statistics.median(getattr(t, attr) for t in raw_t)
                 o = statistics.median(getattr(t, attr) for t in ours_t)
                 print(f"  {what}: raw script median {r:.2f} s {[round(getattr(t, attr), 2) for t in raw_t]}")
-                print(f"  {' ' * len(what)}  workshop {' '.join(ours[3:]):<9} median {o:.2f} s "
+                name = " ".join(ours[3:]) if isinstance(ours, list) else f"warm {ours}"
+                print(f"  {' ' * len(what)}  workshop {name:<9} median {o:.2f} s "
                       f"{[round(getattr(t, attr), 2) for t in ours_t]}")
                 print(f"  {' ' * len(what)}  ratio {o / r:.2f}  (goal <= {goal})")
             show_phases(raw_t, ours_t, report)

@@ -88,6 +88,16 @@ def make_content(root: Path, checks: str, *, step_ids: tuple[str, ...] = ("one",
     return root
 
 
+def left_behind() -> list[dict]:
+    """What the supervisor still records, but for the warm check worker waiting for the next cycle
+    (it is kept on purpose; everything a cycle started must be gone)."""
+    from workshop.env import supervisor
+    from workshop.runs import checks
+
+    waiting = checks._warm.proc.pid if checks._warm is not None else None
+    return [r for r in supervisor.tracked() if r["pid"] != waiting]
+
+
 def group_running(pgid: int) -> bool:
     """Whether a process of the group still runs. A zombie does not: killed, and waiting for its
     parent (for an orphan, the machine's PID 1, which may take seconds) to collect its exit code."""

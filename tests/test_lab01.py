@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LAB01, ROOT
+from tests.conftest import LAB01, ROOT, left_behind
 from workshop.checking import early
 from workshop.core import chain
 from workshop.core.content import load_workshop
-from workshop.env import http, supervisor
+from workshop.env import http
 from workshop.runs.checks import run_checks
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def _edit(ws: Path, old: str, new: str, name: str = "main.go") -> None:
 
 def _verdicts(ws: Path, steps: list[str] | None = None) -> dict[str, object]:
     run = run_checks(LAB, ws / LAB01, steps=steps)
-    assert supervisor.tracked() == []  # no Envoy, go or pytest left behind
+    assert left_behind() == []  # no Envoy, go or pytest left behind
     return {v.name: v for v in run.verdicts}
 
 
@@ -116,7 +116,7 @@ def test_a_plugin_wasm_that_is_not_wasm(tmp_path: Path, what: str, expect: str) 
     (folder / "plugin.wasm").write_bytes(data)
     [v] = run_checks(lab, folder).verdicts
     assert v.status == "failed" and expect in v.message
-    assert supervisor.tracked() == []
+    assert left_behind() == []
 
 
 def test_one_run_builds_unchanged_sources_once(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_the_envoy_check_takes_the_envoy_started_when_the_build_check_built_the_
     assert [v.status for v in run.verdicts] == ["passed"] * 5, [(v.name, v.message) for v in run.verdicts]
     envoy_check = next(v for v in run.verdicts if v.step == "envoy")
     assert "Envoy was started on this same module as soon as it was built" in envoy_check.output
-    assert supervisor.tracked() == []
+    assert left_behind() == []
     alone = run_checks(LAB, ws / LAB01, steps=["envoy"])  # no earlier check builds: it starts its own
     assert alone.passed and "as soon as it was built" not in alone.verdicts[0].output
 
@@ -165,7 +165,7 @@ def test_an_early_envoy_is_not_taken_once_the_module_changed(lab01_copy, tmp_pat
     wasm.write_bytes(wasm.read_bytes() + b"\x00\x05\x04edit")  # one custom section more: other bytes, still a module
     assert early.take(early.filter_config(wasm), wait=60) == early.Taken()
     assert early.take(early.filter_config(wasm), wait=60) == early.Taken()  # taken once, never twice
-    assert supervisor.tracked() == []
+    assert left_behind() == []
 
 
 def test_an_envoy_that_would_not_start_says_the_same_whether_started_early_or_not(lab01_copy) -> None:
@@ -180,4 +180,4 @@ def test_an_envoy_that_would_not_start_says_the_same_whether_started_early_or_no
         return [line for line in seen.splitlines() if "initializing config" not in line]
 
     assert envoys_words(whole.seen) == envoys_words(alone.seen) and "Failed to initialize Wasm code" in whole.seen
-    assert supervisor.tracked() == []
+    assert left_behind() == []

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, left_behind
 from workshop.core import chain
 from workshop.core.content import load_workshop
-from workshop.env import supervisor
 from workshop.runs.checks import run_checks
 
 pytestmark = pytest.mark.slow
@@ -30,7 +29,7 @@ def _solution(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
 
 def _verdict(folder: Path, step: str, name: str):
     verdicts = {v.name: v for v in run_checks(LAB, folder, steps=[step]).verdicts}
-    assert supervisor.tracked() == []
+    assert left_behind() == []
     return verdicts[name]
 
 

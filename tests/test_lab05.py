@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, left_behind
 from workshop.core import chain, waiting
 from workshop.core.content import load_workshop
-from workshop.env import http, services, supervisor, wasm_images
+from workshop.env import http, services, wasm_images
 from workshop.runs.checks import run_checks
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def _push(folder: Path, image: str, files: list[str]) -> None:
 
 def _verdicts(folder: Path) -> dict:
     verdicts = {v.name: v for v in run_checks(LAB, folder).verdicts}
-    assert [r for r in supervisor.tracked() if not r["label"].startswith("service ")] == []  # the runner left nothing behind
+    assert [r for r in left_behind() if not r["label"].startswith("service ")] == []  # the runner left nothing behind
     return verdicts
 
 

@@ -73,6 +73,10 @@ def test_every_misbehaving_check_gets_its_own_verdict(tmp_path: Path, monkeypatc
     assert "killed: time limit" in by["command_that_hangs"].output
     kinds = [e.kind for e in events]
     assert kinds.count("start") >= 7 and kinds.count("result") == 7
+    from workshop.runs import checks
+
+    assert [r["pid"] for r in supervisor.tracked()] == [checks._warm.proc.pid]  # only the worker waits for the next cycle
+    checks.discard_warm()
     assert supervisor.tracked() == []  # nothing left running or recorded
 
 

@@ -182,6 +182,24 @@ async def test_watch_mode_rechecks_when_a_file_is_saved(started: Session) -> Non
     assert started.progress().status("01-tiny", "answer") == "passed"
 
 
+async def test_watch_mode_checks_a_broken_then_fixed_save_with_the_same_warm_worker(started: Session) -> None:
+    from workshop.runs import checks
+
+    answer = started.workspace / "01-tiny" / "answer.txt"
+    app = make_app(started)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        answer.write_text("no\n")
+        await wait_for(pilot, lambda: bool(rows(app)) and rows(app)[0].state == "failed", timeout=30)
+        await wait_for(pilot, lambda: not app.screen.checking and checks._warm is not None)  # type: ignore[attr-defined]
+        worker = checks._warm
+        answer.write_text("yes\n")
+        await wait_for(pilot, lambda: bool(rows(app)) and rows(app)[0].state == "passed", timeout=30)
+        await wait_for(pilot, lambda: not app.screen.checking and checks._warm is not None)  # type: ignore[attr-defined]
+        assert checks._warm is worker and worker.alive()  # the second save's cycle forked the same worker
+    assert started.progress().status("01-tiny", "answer") == "passed"
+
+
 async def test_passing_the_last_step_shows_the_lab_is_done_and_what_is_next(started: Session) -> None:
     from workshop.core import workspace
 

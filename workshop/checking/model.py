@@ -138,6 +138,9 @@ def pytest_args(checks_dir: Path, root: Path, step_order: list[str], *, workspac
     argv = [
         str(checks_dir), "--workspace", str(workspace), "-p", "workshop.checking.plugin",
         "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--rootdir", str(root), "-c", os.devnull,
+        # with -c /dev/null pytest would look for conftest.py files from / down and list every folder
+        # on the way (all of /tmp for a workshop there: 0.1 s); the content's own folder is the top
+        "--confcutdir", str(root),
         "-W", "ignore::pytest.PytestAssertRewriteWarning", "--step-order", ",".join(step_order),
         # these two run five full garbage collections at start and end (0.1 s of every cycle) to find
         # exceptions nobody could raise; a check reports its own errors

@@ -17,6 +17,7 @@ from workshop.checking import model
 from workshop.core.chain import solution_files, starter_files, write_files
 from workshop.core.content import Lab
 from workshop.core.verdict import Verdict
+from workshop.env import services
 from workshop.env.learner import NotReady, running
 from workshop.runs.checks import Listener, collect, run_checks
 
@@ -86,8 +87,6 @@ def prove(lab: Lab, on_event: Callable[[str, model.Event], None] | None = None, 
 def _run_both(lab: Lab, on_event: Callable[[str, model.Event], None] | None, timeout: float | None,
               repeat: int = 1) -> dict[str, dict[str, Verdict]]:
     """Verdicts by node id, for each side; what the learner keeps running is started as they would."""
-    from workshop.env import services
-
     sides: dict[str, dict[str, Verdict]] = {}
     # The lab's services belong to this run: up before the checks, gone when it ends.
     previous = os.environ.get("WORKSHOP_SERVICES")

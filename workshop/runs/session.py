@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.checking.model import Check
-from workshop.core.content import Lab, Step, Workshop, load_workshop
+from workshop.core.content import ContentError, Lab, Step, Workshop, load_workshop
 from workshop.core.errors import UsageError
 from workshop.core.locations import content_root, default_workspace
-from workshop.core.progress import FAILING, NOT_STARTED, PASSED, Progress, ProgressStore
+from workshop.core.progress import FAILING, NOT_STARTED, PASSED, Progress, ProgressStore, renamed
 from workshop.core.verdict import Verdict
+from workshop.core.workspace import migrate
 from workshop.runs import room_events
-from workshop.runs.checks import CheckRun, Listener, run_checks
+from workshop.runs.checks import CheckRun, Listener, known_checks, run_checks
 
 
 @dataclass
@@ -30,8 +31,6 @@ class Session:
 
     @classmethod
     def open(cls, content: str | None = None, workspace: str | None = None) -> Session:
-        from workshop.core.content import ContentError
-
         root = content_root(content)
         try:
             ws = load_workshop(root)
@@ -47,9 +46,6 @@ class Session:
 
     def _carry_over_renamed_labs(self) -> list[str]:
         """Labs renumbered since the learner began keep their folder and progress under the new name."""
-        from workshop.core.progress import renamed
-        from workshop.core.workspace import migrate
-
         renames = {old: lab.slug for lab in self.workshop.labs for old in lab.formerly}
         if not renames:
             return []
@@ -91,8 +87,6 @@ class Session:
     def planned_checks(self, lab: Lab, step: Step | None = None) -> list[Check]:
         """The checks a run will report, in the order it runs them, if they are known before it starts
         (from the last collection of an unchanged lab); otherwise none: the run's first event names them."""
-        from workshop.runs.checks import known_checks
-
         return [c for c in known_checks(lab) or [] if step is None or c.step == step.id]
 
     def next_hint(self, lab: Lab, step: Step) -> tuple[int, str] | None:

@@ -197,8 +197,8 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, group="prewarm", exit_on_error=False)
     def _prewarm(self) -> None:
-        """Have a check process ready before the next `c`."""
-        checks.prewarm()
+        """Have the check worker ready before the next `c`, with this lab's checks loaded once it is started."""
+        checks.prewarm(self.lab if self.started else None)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
