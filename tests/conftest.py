@@ -12,6 +12,8 @@ import pytest
 
 from workshop.core.locations import tools_dir
 
+pytest_plugins = ["tests.own_network"]  # tests of the real labs in a network namespace of their own; the port guard
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB01 = "01-first-filter"
 # What `workshop prepare` installed, wherever it went: read before any test moves the data folder.

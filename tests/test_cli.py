@@ -6,6 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import LAB01
 
 
@@ -135,6 +137,7 @@ def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(w
     assert "\r\x1b[K" in text and "✗ build/builds_a_proxy_wasm_module" in text  # the same line, now the verdict
 
 
+@pytest.mark.own_network  # httpbin's default port, and lab 02's
 def test_a_missing_tool_is_one_sentence_and_verbose_shows_the_traceback(workshop_cli, isolated: Path, monkeypatch) -> None:
     """A user error deep in a command (a service whose program is not installed) is the error and its fix."""
     import os

@@ -51,6 +51,7 @@ def test_the_corpus_covers_every_step_of_labs_01_to_04() -> None:
             assert set(expected["steps"].values()) <= {"pass", "fail"} and expected.get("why"), f"{lab}/{name}"
 
 
+@pytest.mark.own_network  # lab 02's fixed ports
 @pytest.mark.parametrize("lab", LABS)
 def test_every_case_grades_to_its_expected_verdicts(lab: str, tmp_path: Path) -> None:
     expected = cases(lab)
