@@ -80,6 +80,7 @@ def test_solve_and_reset_keep_backups(workshop_cli, isolated: Path) -> None:
     assert "func main() {}" in main.read_text()
 
 
+@pytest.mark.slow
 def test_validate_and_doctor_answer_in_json(workshop_cli) -> None:
     assert json.loads(workshop_cli("validate", "--json", check_code=0).stdout)["ok"] is True
     tools = {t["name"]: t for t in json.loads(workshop_cli("doctor", "--json").stdout)}

@@ -3,6 +3,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, make_content
 from workshop.core import chain
 from workshop.core.content import load_lab, load_workshop
@@ -11,6 +13,7 @@ from workshop.runs.validate import validate, validate_chain
 GOOD = 'import pytest\n\n@pytest.mark.step("one")\ndef test_ok(workspace):\n    assert True\n'
 
 
+@pytest.mark.slow
 def test_shipped_content_is_valid() -> None:
     assert validate(ROOT) == []
 
@@ -77,6 +80,7 @@ def test_a_change_made_in_one_solution_only_is_named(tmp_path: Path) -> None:
     assert "solutions/04-logs-and-metrics/main.go" in problems[0], problems
 
 
+@pytest.mark.slow
 def test_a_repeated_starter_file_and_a_lost_file_are_named(tmp_path: Path) -> None:
     root = _copy_content(tmp_path / "content")
     shutil.copy2(root / "solutions" / "05-oci-image" / "push.sh", root / "labs" / "06-envoyfilter" / "starter" / "push.sh")
@@ -114,6 +118,7 @@ def test_doctor_says_which_labs_need_each_tool() -> None:
     assert "06" in needs["Istio mesh"] and "01" not in needs["Istio mesh"]  # by its services: [..., mesh]
 
 
+@pytest.mark.slow
 def test_drop_repeated_deletes_what_the_chain_brings(workshop_cli, tmp_path: Path) -> None:
     """Starters written out whole (content from before the chain, or a merge) lose their repeated files."""
     root = _copy_content(tmp_path / "content")

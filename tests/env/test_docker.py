@@ -42,6 +42,7 @@ def test_images_are_scratch_plus_the_binary_and_its_libraries(real_tools: dict) 
     assert all(f"rootfs{lib}" in names for lib in libs)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("docker_engine", "needs_binaries")
 def test_up_status_logs_down_in_containers(ports: Ports) -> None:
     proc = env_cli("up", "--backend", "docker", "--json", timeout=600)  # the first run builds the images

@@ -129,6 +129,7 @@ def test_forged_replayed_and_stray_requests_are_refused_counted_and_not_stored(p
         room.stop()
 
 
+@pytest.mark.slow
 def test_nothing_is_lost_when_the_room_is_killed_or_the_laptop_sleeps(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     port = int(room.url.rsplit(":", 1)[1])
@@ -202,6 +203,7 @@ def test_the_instructors_tui_shows_the_live_room(people) -> None:  # type: ignor
         room.stop()
 
 
+@pytest.mark.slow
 def test_everything_here_runs_with_only_loopback() -> None:
     """This module again, inside a network namespace that has only loopback: nothing can leave it."""
     if IN_NAMESPACE:
@@ -218,6 +220,7 @@ def test_everything_here_runs_with_only_loopback() -> None:
     assert " passed" in inner.stdout and "skipped" not in inner.stdout
 
 
+@pytest.mark.slow
 def test_a_full_disk_in_the_room_keeps_the_events_in_the_learners_outbox(people) -> None:  # type: ignore[no-untyped-def]
     """The room's database is capped (as a full disk): what it cannot take waits on the learner's machine,
     and arrives, once each, when the room has room again."""
@@ -270,6 +273,7 @@ def test_the_room_exports_to_the_gradebook_formats(people) -> None:  # type: ign
     assert "sha256 does not match" in (room.instructor.home / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_new_room_token_keeps_the_checks_until_the_learner_joins_again(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     port = int(room.url.rsplit(":", 1)[1])
@@ -315,6 +319,7 @@ def test_a_real_lab_check_reaches_the_room(tmp_path: Path) -> None:
         stop_senders(*learners)
 
 
+@pytest.mark.slow
 def test_checks_still_waiting_after_a_reboot_are_sent_by_the_next_workshop_command(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     port = int(room.url.rsplit(":", 1)[1])
