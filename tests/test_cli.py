@@ -42,6 +42,7 @@ def test_start_list_and_resume(workshop_cli, isolated: Path) -> None:
     assert [s["status"] for s in data["labs"][0]["steps"]] == ["not started"] * 3
 
 
+@pytest.mark.slow
 def test_check_the_starter_fails_with_reports(workshop_cli, isolated: Path) -> None:
     workshop_cli("start", "01", check_code=0)
     junit = isolated / "report.xml"
@@ -100,6 +101,7 @@ def test_doctor_names_the_labs_a_missing_tool_blocks(workshop_cli, tmp_path: Pat
     assert "not found" in lines[at] and "labs that need it: 02" in lines[at + 2], proc.stdout
 
 
+@pytest.mark.slow
 def test_another_content_folder(workshop_cli, tmp_path: Path) -> None:
     from tests.conftest import make_content
 
@@ -112,6 +114,7 @@ def test_another_content_folder(workshop_cli, tmp_path: Path) -> None:
     assert workshop_cli("selftest", "--content", str(root), check_code=0).stdout.rstrip().endswith("solution")
 
 
+@pytest.mark.slow
 def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(workshop_cli, isolated: Path) -> None:
     import os
     import pty

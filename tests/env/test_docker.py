@@ -76,6 +76,7 @@ def test_up_status_logs_down_in_containers(ports: Ports) -> None:
     assert "listening on http://127.0.0.1" in env_cli("logs", "httpbin").stdout  # saved when it was removed
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("docker_engine", "needs_binaries")
 def test_the_tag_names_the_image_in_use_when_binaries_take_turns(real_tools: dict, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil

@@ -44,6 +44,7 @@ def joined(room: Room, learner: Person, name: str | None = None) -> subprocess.C
     return learner.run("join", room.url, "--token", room.token, "--name", name or learner.name, "--prepared")
 
 
+@pytest.mark.slow
 def test_checks_reach_the_instructors_view_grouped_by_the_same_failure(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
@@ -75,6 +76,7 @@ def test_checks_reach_the_instructors_view_grouped_by_the_same_failure(people) -
         room.stop()
 
 
+@pytest.mark.slow
 def test_a_name_stays_with_its_machine_and_the_same_machine_gets_its_seat_back(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
@@ -91,6 +93,7 @@ def test_a_name_stays_with_its_machine_and_the_same_machine_gets_its_seat_back(p
         room.stop()
 
 
+@pytest.mark.slow
 def test_forged_replayed_and_stray_requests_are_refused_counted_and_not_stored(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
@@ -167,6 +170,7 @@ def test_nothing_is_lost_when_the_room_is_killed_or_the_laptop_sleeps(people) ->
         room.stop()
 
 
+@pytest.mark.slow
 def test_the_instructors_tui_shows_the_live_room(people) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
@@ -250,6 +254,7 @@ def test_a_full_disk_in_the_room_keeps_the_events_in_the_learners_outbox(people)
         room.stop()
 
 
+@pytest.mark.slow
 def test_the_room_exports_to_the_gradebook_formats(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
