@@ -7,7 +7,7 @@ therefore cannot take free ports, and on a machine where another program holds t
 program (a registry on 5000 is welcomed as the user's own, and the test pushed its images into it).
 
 A test marked ``own_network`` runs in a forked child that first enters a new network namespace holding
-only its loopback (as `workshop grade`'s sandbox and tests/mesh_corpus.py do): the labs' addresses are free
+only its loopback (as `workshop grade`'s sandbox and tests/labs/mesh_learners_work.py do): the labs' addresses are free
 there whatever the machine runs, nothing the test starts can be reached from outside, and every process it
 leaves behind is ended with the namespace. Setup, call and teardown all run in the child; its reports go
 back to pytest through a pipe.
