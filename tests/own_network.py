@@ -31,6 +31,7 @@ import socket
 import struct
 import threading
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from _pytest.runner import SetupState, runtestprotocol
@@ -207,9 +208,22 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def wanted(item: pytest.Item) -> bool:
-    """Marked own_network (and not ``own_network(False)``, which a test of a module marked so opts out with)."""
+    """Marked own_network, and not ``own_network(False)``: a test that must run on the machine's network says so
+    (skipped when the whole run is in a namespace of its own)."""
     marker = item.get_closest_marker("own_network")
     return marker is not None and marker.args[:1] != (False,)
+
+
+def away_from_the_host() -> bool:
+    """Whether this run itself is in another network namespace than the Docker engine's (or else PID 1's), so
+    that containers on the host's network cannot be reached; False when that cannot be told."""
+    for pidfile in ("/var/run/docker.pid", None):
+        try:
+            pid = Path(pidfile).read_text().strip() if pidfile else "1"
+            return os.readlink("/proc/self/ns/net") != os.readlink(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+    return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -217,6 +231,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if wanted(item):
                 item.add_marker(pytest.mark.skip(reason=why_not()))
+    host = [item for item in items if item.get_closest_marker("own_network") and not wanted(item)]
+    if host and away_from_the_host():
+        for item in host:
+            item.add_marker(pytest.mark.skip(reason="it needs the machine's network (Docker's containers are there), "
+                                                    "and this test run is in a network namespace of its own"))
 
 
 @pytest.hookimpl(tryfirst=True)
