@@ -13,6 +13,8 @@ from workshop.core import chain
 from workshop.core.content import load_workshop
 from workshop.core.locations import tools_dir
 
+pytest_plugins = ["tests.own_network"]  # tests of the real labs in a network namespace of their own; the port guard
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB01 = "01-first-filter"
 # What `workshop prepare` installed, wherever it went: read before any test moves the data folder.

@@ -6,6 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import LAB01
 
 
@@ -40,6 +42,7 @@ def test_start_list_and_resume(workshop_cli, isolated: Path) -> None:
     assert [s["status"] for s in data["labs"][0]["steps"]] == ["not started"] * 3
 
 
+@pytest.mark.slow
 def test_check_the_starter_fails_with_reports(workshop_cli, isolated: Path) -> None:
     workshop_cli("start", "01", check_code=0)
     junit = isolated / "report.xml"
@@ -78,6 +81,7 @@ def test_solve_and_reset_keep_backups(workshop_cli, isolated: Path) -> None:
     assert "func main() {}" in main.read_text()
 
 
+@pytest.mark.slow
 def test_validate_and_doctor_answer_in_json(workshop_cli) -> None:
     assert json.loads(workshop_cli("validate", "--json", check_code=0).stdout)["ok"] is True
     tools = {t["name"]: t for t in json.loads(workshop_cli("doctor", "--json").stdout)}
@@ -97,6 +101,7 @@ def test_doctor_names_the_labs_a_missing_tool_blocks(workshop_cli, tmp_path: Pat
     assert "not found" in lines[at] and "labs that need it: 02" in lines[at + 2], proc.stdout
 
 
+@pytest.mark.slow
 def test_another_content_folder(workshop_cli, tmp_path: Path) -> None:
     from tests.conftest import make_content
 
@@ -109,6 +114,7 @@ def test_another_content_folder(workshop_cli, tmp_path: Path) -> None:
     assert workshop_cli("selftest", "--content", str(root), check_code=0).stdout.rstrip().endswith("solution")
 
 
+@pytest.mark.slow
 def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(workshop_cli, isolated: Path) -> None:
     import os
     import pty
@@ -136,6 +142,7 @@ def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(w
     assert "\r\x1b[2K" in text and "✗ build/builds_a_proxy_wasm_module" in text
 
 
+@pytest.mark.own_network  # httpbin's default port, and lab 02's
 def test_a_missing_tool_is_one_sentence_and_verbose_shows_the_traceback(workshop_cli, isolated: Path, monkeypatch) -> None:
     """A user error deep in a command (a service whose program is not installed) is the error and its fix."""
     import os

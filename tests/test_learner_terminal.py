@@ -30,6 +30,8 @@ def test_no_lab_command_runs_whatever_python_is_on_path(lab) -> None:  # type: i
     assert not found, f"{lab.slug} tells the learner to run: {found}"
 
 
+@pytest.mark.slow
+@pytest.mark.own_network  # lab 05's registry on 5000
 def test_a_lab_selftest_passes_with_another_python_first_on_path(workshop_cli, tmp_path: Path, monkeypatch) -> None:
     """As in a virtualenv or pipx install: the first `python3` on PATH is not the workshop's (here it fails loudly)."""
     other = tmp_path / "other-python"

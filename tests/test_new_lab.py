@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 from workshop.core import chain
 from workshop.core.content import load_workshop
@@ -13,6 +15,7 @@ from workshop.core.frontmatter import FrontMatter
 from workshop.runs.validate import validate
 
 
+@pytest.mark.slow
 def test_a_new_lab_continues_the_last_one_and_passes_validate_and_selftest(workshop_cli, tmp_path: Path) -> None:
     root = tmp_path / "content"
     for part in ("labs", "solutions", "checks"):

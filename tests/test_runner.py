@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_content
 from workshop.core.content import load_workshop
 from workshop.env import supervisor
@@ -55,6 +57,7 @@ def _run(tmp_path: Path, answer: str, events: list[dict] | None = None, steps: l
     return run_checks(lab, folder, steps=steps, on_event=events.append if events is not None else None)
 
 
+@pytest.mark.slow
 def test_every_misbehaving_check_gets_its_own_verdict(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("workshop.runs.checks.GRACE", 2.0)
     events: list[dict] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_content
 
 STEADY = 'import pytest\n\n@pytest.mark.step("one")\ndef test_answer(workspace):\n    assert (workspace / "answer.txt").read_text() == "solution\\n"\n'
@@ -19,6 +21,7 @@ FLAKY = STEADY + (
 )
 
 
+@pytest.mark.slow
 def test_repeat_names_the_check_whose_verdict_changes(workshop_cli, tmp_path: Path) -> None:
     root = make_content(tmp_path / "c", FLAKY.format(count=str(tmp_path / "count")))
     data = json.loads(workshop_cli("selftest", "--content", str(root), "--repeat", "3", "--json", check_code=1).stdout)
@@ -31,6 +34,7 @@ def test_repeat_names_the_check_whose_verdict_changes(workshop_cli, tmp_path: Pa
     assert "only_once is flaky" in said and "on the solution, run 2: " in said and "selftest: FAILED" in said
 
 
+@pytest.mark.slow
 def test_repeat_passes_a_steady_check(workshop_cli, tmp_path: Path) -> None:
     root = make_content(tmp_path / "c", STEADY)
     data = json.loads(workshop_cli("selftest", "01", "--content", str(root), "--repeat", "3", "--json", check_code=0).stdout)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, make_content
 from workshop.core import chain
 from workshop.core.content import load_lab, load_workshop
@@ -11,6 +13,7 @@ from workshop.runs.validate import drop_repeated, validate, validate_chain
 GOOD = 'import pytest\n\n@pytest.mark.step("one")\ndef test_ok(workspace):\n    assert True\n'
 
 
+@pytest.mark.slow
 def test_shipped_content_is_valid() -> None:
     assert validate(ROOT) == []
 
@@ -65,6 +68,7 @@ def test_every_shipped_starter_is_the_previous_solution_plus_its_own_files() -> 
             assert source == path or source == lab.starter_dir / rel, (lab.slug, rel)
 
 
+@pytest.mark.slow
 def test_a_shared_file_changed_in_one_place_reaches_every_starter_and_solution(tmp_path: Path) -> None:
     """go.mod is written once (lab 01's starter) and the filter once per version of it: a change there is in
     every whole starter and solution that holds the file, and nowhere else needs an edit."""
@@ -95,6 +99,7 @@ def test_a_change_made_in_a_later_solution_only_is_named(tmp_path: Path) -> None
     assert "solutions/04-logs-and-metrics/main.go" in problems[0], problems
 
 
+@pytest.mark.slow
 def test_repeated_starter_and_solution_files_are_named_and_dropped(tmp_path: Path) -> None:
     root = _copy_content(tmp_path / "content")
     shutil.copy2(root / "solutions" / "05-oci-image" / "push.sh", root / "labs" / "06-envoyfilter" / "starter" / "push.sh")
@@ -139,6 +144,7 @@ def test_doctor_says_which_labs_need_each_tool() -> None:
     assert "06" in needs["Istio mesh"] and "01" not in needs["Istio mesh"]  # by its services: [..., mesh]
 
 
+@pytest.mark.slow
 def test_drop_repeated_deletes_what_the_chain_brings(workshop_cli, tmp_path: Path) -> None:
     """Starters and solutions written out whole (content from before the chain, or a merge) lose their
     repeated files, and every whole starter and solution stays what it was."""

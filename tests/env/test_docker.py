@@ -43,6 +43,7 @@ def test_images_are_scratch_plus_the_binary_and_its_libraries(real_tools: dict) 
     assert all(f"rootfs{lib}" in names for lib in libs)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("docker_engine", "needs_binaries")
 def test_up_status_logs_down_in_containers(ports: Ports) -> None:
     proc = env_cli("up", "--backend", "docker", "--json", timeout=600)  # the first run builds the images
@@ -76,6 +77,7 @@ def test_up_status_logs_down_in_containers(ports: Ports) -> None:
     assert "listening on http://127.0.0.1" in env_cli("logs", "httpbin").stdout  # saved when it was removed
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("docker_engine", "needs_binaries")
 def test_the_tag_names_the_image_in_use_when_binaries_take_turns(real_tools: dict, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil

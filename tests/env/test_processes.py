@@ -22,6 +22,7 @@ def gone(pid: int, created: float | None) -> bool:
     return not supervisor.same_process(pid, created)
 
 
+@pytest.mark.slow
 def test_up_status_logs_down_every_service(ports: Ports) -> None:
     proc = env_cli("up", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -10,7 +10,7 @@ from workshop.core import chain
 from workshop.core.content import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(__file__).resolve().parent / "corpus"
+HOSTILE = Path(__file__).resolve().parent / "hostile_submissions"
 LAB = "01-first-filter"
 SOLUTION = ROOT / "solutions" / LAB
 STARTER = ROOT / "labs" / LAB / "starter"
@@ -76,12 +76,12 @@ def fakes_a_pass(folder: Path, procfd: bool, checks_dir: Path) -> None:
     """The starter made to build, plus every way of faking results we know of."""
     lab = _lab(folder, STARTER)
     _edit(lab / "main.go", "func init() {", "func main() {}\n\nfunc init() {")
-    text = (CORPUS / "forge_test.go").read_text().replace("__PROCFD__", "yes" if procfd else "no")
+    text = (HOSTILE / "forge_test.go").read_text().replace("__PROCFD__", "yes" if procfd else "no")
     (lab / "main_test.go").write_text(text.replace("__CHECKS__", str(checks_dir)))
     for where in (folder, lab, folder / "checks" / LAB):
         where.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(CORPUS / "conftest.py", where / "conftest.py")
-        shutil.copy2(CORPUS / "pytest_fakepass.py", where / "pytest_fakepass.py")
+        shutil.copy2(HOSTILE / "conftest.py", where / "conftest.py")
+        shutil.copy2(HOSTILE / "pytest_fakepass.py", where / "pytest_fakepass.py")
         (where / "yaml.py").write_text("raise SystemExit('the submission shadowed a module')\n")
     (folder / "workshop").mkdir()
     (folder / "workshop" / "__init__.py").write_text("raise SystemExit('the submission shadowed the workshop')\n")
@@ -90,7 +90,7 @@ def fakes_a_pass(folder: Path, procfd: bool, checks_dir: Path) -> None:
 def escape(folder: Path, what: str, canary: Path | None = None, port: int = 9) -> None:
     """The solution plus a test that passes only if ``what`` escapes the sandbox."""
     lab = _lab(folder, SOLUTION)
-    text = (CORPUS / "escape_test.go").read_text().replace("__WHAT__", what)
+    text = (HOSTILE / "escape_test.go").read_text().replace("__WHAT__", what)
     text = text.replace("__CANARY__", str(canary or "/nonexistent")).replace("__PORT__", str(port))
     (lab / "escape_test.go").write_text(text.replace("__SOLUTION__", str(SOLUTION / "main.go")))
 

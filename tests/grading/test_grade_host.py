@@ -12,7 +12,7 @@ import pytest
 from tests.grading import submissions as corpus
 
 # The check plugin (loaded through its entry point) gives every test a 60 s alarm; grading a corpus takes longer.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_network]  # the lab's fixed ports: free in a namespace of its own
 
 
 def grade_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -43,6 +43,7 @@ def without_times(node: object) -> object:
     return node
 
 
+@pytest.mark.slow
 def test_a_class_graded_in_two_shards_and_merged_is_graded_as_in_one_run(tmp_path: Path) -> None:
     content = make_content(tmp_path / "content", CHECKS)
     folders = []

@@ -18,6 +18,7 @@ NETWORK_OFF = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--p
                "--proxy-bypass-list=127.0.0.1"]
 
 
+@pytest.mark.slow
 def test_the_page_shows_the_room_and_follows_it_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if browser.chromium() is None:
         pytest.skip("needs Chromium (`apt-get install chromium`; .ci/run installs it)")

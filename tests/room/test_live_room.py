@@ -44,6 +44,7 @@ def joined(room: Room, learner: Person, name: str | None = None) -> subprocess.C
     return learner.run("join", room.url, "--token", room.token, "--name", name or learner.name, "--prepared")
 
 
+@pytest.mark.slow
 def test_checks_reach_the_instructors_view_grouped_by_the_same_failure(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
@@ -75,6 +76,7 @@ def test_checks_reach_the_instructors_view_grouped_by_the_same_failure(people) -
         room.stop()
 
 
+@pytest.mark.slow
 def test_a_name_stays_with_its_machine_and_the_same_machine_gets_its_seat_back(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
@@ -91,6 +93,7 @@ def test_a_name_stays_with_its_machine_and_the_same_machine_gets_its_seat_back(p
         room.stop()
 
 
+@pytest.mark.slow
 def test_forged_replayed_and_stray_requests_are_refused_counted_and_not_stored(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
@@ -129,6 +132,7 @@ def test_forged_replayed_and_stray_requests_are_refused_counted_and_not_stored(p
         room.stop()
 
 
+@pytest.mark.slow
 def test_nothing_is_lost_when_the_room_is_killed_or_the_laptop_sleeps(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     port = int(room.url.rsplit(":", 1)[1])
@@ -166,6 +170,7 @@ def test_nothing_is_lost_when_the_room_is_killed_or_the_laptop_sleeps(people) ->
         room.stop()
 
 
+@pytest.mark.slow
 def test_the_instructors_tui_shows_the_live_room(people) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
@@ -202,6 +207,7 @@ def test_the_instructors_tui_shows_the_live_room(people) -> None:  # type: ignor
         room.stop()
 
 
+@pytest.mark.slow
 def test_everything_here_runs_with_only_loopback() -> None:
     """This module again, inside a network namespace that has only loopback: nothing can leave it."""
     if IN_NAMESPACE:
@@ -218,6 +224,7 @@ def test_everything_here_runs_with_only_loopback() -> None:
     assert " passed" in inner.stdout and "skipped" not in inner.stdout
 
 
+@pytest.mark.slow
 def test_a_full_disk_in_the_room_keeps_the_events_in_the_learners_outbox(people) -> None:  # type: ignore[no-untyped-def]
     """The room's database is capped (as a full disk): what it cannot take waits on the learner's machine,
     and arrives, once each, when the room has room again."""
@@ -247,6 +254,7 @@ def test_a_full_disk_in_the_room_keeps_the_events_in_the_learners_outbox(people)
         room.stop()
 
 
+@pytest.mark.slow
 def test_the_room_exports_to_the_gradebook_formats(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     try:
@@ -270,6 +278,7 @@ def test_the_room_exports_to_the_gradebook_formats(people) -> None:  # type: ign
     assert "sha256 does not match" in (room.instructor.home / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_new_room_token_keeps_the_checks_until_the_learner_joins_again(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     port = int(room.url.rsplit(":", 1)[1])
@@ -315,6 +324,7 @@ def test_a_real_lab_check_reaches_the_room(tmp_path: Path) -> None:
         stop_senders(*learners)
 
 
+@pytest.mark.slow
 def test_checks_still_waiting_after_a_reboot_are_sent_by_the_next_workshop_command(people) -> None:  # type: ignore[no-untyped-def]
     room = Room.serve(people("instructor"))
     port = int(room.url.rsplit(":", 1)[1])

@@ -1,4 +1,12 @@
-"""TUI tests: isolated folders, a tiny workshop to drive quickly, and helpers to wait on the app."""
+"""TUI tests: isolated folders, a tiny workshop to drive quickly, and helpers to wait on the app.
+
+No async pytest plugin is installed: ``async def`` tests (Pilot) run through ``pytest_pyfunc_call`` below; with
+pytest-asyncio or anyio, mark them instead and drop the hook. ``tui_isolated`` overlaps the top-level
+``isolated`` on purpose, so these tests stay isolated if that one changes. The snapshots in __snapshots__
+(pytest-textual-snapshot, with the textual version pyproject pins) were recorded with NO_COLOR=1, which
+``isolated`` sets (monochrome SVGs); record them again with
+``python -m pytest tests/tui/test_snapshots.py --snapshot-update``.
+"""
 
 from __future__ import annotations
 

@@ -215,6 +215,7 @@ async def test_passing_the_last_step_shows_the_lab_is_done_and_what_is_next(star
         assert "Lab 01 complete" in text and "Next: Lab 02, A hanging lab" in text
 
 
+@pytest.mark.slow
 async def test_run_streams_output_and_stop_kills_the_process_group(started: Session) -> None:
     app = make_app(started)
     async with app.run_test(size=SIZE) as pilot:

@@ -20,6 +20,7 @@ def lab01(tmp_path: Path, content: Path) -> Session:
     return session
 
 
+@pytest.mark.slow
 async def test_the_starter_fails_its_checks_live(tmp_path: Path, lab01_content: Path) -> None:
     session = lab01(tmp_path, lab01_content)
     app = make_app(session)

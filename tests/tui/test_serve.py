@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from workshop.env import http
 
 
@@ -48,12 +50,11 @@ def test_a_taken_port_is_a_clear_error() -> None:
 # ---------------------------------------------------------------- the page in a real browser, network off
 
 
+@pytest.mark.slow
 def test_the_page_loads_everything_from_the_workshop_with_the_network_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Headless Chromium, with every host but 127.0.0.1 unreachable, opens the page: the app appears, its
     font is ours, and no request leaves for a third party (textual-serve's own page links Google Fonts)."""
     import asyncio
-
-    import pytest
 
     from tests.tui import browser
 

@@ -27,7 +27,8 @@ def _installed(*names: str) -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(not _installed("httpbin", "envoy"), reason="needs go-httpbin and Envoy (`workshop prepare`)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not _installed("httpbin", "envoy"), reason="needs go-httpbin and Envoy (`workshop prepare`)")]
 
 
 def _free_port() -> int:

@@ -14,17 +14,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, left_behind
+from tests.env.conftest import free_ports
 from workshop.core import chain, waiting
 from workshop.core.content import load_workshop
 from workshop.env import http, services, wasm_images
 from workshop.runs.checks import run_checks
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_network]  # the lab's fixed ports: free in a namespace of its own
 LAB = load_workshop(ROOT).lab("05")
 
 
 @pytest.fixture
-def registry() -> str:
+def registry(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A registry of the test's own on a free port, where the lab's checks (services.ensure) find it too."""
+    monkeypatch.setenv("WORKSHOP_PORT_REGISTRY", str(free_ports(1)[0]))
     info = services.ensure(["registry"])["registry"]
     yield f"127.0.0.1:{info.port}"
     services.stop_owned()
@@ -132,6 +135,7 @@ def test_a_registry_that_is_down() -> None:
     assert "nothing answers" in message and "workshop env up registry" in hint
 
 
+@pytest.mark.own_network(False)  # Docker pushes from the host's network: to the registry fixture's free port there
 def test_the_docker_form_passes(tmp_path: Path, registry: str, docker_engine: None) -> None:
     docker = shutil.which("docker") or "docker"
     folder = _solution(tmp_path)
@@ -143,7 +147,10 @@ def test_the_docker_form_passes(tmp_path: Path, registry: str, docker_engine: No
     assert all(v.passed for v in _verdicts(folder).values())
 
 
+@pytest.mark.own_network(False)  # the containers run on the host's network; a namespace of its own cannot reach them
 def test_selftest_lab05_with_docker_services(workshop_cli, docker_engine) -> None:
+    if not http.port_free(5000):  # push.sh's 127.0.0.1:5000, the lab's own: never another program's registry
+        pytest.skip("lab 05's fixed port 5000 is held by another program on this host")
     data = json.loads(workshop_cli("selftest", "05", "--backend", "docker", "--json", check_code=0).stdout)
     assert data["labs"][0]["ok"]
 
@@ -171,8 +178,6 @@ def _learner_registry(root: Path, port: int) -> subprocess.Popen[bytes]:
 
 def test_a_registry_the_learner_already_runs_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workshop_cli) -> None:
     """The learner's own registry on the lab's address is theirs: the checks use it and say so; nothing stops it."""
-    from tests.env.conftest import free_ports
-
     port = free_ports(1)[0]
     monkeypatch.setenv("WORKSHOP_PORT_REGISTRY", str(port))
     theirs = _learner_registry(tmp_path, port)

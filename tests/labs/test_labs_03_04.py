@@ -14,7 +14,7 @@ from workshop.core.content import load_workshop
 from workshop.env import supervisor
 from workshop.runs.checks import run_checks
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_network]  # the lab's fixed ports: free in a namespace of its own
 
 
 def _solution(tmp_path: Path, lab_id: str, edits: list[tuple[str, str]], name: str = "main.go"):  # type: ignore[no-untyped-def]

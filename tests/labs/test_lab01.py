@@ -18,7 +18,7 @@ from workshop.core.content import load_workshop
 from workshop.env import http
 from workshop.runs.checks import run_checks
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_network]  # the lab's fixed ports: free in a namespace of its own
 LAB = load_workshop(ROOT).lab("01")
 
 

@@ -1,13 +1,13 @@
-"""The corpus of labs 06-09, graded against one real mesh: run as `python -m tests.mesh_corpus OUT.json LAB...`
+"""The corpus of labs 06-09, graded against one real mesh: run as `python -m tests.labs.mesh_learners_work OUT.json LAB...`
 inside a network namespace of its own (only loopback), where the labs' own addresses (127.0.0.1:5000,
 :8077, :15006) are free, so every case is the file a learner writes, as they write it.
 
-tests/corpus/<lab>/<case>/ holds the files a learner changed, laid over the lab's solution, and EXPECTED.yaml:
+tests/labs/learners_work/<lab>/<case>/ holds the files a learner changed, laid over the lab's solution, and EXPECTED.yaml:
 ``{why, steps: {<step>: pass|fail}, traffic: [{apply: [files], headers: {...}, carries: bool, decides: step}]}``.
 For each case: the lab's runs (serve, push, pin: the module built once per lab), then each ``traffic`` probe
 (kubectl apply as the learner does, then requests through the sidecar: do the responses carry the headers?),
 then the lab's checks. What the traffic showed and what the checks said are written to OUT.json; the test
-(tests/test_corpus.py) compares both with EXPECTED.yaml. ``${DIGEST:TAG}`` in a case's file is the manifest
+(tests/labs/test_learners_work.py) compares both with EXPECTED.yaml. ``${DIGEST:TAG}`` in a case's file is the manifest
 digest of the image the lab's runs pushed to 127.0.0.1:5000/wasm-workshop/filter:TAG.
 """
 
@@ -27,8 +27,8 @@ import yaml
 
 from workshop.core import chain
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "corpus"
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).resolve().parent / "learners_work"
 MESH_LABS = ("06-envoyfilter", "07-wasmplugin", "08-updates-and-failures", "09-trafficextension")
 KINDS = "wasmplugins,trafficextensions,envoyfilters"
 INBOUND = "http://127.0.0.1:15006/get"

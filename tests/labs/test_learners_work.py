@@ -1,12 +1,12 @@
 """The corpus: learners' work, written by different hands in different styles, right and wrong, each
 graded to the verdict it deserves on every step.
 
-Labs 01-04: tests/corpus/<lab>/<case>/ holds one lab folder as a learner left it, and EXPECTED.yaml:
+Labs 01-04: tests/labs/learners_work/<lab>/<case>/ holds one lab folder as a learner left it, and EXPECTED.yaml:
 ``{why: ..., steps: {<step>: pass|fail}}``, graded by `workshop grade`. A step passes when every check of it passes.
 
 Labs 06-09 (the mesh): a case holds the files the learner wrote, laid over the lab's solution, and its
 EXPECTED.yaml also says what live traffic through the sidecar shows once they are applied (``traffic``), which
-decides the verdict of the step it names. tests/mesh_corpus.py grades them against one real mesh per lab,
+decides the verdict of the step it names. tests/labs/mesh_learners_work.py grades them against one real mesh per lab,
 in a network namespace of its own, so the files keep the labs' own addresses.
 """
 
@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from tests.conftest import PREPARED, ROOT
-from tests.mesh_corpus import MESH_LABS
+from tests.labs.mesh_learners_work import MESH_LABS
 
 pytestmark = pytest.mark.slow
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = Path(__file__).resolve().parent / "learners_work"
 LABS = sorted(d.name for d in CORPUS.iterdir() if d.is_dir() and (ROOT / "labs" / d.name).is_dir()
               and d.name not in MESH_LABS) if CORPUS.is_dir() else []
 
@@ -51,6 +51,7 @@ def test_the_corpus_covers_every_step_of_labs_01_to_04() -> None:
             assert set(expected["steps"].values()) <= {"pass", "fail"} and expected.get("why"), f"{lab}/{name}"
 
 
+@pytest.mark.own_network  # lab 02's fixed ports
 @pytest.mark.parametrize("lab", LABS)
 def test_every_case_grades_to_its_expected_verdicts(lab: str, tmp_path: Path) -> None:
     expected = cases(lab)
@@ -120,7 +121,7 @@ def test_every_mesh_case_grades_to_what_live_traffic_shows(lab: str, tmp_path: P
            "TMPDIR": str(tmp_path / "tmp")}
     env.pop("WORKSHOP_SERVICES", None)
     (tmp_path / "tmp").mkdir()
-    script = f'ip link set lo up && exec "{sys.executable}" -m tests.mesh_corpus "{out}" {lab}'
+    script = f'ip link set lo up && exec "{sys.executable}" -m tests.labs.mesh_learners_work "{out}" {lab}'
     proc = subprocess.run(["unshare", "-n", "sh", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=3600, check=False)
     assert out.is_file(), proc.stdout[-2000:] + proc.stderr[-4000:]
