@@ -41,7 +41,7 @@ def learner_env() -> dict[str, str]:
 
     env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL,
            "KUBECONFIG": str(local_kubeconfig()),  # kubectl and istioctl talk to the local mesh's API server
-           "WORKSHOP_MODULES": str(Modules().folder())}  # what the module server serves (lab 06's serve.sh copies there)
+           "WORKSHOP_MODULES": str(Modules().folder())}  # what the module server serves (a lab's serve.sh copies there)
     env["PATH"] = os.pathsep.join([*map(str, tool_dirs()), env.get("PATH", "")])
     return env
 

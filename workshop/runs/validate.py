@@ -96,14 +96,17 @@ def _line(lab: Lab, key: str) -> str:
 
 
 def _names(lab: Lab) -> list[Problem]:
-    """tools: are what `workshop doctor` probes; services: what the workshop can start."""
-    line = {key: _line(lab, key).rpartition(":")[2] for key in ("tools", "services")}
+    """tools: are what `workshop doctor` probes; services: (and logins:) what the workshop can start."""
+    line = {key: _line(lab, key).rpartition(":")[2] for key in ("tools", "services", "logins")}
     problems = [Problem(f"{lab.lab_md}:{line['tools']}", f"tools: {t!r} is not a tool `workshop doctor` knows "
                                                          f"(choose from {', '.join(LAB_TOOLS)})")
                 for t in lab.tools if t not in LAB_TOOLS]
     problems += [Problem(f"{lab.lab_md}:{line['services']}", f"services: {s!r} is not a service the workshop can start "
                                                                f"(choose from {', '.join([*SERVICES, *GROUPS])})")
                  for s in lab.services if s not in SERVICES and s not in GROUPS]
+    problems += [Problem(f"{lab.lab_md}:{line['logins']}", f"logins: {s!r} is not a service the workshop can start "
+                                                             f"(choose from {', '.join(SERVICES)})")
+                 for s in lab.logins if s not in SERVICES]
     return problems
 
 

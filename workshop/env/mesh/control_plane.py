@@ -19,8 +19,9 @@ from workshop.core.atomic import write_atomic
 from workshop.env import http
 from workshop.env.mesh import binaries
 from workshop.env.mesh.kube import Kube, local_kubeconfig, mesh_data
+from workshop.env.ports import Ports
 from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Ports, Service, get
+from workshop.env.services.service import IN_CONTAINER, Plan, Service, get
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from workshop.env.mesh.kube import Kube
 from workshop.env.mesh.sidecar import AgentRun, _Agent
+from workshop.env.ports import Ports
 from workshop.env.services.records import HOST, ServiceError
-from workshop.env.services.service import Plan, Ports, get
+from workshop.env.services.service import Plan, get
 
 if TYPE_CHECKING:
     from workshop.env.services.records import ServiceInfo

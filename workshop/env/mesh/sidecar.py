@@ -26,8 +26,9 @@ from workshop.env.envoy import find_envoy
 from workshop.env.mesh import binaries
 from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
 from workshop.env.mesh.kube import Kube, mesh_data
+from workshop.env.ports import Ports
 from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Ports, get
+from workshop.env.services.service import IN_CONTAINER, Plan, get
 
 if TYPE_CHECKING:
     from workshop.env.services.records import ServiceInfo
@@ -136,9 +137,10 @@ class Sidecar(_Agent):
     ports: ClassVar[dict[str, str]] = {"listener": "sidecar", "admin": "sidecar_admin", "status": "sidecar_status",
                                        "health": "sidecar_health", "metrics": "sidecar_metrics"}
     needs = ("istiod", "httpbin")
+    upstream = ("httpbin", "httpbin")
 
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
-        upstream = up["httpbin"].port if "httpbin" in up else ports.httpbin
+        upstream = self.upstream_port(ports, up)
         kube = Kube.local()
         applied = kube.apply(WORKLOAD_RESOURCES.format(port=ports.sidecar, upstream=upstream), force=True)
         if not applied.ok:

@@ -15,6 +15,7 @@ How tracking works (records, owners, reaping after a crash): see ``lifecycle`` a
 
 from __future__ import annotations
 
+from workshop.env.ports import Ports
 from workshop.env.services.catalog import GROUPS, LAB_SERVICES, SERVICES
 from workshop.env.services.lifecycle import (
     BACKENDS,
@@ -34,7 +35,6 @@ from workshop.env.services.records import (
     ServiceError,
     ServiceInfo,
 )
-from workshop.env.services.service import Ports
 
 __all__ = [
     "BACKENDS", "DOCKER", "GROUPS", "LAB_SERVICES", "PROCESS", "YOURS", "SERVICES", "Ports", "ServiceError", "ServiceInfo",
