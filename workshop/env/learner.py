@@ -77,8 +77,8 @@ def running(lab: Lab, folder: Path, must_start: bool = True) -> Iterator[list[st
         for run in lab.runs:
             if run.ready is None:
                 env = {**learner_env(), **run.env}
-                code, out = supervisor.run(run.command, cwd=folder, env=env, timeout=run.timeout, label="learner")
-                error = None if code == 0 else f"`{' '.join(run.command)}` failed ({code}):\n{out.strip()[-800:]}"
+                done = supervisor.run(run.command, cwd=folder, env=env, timeout=run.timeout, label="learner")
+                error = None if done.ok else f"`{' '.join(run.command)}` failed ({done.code}):\n{done.output.strip()[-800:]}"
             else:
                 log = folder.parent / f".{folder.name}-{run.command[0]}.log"
                 with open(log, "wb") as out_file:

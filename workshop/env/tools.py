@@ -133,15 +133,15 @@ def _output(argv: Sequence[str], timeout: float | None = None) -> str:
     timeout = timeout or PROBE_TIMEOUT
     shown = " ".join(str(a) for a in argv)
     try:
-        code, said = supervisor.run([str(a) for a in argv], cwd=Path(tempfile.gettempdir()), timeout=timeout, label="probe")
+        done = supervisor.run([str(a) for a in argv], cwd=Path(tempfile.gettempdir()), timeout=timeout, label="probe")
     except OSError as exc:
         raise ProbeFailed(f"`{shown}` could not run: {exc.strerror or exc}") from None
-    if code is None:
+    if done.timed_out:
         raise ProbeFailed(f"`{shown}` did not answer within {timeout:g} s")
-    text = said.strip()
-    if code != 0:
+    text = done.output.strip()
+    if not done.ok:
         last = text.splitlines()[-1] if text else "no output"
-        raise ProbeFailed(f"`{shown}` exited with {code}: {last}")
+        raise ProbeFailed(f"`{shown}` exited with {done.code}: {last}")
     return text
 
 

@@ -165,7 +165,7 @@ class KubeAPIServer(_MeshProgram):
         # The API server keeps what was applied (in etcd): on a warm start the same setup is not applied again.
         applied = kube.run("get", "configmap", "istio", "-n", "istio-system", "-o",
                            f"jsonpath={{.metadata.annotations.{_ESCAPED}}}")
-        if applied.ok and applied.text.strip() == digest:
+        if applied.ok and applied.output.strip() == digest:
             say("Istio's CRDs, istio-system, the mesh configuration and istiod's webhook are in place from the last start")
             return
         say("applying Istio's CRDs, the istio-system namespace, the mesh configuration and istiod's webhook")
@@ -216,7 +216,7 @@ class Istiod(_MeshProgram):
         def fail_closed() -> bool:
             found = kube.run("get", "validatingwebhookconfiguration", "istio-validator-istio-system",
                              "-o", "jsonpath={.webhooks[0].failurePolicy}")
-            return found.ok and found.text.strip() == "Fail"
+            return found.ok and found.output.strip() == "Fail"
 
         _until(fail_closed, 60, "istiod's validating webhook did not come up within 60 s (its log says why)")
         say("istiod validates every Istio resource applied (its webhook answers)")
@@ -236,7 +236,7 @@ def _indent(text: str, n: int) -> str:
 
 def _must(answer, what: str) -> None:  # type: ignore[no-untyped-def]
     if not answer.ok:
-        raise ServiceError(f"{what} failed: {answer.text[-600:]}")
+        raise ServiceError(f"{what} failed: {answer.output[-600:]}")
 
 
 def _until(ready: Callable[[], bool], seconds: float, why: str) -> None:

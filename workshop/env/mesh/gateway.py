@@ -89,7 +89,7 @@ class IngressGateway(_Agent):
         applied = kube.apply(gateway_resources(ports.ingress, sidecar), force=True)
         if not applied.ok:
             raise ServiceError(f"the ingress gateway's Gateway, ServiceEntry and VirtualService could not be applied: "
-                               f"{applied.text[-400:]}")
+                               f"{applied.output[-400:]}")
         run = AgentRun(mode="router", pod=GATEWAY_WORKLOAD["name"], namespace=GATEWAY_WORKLOAD["namespace"],
                        service_account=GATEWAY_WORKLOAD["name"], labels=GATEWAY_WORKLOAD["labels"],
                        config_dir=GATEWAY_CONFIG, cache="wasm-ingress",  # its own Wasm cache, as each gateway pod has

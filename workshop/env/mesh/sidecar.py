@@ -98,8 +98,8 @@ class _Agent(_MeshProgram):
         token = kube.run("create", "token", run.service_account, "-n", run.namespace, "--audience", "istio-ca",
                          "--duration", "24h")
         if not token.ok:
-            raise ServiceError(f"{self.title}: its identity token could not be made: {token.text[-400:]}")
-        write_atomic(here / "var/run/secrets/tokens/istio-token", token.text.strip())
+            raise ServiceError(f"{self.title}: its identity token could not be made: {token.output[-400:]}")
+        write_atomic(here / "var/run/secrets/tokens/istio-token", token.output.strip())
         write_atomic(here / "var/run/secrets/istio/root-cert.pem", _root_cert(kube))
         proxy_config = {
             "discoveryAddress": f"localhost:{ports.istiod_xds}",
@@ -144,7 +144,7 @@ class Sidecar(_Agent):
         kube = Kube.local()
         applied = kube.apply(WORKLOAD_RESOURCES.format(port=ports.sidecar, upstream=upstream), force=True)
         if not applied.ok:
-            raise ServiceError(f"the workload's ServiceAccount and Sidecar could not be applied: {applied.text[-400:]}")
+            raise ServiceError(f"the workload's ServiceAccount and Sidecar could not be applied: {applied.output[-400:]}")
         run = AgentRun(mode="sidecar", pod=WORKLOAD["name"], namespace=WORKLOAD["namespace"], service_account="httpbin",
                        labels=WORKLOAD["labels"], config_dir=AGENT_CONFIG, cache="wasm", admin=ports.sidecar_admin,
                        status=ports.sidecar_status, health=ports.sidecar_health, metrics=ports.sidecar_metrics,
@@ -170,10 +170,10 @@ def private_var_lib() -> list[str]:
     machine allows no unprivileged user namespaces."""
     unshare = shutil.which("unshare")
     wrap = [unshare or "unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
-    code, said = supervisor.run([*wrap, "sh", "-c", "mount -t tmpfs tmpfs /var/lib"], timeout=10,
-                                label="unshare") if unshare else (None, "")
-    if code != 0:
-        why = "unshare is missing (util-linux)" if not unshare else (said.strip() or f"exit {code}")
+    tried = supervisor.run([*wrap, "sh", "-c", "mount -t tmpfs tmpfs /var/lib"], timeout=10,
+                           label="unshare") if unshare else None
+    if tried is None or not tried.ok:
+        why = "unshare is missing (util-linux)" if tried is None else (tried.output.strip() or f"exit {tried.code}")
         raise ServiceError(f"the sidecar needs its own /var/lib/istio/data, which the istio-agent cannot be told to "
                            f"move, and this machine gives no private one without root ({why}): run the mesh in "
                            "containers (`workshop env up mesh --backend docker`), or allow unprivileged user "
@@ -199,10 +199,10 @@ def _root_cert(kube: Kube, timeout: float = 30.0) -> str:
     while True:
         found = kube.run("get", "configmap", "istio-ca-root-cert", "-n", WORKLOAD["namespace"],
                          "-o", "jsonpath={.data.root-cert\\.pem}")
-        if found.ok and "BEGIN CERTIFICATE" in found.text:
-            return found.text
+        if found.ok and "BEGIN CERTIFICATE" in found.output:
+            return found.output
         if time.monotonic() > end:
-            raise ServiceError(f"istiod did not publish its root certificate within {timeout:g} s: {found.text[-300:]}")
+            raise ServiceError(f"istiod did not publish its root certificate within {timeout:g} s: {found.output[-300:]}")
         time.sleep(0.1)
 
 
