@@ -107,6 +107,17 @@ def test_tools_and_services_are_names_the_workshop_knows(tmp_path: Path) -> None
     assert len(problems) == 3, problems
 
 
+def test_two_labs_giving_a_service_different_logins_are_named(tmp_path: Path) -> None:
+    root = make_content(tmp_path, GOOD)
+    shutil.copytree(root / "labs" / "01-tiny", root / "labs" / "02-tiny")
+    (root / "labs" / "02-tiny" / "lab.md").write_text((root / "labs" / "02-tiny" / "lab.md").read_text().replace("id: '01'", "id: '02'"))
+    for lab, password in (("01-tiny", "one"), ("02-tiny", "two")):
+        md = root / "labs" / lab / "lab.md"
+        md.write_text(md.read_text().replace("minutes: 5\n", f"minutes: 5\nlogins: {{private-registry: {{user: u, password: {password}}}}}\n"))
+    problems = [str(p) for p in validate(root) if "logins" in str(p)]
+    assert len(problems) == 1 and "02-tiny/lab.md:6: logins: gives private-registry another login than 01-tiny" in problems[0], problems
+
+
 def test_doctor_says_which_labs_need_each_tool() -> None:
     from workshop.env.tools import labs_needing
 
