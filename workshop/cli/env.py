@@ -29,7 +29,7 @@ The live services the labs use, all on 127.0.0.1 (their default ports; each can 
   workshop env down                  stop everything that was started
 
 Ports: --port NAME=N for any of them (--port kube-api=7443), or WORKSHOP_PORT_<NAME> (WORKSHOP_PORT_KUBE_API=7443);
-four have a short form too: {short}.
+a few have a short form too: {short}.
 Backend: --backend or WORKSHOP_BACKEND (process, the default; docker; auto = docker when an engine answers).
 """
 
