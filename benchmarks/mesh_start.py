@@ -114,7 +114,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from workshop.core.locations import tools_dir
-    from workshop.env.mesh import binaries
+    from workshop.env import binaries
     from workshop.env.services import Ports
 
     missing = [p.name for p in binaries.missing(include_optional=False)]

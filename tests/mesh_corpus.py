@@ -142,8 +142,8 @@ def probe(folder: Path, spec: dict) -> dict:
 
 def clean() -> None:
     """Every extension of every namespace deleted, and the sidecar back to none: the next case starts clean."""
-    from workshop.env.mesh import status
-    from workshop.env.mesh.target import Target
+    from workshop.checking import mesh_status as status
+    from workshop.env.mesh_target import Target
 
     _kubectl("delete", KINDS, "--all", "--all-namespaces", "--wait=true")
     _kubectl("delete", "secret", "private-registry", "-n", "default", "--ignore-not-found")

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from workshop.core import waiting
 from workshop.core.content import load_workshop
-from workshop.env import http, oci, services, supervisor
+from workshop.env import http, services, supervisor, wasm_images
 from workshop.runs.checks import run_checks
 
 pytestmark = pytest.mark.slow
@@ -56,9 +57,9 @@ def test_selftest_lab05(workshop_cli) -> None:
 
 def test_one_layer_artifact_is_rejected_as_istio_would(tmp_path: Path, registry: str) -> None:
     folder = _solution(tmp_path)
-    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"plugin.wasm:{oci.WASM_LAYER}"])
+    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"plugin.wasm:{wasm_images.WASM_LAYER}"])
     v = _verdicts(folder)["the_image_is_one_istio_accepts"]
-    assert v.status == "failed" and "one-layer Wasm artifact" in v.message and oci.WASM_CONFIG in v.hint
+    assert v.status == "failed" and "one-layer Wasm artifact" in v.message and wasm_images.WASM_CONFIG in v.hint
     assert "number of layers must be 2 but got 1" in v.seen  # Istio's fetcher's own words
 
 
@@ -72,7 +73,7 @@ def test_wrong_media_type(tmp_path: Path, registry: str) -> None:
 
 def test_push_to_the_wrong_tag(tmp_path: Path, registry: str) -> None:
     folder = _solution(tmp_path)
-    _push(folder, f"{registry}/wasm-workshop/filter:v2", [f"plugin.wasm:{oci.WASM_LAYER}", f"runtime-config.json:{oci.WASM_CONFIG}"])
+    _push(folder, f"{registry}/wasm-workshop/filter:v2", [f"plugin.wasm:{wasm_images.WASM_LAYER}", f"runtime-config.json:{wasm_images.WASM_CONFIG}"])
     v = _verdicts(folder)["the_image_is_one_istio_accepts"]
     assert "has no wasm-workshop/filter:v1" in v.message and "tags: v2" in v.message
 
@@ -83,7 +84,7 @@ def test_an_image_without_plugin_wasm(tmp_path: Path, registry: str) -> None:
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(folder / "plugin.wasm", arcname="filter.wasm")
     (folder / "layer.tar.gz").write_bytes(gzip.compress(buf.getvalue()))
-    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"layer.tar.gz:{oci.OCI_LAYER}"])
+    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"layer.tar.gz:{wasm_images.OCI_LAYER}"])
     v = _verdicts(folder)["the_image_is_one_istio_accepts"]
     assert v.status == "failed" and "Istio's fetcher" in v.seen
 
@@ -91,8 +92,8 @@ def test_an_image_without_plugin_wasm(tmp_path: Path, registry: str) -> None:
 def _index(registry: str, child_tag: str, tag: str, platform: dict | None) -> str:
     """An OCI image index (as buildx or `crane index` push) pointing at ``child_tag``; its digest."""
     child = http.request(f"http://{registry}/v2/wasm-workshop/filter/manifests/{child_tag}",
-                         headers={"Accept": oci.OCI_MANIFEST})
-    desc = {"mediaType": oci.OCI_MANIFEST, "digest": child.headers["docker-content-digest"], "size": len(child.body)}
+                         headers={"Accept": wasm_images.OCI_MANIFEST})
+    desc = {"mediaType": wasm_images.OCI_MANIFEST, "digest": child.headers["docker-content-digest"], "size": len(child.body)}
     if platform:
         desc["platform"] = platform
     body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [desc]})
@@ -105,7 +106,7 @@ def _index(registry: str, child_tag: str, tag: str, platform: dict | None) -> st
 def test_an_image_index_is_read_as_istio_reads_it(tmp_path: Path, registry: str) -> None:
     """What buildx, Docker Desktop's containerd store and `crane index` push: the agent resolves it to linux/amd64."""
     folder = _solution(tmp_path)
-    _push(folder, f"{registry}/wasm-workshop/filter:child", [f"plugin.wasm:{oci.WASM_LAYER}", f"runtime-config.json:{oci.WASM_CONFIG}"])
+    _push(folder, f"{registry}/wasm-workshop/filter:child", [f"plugin.wasm:{wasm_images.WASM_LAYER}", f"runtime-config.json:{wasm_images.WASM_CONFIG}"])
     _index(registry, "child", "v1", {"os": "linux", "architecture": "amd64"})
     assert all(v.passed for v in _verdicts(folder).values())
     _index(registry, "child", "v1", {"os": "linux", "architecture": "arm64"})
@@ -115,7 +116,7 @@ def test_an_image_index_is_read_as_istio_reads_it(tmp_path: Path, registry: str)
 
 def test_a_stale_image(tmp_path: Path, registry: str) -> None:
     folder = _solution(tmp_path)
-    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"plugin.wasm:{oci.WASM_LAYER}", f"runtime-config.json:{oci.WASM_CONFIG}"])
+    _push(folder, f"{registry}/wasm-workshop/filter:v1", [f"plugin.wasm:{wasm_images.WASM_LAYER}", f"runtime-config.json:{wasm_images.WASM_CONFIG}"])
     main = folder / "main.go"
     main.write_text(main.read_text().replace("request %d answered", "request %d done"))
     verdicts = _verdicts(folder)
@@ -125,11 +126,9 @@ def test_a_stale_image(tmp_path: Path, registry: str) -> None:
 
 
 def test_a_registry_that_is_down() -> None:
-    from workshop.env.mesh import images
-
-    answer = images.would_load("oci://127.0.0.1:9/wasm-workshop/filter:v1", timeout=5)
+    answer = wasm_images.would_load("oci://127.0.0.1:9/wasm-workshop/filter:v1", timeout=5)
     assert not answer.ok
-    message, hint = images.explain(answer)
+    message, hint = wasm_images.explain(answer)
     assert "nothing answers" in message and "workshop env up registry" in hint
 
 
@@ -140,7 +139,7 @@ def test_the_docker_form_passes(tmp_path: Path, registry: str, docker_engine: No
     subprocess.run([docker, "build", "-t", tag, "."], cwd=folder, check=True, timeout=300, capture_output=True)
     subprocess.run([docker, "push", tag], check=True, timeout=300, capture_output=True)
     subprocess.run([docker, "rmi", tag], timeout=60, capture_output=True)
-    assert "Docker image" in oci.describe(tag)
+    assert "Docker image" in wasm_images.describe(tag)
     assert all(v.passed for v in _verdicts(folder).values())
 
 
@@ -163,9 +162,9 @@ def _learner_registry(root: Path, port: int) -> subprocess.Popen[bytes]:
                             env={"OTEL_TRACES_EXPORTER": "none", "PATH": "/usr/bin:/bin"})
     from workshop.env import http
 
-    waited = supervisor.wait_ready(lambda: http.request(f"http://127.0.0.1:{port}/v2/", timeout=1).status == 200,
-                              ended=lambda: None if proc.poll() is None else "it exited", timeout=20,
-                              not_yet=(http.NoResponse,))
+    waited = waiting.until(lambda: http.request(f"http://127.0.0.1:{port}/v2/", timeout=1).status == 200,
+                           ended=lambda: None if proc.poll() is None else "it exited", timeout=20, every=0.02,
+                           not_yet=(http.NoResponse,))
     assert waited.ready, waited.ended
     return proc
 
@@ -180,7 +179,7 @@ def test_a_registry_the_learner_already_runs_is_used(tmp_path: Path, monkeypatch
     try:
         folder = _solution(tmp_path)
         _push(folder, f"127.0.0.1:{port}/wasm-workshop/filter:v1",
-              [f"plugin.wasm:{oci.WASM_LAYER}", f"runtime-config.json:{oci.WASM_CONFIG}"])
+              [f"plugin.wasm:{wasm_images.WASM_LAYER}", f"runtime-config.json:{wasm_images.WASM_CONFIG}"])
         verdicts = _verdicts(folder)
         assert all(v.passed for v in verdicts.values()), [v.explain() for v in verdicts.values()]
         assert all(f"127.0.0.1:{port}" in v.note and "yours" in v.note for v in verdicts.values())

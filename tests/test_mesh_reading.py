@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from workshop.checking import CheckFailed
+from workshop.checking import envoy_config as ec
 from workshop.checking.mesh import agent_url, headers_in, pinned, read_resources, where
-from workshop.env import envoy_config as ec
 
 WASM = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 CONFIG = {"name": "add-headers", "configuration": {"value": '{"headers": {"X-Team": "blue"}}'},

@@ -11,8 +11,8 @@ import json
 import pytest
 import yaml
 
+from workshop.checking import envoy_config as ec
 from workshop.checking import fail
-from workshop.env import envoy_config as ec
 from workshop.env.envoy import errors_in, find_envoy, on_free_ports, plain, wasm_crash
 
 V8 = "envoy.wasm.runtime.v8"

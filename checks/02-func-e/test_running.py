@@ -2,8 +2,8 @@
 
 import pytest
 
+from workshop.checking import envoy_config as ec
 from workshop.checking import fail
-from workshop.env import envoy_config as ec
 from workshop.env import http as httplib
 
 HOW = "in your lab folder, run: func-e run -c envoy.yaml   (and keep it running)"

@@ -8,7 +8,7 @@ import pytest
 
 from workshop.checking import fail
 from workshop.core import wasm as wasmlib
-from workshop.env.mesh import images
+from workshop.env import wasm_images
 
 REPOSITORY = "wasm-workshop/filter:v1"
 
@@ -17,11 +17,11 @@ def ask_istio(services, out=None):
     registry = services.ensure("registry")["registry"]
     url = f"oci://127.0.0.1:{registry.port}/{REPOSITORY}"
     try:
-        answer = images.would_load(url, out=out)
-    except images.FetcherMissing as exc:
+        answer = wasm_images.would_load(url, out=out)
+    except wasm_images.FetcherMissing as exc:
         fail(str(exc), hint="`workshop prepare` builds it (about a minute)")
     if not answer.ok:
-        message, hint = images.explain(answer)
+        message, hint = wasm_images.explain(answer)
         fail(message, expected=f"{url[6:]}, an image Istio's agent loads", seen=f"Istio's fetcher: {answer.error}", hint=hint)
     return answer
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from workshop.checking import CheckFailed, fail
+from workshop.checking import envoy_config as ec
 from workshop.checking.mesh import explain_refusal, headers_in, read_resources
-from workshop.env import envoy_config as ec
 from workshop.env import http as httplib
 
 FILE = "envoyfilter.yaml"

@@ -8,7 +8,7 @@ import yaml
 
 from workshop.checking import fail
 from workshop.checking.mesh import agent_url, explain_refusal, headers_in, pinned, plugin_headers, read_resource, where
-from workshop.env.mesh import images
+from workshop.env import wasm_images
 
 FILE = "wasmplugin.yaml"
 KIND = "WasmPlugin"
@@ -91,7 +91,7 @@ def test_the_agent_would_load_the_pinned_image(workspace, mesh, services):
     services.ensure("registry")
     answer = mesh.image(agent_url(url), sha256=field, policy=str(spec.get("imagePullPolicy") or "IfNotPresent"))
     if not answer.ok:
-        message, hint = images.explain(answer, sha)
+        message, hint = wasm_images.explain(answer, sha)
         if answer.module_sha256 == sha:
             hint = ("that is plugin.wasm's own sha256: for an oci:// image Istio compares the image's manifest "
                     f"digest, {answer.manifest_hex} (`sh pin.sh` writes it)")

@@ -11,8 +11,7 @@ import yaml
 
 from workshop.checking import fail
 from workshop.checking.mesh import agent_url, pinned, plugin_headers, read_resource, where
-from workshop.env import oci
-from workshop.env.mesh import images
+from workshop.env import wasm_images
 
 KIND = "WasmPlugin"
 
@@ -64,7 +63,7 @@ def test_always_pulls_a_tag_pushed_again(workspace, mesh, services, go, tmp_path
              "cache, whatever the pull policy, and a new push to the tag is never used",
              hint="for this step take sha256 out (and name the image by its tag), and set imagePullPolicy: Always")
     # the tag pushed again (the same module, a new manifest), then a change to the WasmPlugin
-    oci.push_module(url.removeprefix("oci://"), go.build_wasm(inspect=False).path.read_bytes(), note=secrets.token_hex(4))
+    wasm_images.push_module(url.removeprefix("oci://"), go.build_wasm(inspect=False).path.read_bytes(), note=secrets.token_hex(4))
     pulls = mesh.agent_fetches()
     token = secrets.token_hex(4)
     spec.setdefault("pluginConfig", {}).setdefault("headers", {})["x-workshop-check"] = token
@@ -154,7 +153,7 @@ def test_a_private_image_pulls_with_the_secret(workspace, mesh, services):
     login = _login(workspace, address)
     answer = mesh.image(url, pull_secret=login)
     if not answer.ok:
-        message, hint = images.explain(answer)
+        message, hint = wasm_images.explain(answer)
         fail(message, seen=f"Istio's fetcher, with the login of secret.yaml: {answer.error}", hint=hint)
     mesh.apply(workspace / "secret.yaml")
     try:

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
+from workshop.checking import envoy_config as ec
 from workshop.checking import fail
+from workshop.checking import mesh_status as status
 from workshop.checking.mesh import agent_url, explain_refusal, headers_in, pinned, plugin_headers, read_resource, where
-from workshop.env import envoy_config as ec
-from workshop.env.mesh import images, status
-from workshop.env.mesh.status import ECDS_PREFIX, TRANSLATED
+from workshop.checking.mesh_status import ECDS_PREFIX, TRANSLATED
+from workshop.env import wasm_images
 
 KIND = "TrafficExtension"
 WASM_FILE, LUA_FILE, PLUGIN_FILE = "trafficextension.yaml", "lua.yaml", "wasmplugin.yaml"
@@ -160,7 +161,7 @@ def test_the_agent_would_load_the_pinned_image(workspace, mesh, services):
     services.ensure("registry")
     answer = mesh.image(agent_url(url), sha256=field, policy=str(wasm.get("imagePullPolicy") or "IfNotPresent"))
     if not answer.ok:
-        message, hint = images.explain(answer, sha)
+        message, hint = wasm_images.explain(answer, sha)
         fail(message, expected=f"{url}, an image the agent loads, with sha256 {sha[:16]}…",
              seen=f"Istio's fetcher: {answer.error}", hint=hint)
 

@@ -10,7 +10,7 @@ import pytest
 
 from workshop.checking import fail
 from workshop.checking.mesh import explain_refusal, plugin_headers, read_resource
-from workshop.env.mesh.status import ECDS_PREFIX
+from workshop.checking.mesh_status import ECDS_PREFIX
 
 KIND = "TrafficExtension"
 GATEWAY_FILE, MESH_WIDE_FILE, MATCH_FILE = "gateway.yaml", "mesh-wide.yaml", "inbound-only.yaml"

@@ -10,7 +10,8 @@ import pytest
 
 from tests.env.conftest import env_cli
 from workshop.env import http, services, supervisor
-from workshop.env.services import Ports, containers, images, records
+from workshop.env import service_records as records
+from workshop.env.services import Ports, container_images, containers
 
 
 def test_docker_asked_for_but_not_running_says_how_to_start_it(ports: Ports) -> None:
@@ -33,12 +34,12 @@ def test_images_are_scratch_plus_the_binary_and_its_libraries(real_tools: dict) 
         pytest.skip("go-httpbin not installed: run `workshop prepare`")
     import tarfile
 
-    with tarfile.open(fileobj=images.build_context([(real_tools["go-httpbin"], "/usr/local/bin/go-httpbin")])) as tar:
+    with tarfile.open(fileobj=container_images.build_context([(real_tools["go-httpbin"], "/usr/local/bin/go-httpbin")])) as tar:
         names = tar.getnames()
         dockerfile = tar.extractfile("Dockerfile").read().decode()  # type: ignore[union-attr]
     assert dockerfile.startswith("FROM scratch\n")
     assert "rootfs/usr/local/bin/go-httpbin" in names
-    libs = images.shared_libraries(real_tools["go-httpbin"])
+    libs = container_images.shared_libraries(real_tools["go-httpbin"])
     assert all(f"rootfs{lib}" in names for lib in libs)
 
 
@@ -93,7 +94,7 @@ def test_the_tag_names_the_image_in_use_when_binaries_take_turns(real_tools: dic
 
     def ensure(copy):
         monkeypatch.setattr(catalog.Httpbin, "binary", lambda self: copy)
-        image = images.ensure_image(client, service, lambda _m: None)
+        image = container_images.ensure_image(client, service, lambda _m: None)
         assert client.images.get(tag).id == image  # the tag names the image of the binary in use
         return image
 
@@ -110,7 +111,7 @@ def test_the_tag_names_the_image_in_use_when_binaries_take_turns(real_tools: dic
     finally:
         for c in client.containers.list(all=True, filters={"id": user.id}):
             c.remove(force=True)
-        for image in client.images.list(filters={"label": f"{images.SERVICE_LABEL}=httpbin"}):
+        for image in client.images.list(filters={"label": f"{container_images.SERVICE_LABEL}=httpbin"}):
             if image.id in (first, second):
                 client.images.remove(image.id, force=True)
 

@@ -11,8 +11,9 @@ import textwrap
 import pytest
 
 from tests.env.conftest import wait_until
+from workshop.env import service_records as records
 from workshop.env import services
-from workshop.env.services import Ports, records
+from workshop.env.services import Ports
 
 OWNER = textwrap.dedent("""
     import sys, time

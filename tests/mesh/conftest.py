@@ -88,7 +88,7 @@ def still_running(processes: list[psutil.Process]) -> list[str]:
 
 
 def mesh_built() -> None:
-    from workshop.env.mesh import binaries
+    from workshop.env import binaries
 
     missing = [p.name for p in binaries.missing(include_optional=False)]
     if missing or not binaries.crds().is_file():

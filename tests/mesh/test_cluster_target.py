@@ -10,8 +10,8 @@ import json
 import pytest
 
 from tests.mesh.conftest import ECDS, Image, MeshUp, wait_until, wasmplugin, workshop
-from workshop.env.mesh import status
-from workshop.env.mesh.target import MeshUnreachable, Target, choose
+from workshop.checking import mesh_status as status
+from workshop.env.mesh_target import MeshUnreachable, Target, choose
 
 pytestmark = pytest.mark.slow
 NAME = "through-the-cluster-target"

@@ -13,9 +13,9 @@ import pytest
 
 from tests.mesh.conftest import MeshUp, envoy_of, tree, wait_until, workshop
 from tests.mesh.test_up import _listening
+from workshop.checking.mesh_status import listener_chain
 from workshop.env import http
 from workshop.env.mesh.gateway import GATEWAY_WORKLOAD, HTTPBIN_HOST
-from workshop.env.mesh.status import listener_chain
 
 pytestmark = pytest.mark.slow
 

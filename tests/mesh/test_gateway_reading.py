@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workshop.env.mesh.status import listener_chain, metric
+from workshop.checking.mesh_status import listener_chain, metric
 
 PAGE = """\
 # TYPE istio_agent_wasm_remote_fetch_count counter

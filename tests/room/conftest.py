@@ -25,7 +25,7 @@ WORKSHOP = [sys.executable, "-m", "workshop"]
 def _prepared_for_this_workshop() -> str:
     """Why the machine's prepared programs cannot be a room's ("" when they can)."""
     env = {**os.environ, "WORKSHOP_TOOLS_DIR": str(PREPARED)}
-    code = ("from workshop.env.mesh import binaries; import sys; "
+    code = ("from workshop.env import binaries; import sys; "
             "sys.exit(','.join(p.name for p in binaries.missing(include_optional=False)))")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     return proc.stderr.strip() if proc.returncode else ""

@@ -43,7 +43,7 @@ def test_a_learner_joins_a_room_and_is_ready(netns: Netns, room: Room, tmp_path:
     assert "on lab 03-configuration" in joined.stdout
 
     # every program counts as built the way prepare would build it, so nothing is rebuilt
-    missing = _py(netns, learner, "from workshop.env.mesh import binaries; print([p.name for p in binaries.missing()])")
+    missing = _py(netns, learner, "from workshop.env import binaries; print([p.name for p in binaries.missing()])")
     assert missing == "[]"
     tools = Path(learner["WORKSHOP_TOOLS_DIR"])
     for name in ("etcd", "kube-apiserver", "kubectl", "pilot-discovery", "pilot-agent", "registry", "go-httpbin", "oras",
@@ -87,7 +87,7 @@ def test_prepare_from_a_room_without_joining(netns: Netns, room: Room, tmp_path:
     proc = netns.run([*WORKSHOP, "prepare", "--from", room.url, "--token", room.token], env=learner, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "the labs now run offline" in proc.stdout
-    missing = _py(netns, learner, "from workshop.env.mesh import binaries; print([p.name for p in binaries.missing()])")
+    missing = _py(netns, learner, "from workshop.env import binaries; print([p.name for p in binaries.missing()])")
     assert missing == "[]"
     assert not (tmp_path / "alan" / "state" / "room" / "joined.json").exists()
     assert not (tmp_path / "alan" / "wasm-workshop").exists()

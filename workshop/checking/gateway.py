@@ -21,11 +21,11 @@ from urllib.parse import urlparse
 
 import pytest
 
+from workshop.checking import mesh_status as status
 from workshop.checking.feedback import fail
 from workshop.checking.mesh import Mesh
 from workshop.env import http as httplib
-from workshop.env.mesh import status
-from workshop.env.mesh.target import MeshUnreachable, Reach
+from workshop.env.mesh_target import MeshUnreachable, Reach
 
 
 class Gateway:

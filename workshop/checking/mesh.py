@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
+from workshop.checking import mesh_status as status
 from workshop.checking.commands import Deadline
 from workshop.checking.feedback import fail
 from workshop.core.logs import json_answer
 from workshop.env import http as httplib
-from workshop.env.mesh import images, status
-from workshop.env.mesh.target import MeshUnreachable, Reach, Target, choose
+from workshop.env import wasm_images
+from workshop.env.mesh_target import MeshUnreachable, Reach, Target, choose
 from workshop.env.supervisor import Result
 
 # What the API server and istiod say, and what to try: the explanation of their words, never the judgement.
@@ -200,11 +201,11 @@ class Mesh:
 
     # -- images
 
-    def image(self, url: str, *, sha256: str = "", pull_secret: str | None = None, policy: str = "IfNotPresent") -> images.AgentAnswer:
+    def image(self, url: str, *, sha256: str = "", pull_secret: str | None = None, policy: str = "IfNotPresent") -> wasm_images.AgentAnswer:
         try:
-            return images.would_load(url, sha256=sha256, pull_secret=pull_secret, policy=policy,
+            return wasm_images.would_load(url, sha256=sha256, pull_secret=pull_secret, policy=policy,
                                      timeout=min(30.0, self.deadline.left(30)))
-        except images.FetcherMissing as exc:
+        except wasm_images.FetcherMissing as exc:
             fail(str(exc), hint="`workshop prepare` builds it")
 
 

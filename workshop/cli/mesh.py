@@ -50,8 +50,8 @@ def _no_action(mesh: argparse.ArgumentParser) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from workshop.env.mesh.status import gateway_view, view
-    from workshop.env.mesh.target import choose
+    from workshop.checking.mesh_status import gateway_view, view
+    from workshop.env.mesh_target import choose
 
     target = choose(args.target, args.context)
     seen = view(target, partial=True)

@@ -8,10 +8,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop.core import waiting
 from workshop.core.errors import WorkshopError
 from workshop.env import clock, http, supervisor
 
@@ -147,12 +147,7 @@ class Envoy:
 
     def wait_for_log(self, needle: str, timeout: float = 1.0) -> str:
         """The log once it contains ``needle`` (Envoy flushes its log file every 10 ms), or at the timeout."""
-        end = time.monotonic() + timeout
-        text = self.log()
-        while needle not in text and time.monotonic() < end:
-            time.sleep(0.025)
-            text = self.log()
-        return text
+        return waiting.until(self.log, lambda text: needle in text, timeout=timeout, every=0.025).seen or ""
 
     def wasm_log_lines(self, text: str | None = None) -> list[str]:
         """Lines the Wasm plugin wrote with proxy_log (Envoy prefixes them with 'wasm log')."""
@@ -293,7 +288,8 @@ def _wait_ready(envoy: Envoy, addr_path: Path, timeout: float) -> None:
         envoy.listen_port = int(sock["port_value"])
         return True
 
-    waited = supervisor.wait_ready(ready, ended=ended, timeout=timeout, not_yet=(http.NoResponse, KeyError, IndexError, ValueError))
+    waited = waiting.until(ready, ended=ended, timeout=timeout, every=0.02,
+                           not_yet=(http.NoResponse, KeyError, IndexError, ValueError))
     if waited.ended:
         raise EnvoyError(f"Envoy {waited.ended}:\n{_why_not(envoy)}")
     if not waited.ready:

@@ -11,10 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from workshop.core import waiting
 from workshop.core.content import Lab
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin
 from workshop.env import http, supervisor
+from workshop.env.mesh.kube import local_kubeconfig
+from workshop.env.prepare import OFFLINE_VERSIONS_URL, PrepareError, seed_func_e
+from workshop.env.services.catalog import Modules
+from workshop.env.tools import GO_TOOLS, func_e_env, seeded_envoys, tool_path
 
 
 class NotReady(WorkshopError):
@@ -28,17 +33,11 @@ def learner_env() -> dict[str, str]:
     func-e gets the packaged Envoy (seeded on first use) and a versions address where nothing
     listens, so it never tries to download anything here.
     """
-    from workshop.env.prepare import OFFLINE_VERSIONS_URL, PrepareError, seed_func_e
-    from workshop.env.tools import func_e_env, seeded_envoys
-
     if not seeded_envoys():
         try:
             seed_func_e(lambda _message: None)
         except PrepareError:
             pass  # no Envoy to give func-e yet: `workshop doctor` says why; the rest of the env still helps
-    from workshop.env.mesh.kube import local_kubeconfig
-    from workshop.env.services.catalog import Modules
-
     env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL,
            "KUBECONFIG": str(local_kubeconfig()),  # kubectl and istioctl talk to the local mesh's API server
            "WORKSHOP_MODULES": str(Modules().folder())}  # what the module server serves (a lab's serve.sh copies there)
@@ -49,8 +48,6 @@ def learner_env() -> dict[str, str]:
 def tool_dirs() -> list[Path]:
     """The folders that hold the labs' tools: the workshop's own, then wherever `workshop prepare`
     found a tool already installed at its pinned version (say ~/go/bin)."""
-    from workshop.env.tools import GO_TOOLS, tool_path
-
     dirs = [tools_bin()]
     for tool in GO_TOOLS:
         found = tool_path(tool.name)
@@ -103,8 +100,8 @@ def _wait(proc, url: str, timeout: float, log: Path) -> str | None:  # type: ign
         tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
         return f"`{' '.join(proc.args)}` exited with {proc.returncode}:\n{tail}"
 
-    waited = supervisor.wait_ready(lambda: http.request(url, timeout=1).status == 200, ended=ended, timeout=timeout,
-                              every=0.05, not_yet=(http.NoResponse,))
+    waited = waiting.until(lambda: http.request(url, timeout=1).status == 200, ended=ended, timeout=timeout,
+                           every=0.05, not_yet=(http.NoResponse,))
     if waited.ready:
         return None
     return waited.ended or f"`{' '.join(proc.args)}` was not ready at {url} within {timeout:g} s"

@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workshop.core import waiting
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import tools_bin, tools_dir
+from workshop.env import binaries, http, supervisor
 from workshop.env import envoy as envoylib
-from workshop.env import http, supervisor
-from workshop.env.mesh.binaries import STRIP
+from workshop.env.binaries import STRIP
 from workshop.env.program_info import go_binary_version
 from workshop.env.tools import (
     FUNC_E,
@@ -221,7 +222,7 @@ def check_func_e(timeout: float = 30.0) -> float:
             return port.isdigit() and http.request(f"http://127.0.0.1:{port}/ready", timeout=1).text.strip() == "LIVE"
 
         try:
-            waited = supervisor.wait_ready(live, ended=ended, timeout=timeout, not_yet=(http.NoResponse,))
+            waited = waiting.until(live, ended=ended, timeout=timeout, every=0.02, not_yet=(http.NoResponse,))
             if waited.ready:
                 return time.monotonic() - start
             text = (work / "func-e.out").read_text(errors="replace")
@@ -252,8 +253,6 @@ def prepare(workshop: Workshop, progress: Progress, mesh: bool = True) -> list[s
 def prepare_mesh(progress: Progress) -> list[str]:
     """Build the mesh's programs that are missing or of another version, one at a time (two of them
     take 2 GB and four minutes each on two cores), and copy Istio's CRDs and bootstrap template."""
-    from workshop.env.mesh import binaries
-
     done = [binaries.copy_istio_files(supervisor.run)]
     todo = binaries.missing()
     for p in binaries.PROGRAMS:

@@ -1,6 +1,6 @@
 """What a program's file says about itself: whether it holds some bytes, and the Go modules that built it.
 
-``workshop doctor`` (tools) and the mesh's builds (mesh/binaries) both ask it, so it imports neither.
+``workshop doctor`` (tools) and the mesh's builds (binaries) both ask it, so it imports neither.
 """
 
 from __future__ import annotations

@@ -31,8 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
-from workshop.env import docker_engine, supervisor
+from workshop.core.locations import tools_dir
+from workshop.env import binaries, docker_engine, supervisor
+from workshop.env.envoy import EnvoyError, find_envoy
 from workshop.env.mesh.sidecar import OWN_AGENT_DATA
+from workshop.env.supervisor import run
+from workshop.env.tools import GO_TOOLS, func_e_home, tool_path
 
 IMAGE = "wasm-workshop/grade-sandbox"
 LABEL = "wasm-workshop.grade"
@@ -141,8 +145,6 @@ def ensure_image() -> str:
 
 
 def _go_env() -> dict[str, str]:
-    from workshop.env.supervisor import run
-
     done = run(["go", "env", "GOROOT", "GOMODCACHE"], env=os.environ, timeout=30, label="grade")
     lines = done.output.strip().splitlines()
     if not done.ok or len(lines) < 2:
@@ -153,9 +155,6 @@ def _go_env() -> dict[str, str]:
 def lab_tools() -> dict[str, Path]:
     """The host's programs the labs run, as `workshop prepare` installed them: func-e, the registry,
     go-httpbin, oras, and the mesh's (etcd, the API server, kubectl, istiod, the agent, wasmcheck)."""
-    from workshop.env.mesh import binaries
-    from workshop.env.tools import GO_TOOLS, tool_path
-
     found = {}
     for tool in GO_TOOLS:
         path = tool_path(tool.name)
@@ -170,10 +169,6 @@ def lab_tools() -> dict[str, Path]:
 def tools_folders() -> list[Mount]:
     """What else of the host's tools folder the labs read: func-e's Envoy versions, Istio's CRDs and
     bootstrap template, the mesh's build recipes (that its programs are the ones this workshop builds)."""
-    from workshop.core.locations import tools_dir
-    from workshop.env.mesh import binaries
-    from workshop.env.tools import func_e_home
-
     folders = [func_e_home(), binaries.istio_files(), tools_dir() / "recipes"]
     return [Mount(str(f.resolve()), f"{TOOLS_DIR}/{f.relative_to(tools_dir())}") for f in folders if f.is_dir()]
 
@@ -194,9 +189,6 @@ def _solutions_inside(root: Path) -> list[str]:
 
 def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
     """The mounts and environment shared by every submission's container (``run_argv`` adds the submission)."""
-    import workshop
-    from workshop.env.envoy import EnvoyError, find_envoy
-
     go = _go_env()
     prefix = Path(sys.prefix).resolve()
     base = Path(sys.base_prefix).resolve()  # a virtualenv's standard library lives in its base
@@ -221,7 +213,7 @@ def plan(content_root: Path, gocache_seed: Path | None) -> SandboxPlan:
     for name, found in lab_tools().items():  # one file each: the host's data folder (its registry's images) stays out
         mounts.append(Mount(str(found), f"{TOOLS}/{name}"))
     mounts += tools_folders()
-    package = Path(workshop.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the workshop package
     mounts.append(Mount(str(package), f"{SOURCE}/workshop"))
     for part in ("labs", "checks"):  # one mount per lab: a lab may be a link to another folder
         for lab in sorted((content_root / part).iterdir()):
@@ -308,8 +300,6 @@ def warm_gocache(labs_with_go: list[Path], gocache: Path, label: str = "grade") 
     """Build into ``gocache`` what these labs' solutions import (their Wasm build and their tests), offline
     (GOPROXY=off: the modules are in the module cache already), with stand-ins that import the same
     packages: a grading seed, or a learner's own cache warmed after joining a room."""
-    from workshop.env.supervisor import run
-
     env = {**os.environ, "GOCACHE": str(gocache), "GOFLAGS": "-mod=mod -buildvcs=false", "GOPROXY": "off",
            "GOTOOLCHAIN": "local", "GOSUMDB": "off"}
     wasm = {**env, "GOOS": "wasip1", "GOARCH": "wasm"}
@@ -324,8 +314,6 @@ def warm_gocache(labs_with_go: list[Path], gocache: Path, label: str = "grade") 
 
 def _stand_in(lab: Path, work: Path, env: dict[str, str]) -> None:
     """A module with the lab's go.mod whose main package and test import what the solution's do, and no more."""
-    from workshop.env.supervisor import run
-
     work.mkdir(parents=True)
     for name in ("go.mod", "go.sum"):
         if (lab / name).exists():

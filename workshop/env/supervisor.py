@@ -20,16 +20,17 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
 from filelock import FileLock, Timeout
 
+from workshop.core import waiting
 from workshop.core.atomic import write_atomic
 from workshop.core.locations import state_dir
-from workshop.env import clock
+from workshop.env import clock, docker_engine
 
 
 @dataclass
@@ -170,8 +171,6 @@ def alive(child: Child) -> bool:
         return proc.poll() is None
     if child.pid:
         return same_process(child.pid, child.created)
-    from workshop.env import docker_engine
-
     return bool(child.container) and docker_engine.container_running(child.container or "")
 
 
@@ -182,8 +181,6 @@ def exited(child: Child) -> str | None:
         code = proc.poll()
         return None if code is None else f"it exited with code {code}"
     if child.container and not child.pid:
-        from workshop.env import docker_engine
-
         return docker_engine.container_ended(child.container)
     return None if same_process(child.pid, child.created) else "it is no longer running"
 
@@ -312,6 +309,11 @@ def _reap_leader(pid: int) -> None:
         pass  # not ours: its own parent reaps it
 
 
+def _gone_now(tree: list[psutil.Process], pid: int) -> bool:
+    _reap_leader(pid)  # a zombie leader counts as gone only once reaped
+    return _gone(tree, pid)
+
+
 def kill_tree(pid: int, grace: float = 3.0) -> None:
     """SIGTERM a process's children (deepest first), then it and its group; SIGKILL what is left after ``grace``."""
     tree = _tree(pid)
@@ -321,12 +323,8 @@ def kill_tree(pid: int, grace: float = 3.0) -> None:
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 p.send_signal(sig)
         _signal_group(pid, sig)  # what left the tree (re-parented) but kept the group
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            _reap_leader(pid)
-            if _gone(tree, pid):
-                return
-            time.sleep(0.01)
+        if waiting.until(lambda: _gone_now(tree, pid), timeout=wait, every=0.01).ready:
+            return
 
 
 def stop(target: subprocess.Popen[bytes] | Child, grace: float = 3.0) -> int | None:
@@ -335,8 +333,6 @@ def stop(target: subprocess.Popen[bytes] | Child, grace: float = 3.0) -> int | N
     proc = target if isinstance(target, subprocess.Popen) else _popens.get(target.pid or 0)
     code = None
     if child is not None and child.container:
-        from workshop.env import docker_engine
-
         docker_engine.remove_container(child.container, grace, keep_log=Path(child.log) if child.log else None)
     pid = proc.pid if proc is not None else child.pid if child is not None else None
     if pid and (proc is not None or (child is not None and same_process(pid, child.created))):
@@ -419,8 +415,6 @@ def stop_everything(state: Path) -> list[Child]:
             continue
         with contextlib.suppress(Exception):
             if child.container:
-                from workshop.env import docker_engine
-
                 docker_engine.remove_container(child.container, 1.0)
             elif same_process(child.pid, child.created):
                 kill_tree(child.pid or 0, grace=0.5)
@@ -440,39 +434,6 @@ def stop_owned() -> list[Child]:
                     stop(child, grace=2.0)
                     stopped.append(child)
     return stopped
-
-
-# ---------------------------------------------------------------- waiting
-
-
-@dataclass
-class Waited:
-    """How waiting for a program to be ready ended: ready, or why not (it ended, or time ran out)."""
-
-    ready: bool
-    ended: str | None = None  # what ``ended()`` said when the program stopped first; None: time ran out
-
-
-def wait_ready(
-    ready: Callable[[], bool], *, ended: Callable[[], str | None], timeout: float, every: float = 0.02,
-    not_yet: tuple[type[BaseException], ...] = (),
-) -> Waited:
-    """Ask ``ready()`` every ``every`` seconds until it says yes, ``ended()`` gives a reason (the program
-    stopped), or ``timeout`` seconds pass. ``ready()`` raising one of ``not_yet`` (nothing answers yet)
-    counts as not ready. Every readiness wait in the workshop is this loop."""
-    deadline = time.monotonic() + timeout
-    while True:
-        why = ended()
-        if why:
-            return Waited(ready=False, ended=why)
-        try:
-            if ready():
-                return Waited(ready=True)
-        except not_yet:
-            pass
-        if time.monotonic() >= deadline:
-            return Waited(ready=False)
-        time.sleep(every)
 
 
 # ---------------------------------------------------------------- owned children end with their owner

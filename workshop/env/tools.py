@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from workshop.core.locations import state_dir, tools_bin, tools_dir
-from workshop.env import docker_engine, supervisor
+from workshop.env import binaries, docker_engine, supervisor
 from workshop.env import envoy as envoylib
-from workshop.env.mesh import binaries
 from workshop.env.program_info import find_in_file, go_binary_version
 
 Progress = Callable[[str], None]

@@ -25,8 +25,7 @@ import zstandard
 from workshop.core.atomic import write_atomic
 from workshop.core.content import Workshop
 from workshop.core.locations import bundled_content, cache_dir, tools_dir
-from workshop.env import supervisor
-from workshop.env.mesh import binaries
+from workshop.env import binaries, supervisor
 from workshop.env.prepare import module_dirs
 from workshop.env.tools import GO_TOOLS
 from workshop.room.home import RoomError, RoomHome

@@ -11,22 +11,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 import ssl
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from workshop.core import waiting
 from workshop.core.atomic import write_atomic
-from workshop.env import http
-from workshop.env.mesh import binaries
+from workshop.env import binaries, http
 from workshop.env.mesh.kube import Kube, local_kubeconfig, mesh_data
 from workshop.env.ports import Ports
-from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Service, get
+from workshop.env.service import IN_CONTAINER, Plan, Service, get
+from workshop.env.service_records import HOST, ServiceError, work_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 SETUP_ANNOTATION = "wasm-workshop.io/setup"  # on the mesh's ConfigMap: a digest of the setup applied
 _ESCAPED = SETUP_ANNOTATION.replace(".", "\\.")  # as a jsonpath key
@@ -170,8 +169,9 @@ class KubeAPIServer(_MeshProgram):
             return
         say("applying Istio's CRDs, the istio-system namespace, the mesh configuration and istiod's webhook")
         _must(kube.apply(crds.read_text(), force=True), "applying Istio's CRDs")
-        _until(lambda: kube.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s").ok, 60,
-               "Istio's CRDs were not established in time")
+        if not waiting.until(lambda: kube.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s").ok,
+                             timeout=60, every=0.2).ready:
+            raise ServiceError("Istio's CRDs were not established in time")
         manifest = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n"
                     f"{webhook}---\n"  # the ConfigMap last: its annotation says that everything is in place
                     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  namespace: istio-system\n"
@@ -218,7 +218,8 @@ class Istiod(_MeshProgram):
                              "-o", "jsonpath={.webhooks[0].failurePolicy}")
             return found.ok and found.output.strip() == "Fail"
 
-        _until(fail_closed, 60, "istiod's validating webhook did not come up within 60 s (its log says why)")
+        if not waiting.until(fail_closed, timeout=60, every=0.2).ready:
+            raise ServiceError("istiod's validating webhook did not come up within 60 s (its log says why)")
         say("istiod validates every Istio resource applied (its webhook answers)")
 
 
@@ -237,14 +238,6 @@ def _indent(text: str, n: int) -> str:
 def _must(answer, what: str) -> None:  # type: ignore[no-untyped-def]
     if not answer.ok:
         raise ServiceError(f"{what} failed: {answer.output[-600:]}")
-
-
-def _until(ready: Callable[[], bool], seconds: float, why: str) -> None:
-    end = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > end:
-            raise ServiceError(why)
-        time.sleep(0.2)
 
 
 ETCD, KUBE_API, ISTIOD = Etcd(), KubeAPIServer(), Istiod()

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, ClassVar
 from workshop.env.mesh.kube import Kube
 from workshop.env.mesh.sidecar import AgentRun, _Agent
 from workshop.env.ports import Ports
-from workshop.env.services.records import HOST, ServiceError
-from workshop.env.services.service import Plan, get
+from workshop.env.service import Plan, get
+from workshop.env.service_records import HOST, ServiceError
 
 if TYPE_CHECKING:
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 GATEWAY_WORKLOAD = {"name": "istio-ingressgateway", "namespace": "istio-system",
                     "labels": {"istio": "ingressgateway", "app": "istio-ingressgateway"}}

@@ -16,6 +16,7 @@ from workshop.core.locations import cache_dir, data_dir
 from workshop.core.logs import json_answer
 from workshop.env import supervisor
 from workshop.env.supervisor import Result
+from workshop.env.tools import tool_path
 
 
 class KubeError(WorkshopError):
@@ -32,8 +33,6 @@ def local_kubeconfig() -> Path:
 
 
 def kubectl_path() -> Path:
-    from workshop.env.tools import tool_path
-
     found = tool_path("kubectl")
     if found is None:
         raise KubeError("kubectl was not found: run `workshop prepare` (it builds the one that goes with the mesh)")

@@ -15,23 +15,22 @@ import json
 import os
 import shutil
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from workshop.core import waiting
 from workshop.core.atomic import write_atomic
-from workshop.env import supervisor
+from workshop.env import binaries, supervisor
 from workshop.env.envoy import find_envoy
-from workshop.env.mesh import binaries
 from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
 from workshop.env.mesh.kube import Kube, mesh_data
 from workshop.env.ports import Ports
-from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, get
+from workshop.env.service import IN_CONTAINER, Plan, get
+from workshop.env.service_records import HOST, ServiceError, work_dir
 
 if TYPE_CHECKING:
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 WORKLOAD = {"name": "httpbin", "namespace": "default", "labels": {"app": "httpbin"}}
 AGENT_DATA = "/var/lib/istio/data"  # pkg/config/constants.IstioDataDir: no flag or variable moves it
@@ -195,15 +194,13 @@ def _bootstrap() -> Path:
 
 def _root_cert(kube: Kube, timeout: float = 30.0) -> str:
     """The mesh's root certificate, which istiod publishes in every namespace (ConfigMap istio-ca-root-cert)."""
-    end = time.monotonic() + timeout
-    while True:
-        found = kube.run("get", "configmap", "istio-ca-root-cert", "-n", WORKLOAD["namespace"],
-                         "-o", "jsonpath={.data.root-cert\\.pem}")
-        if found.ok and "BEGIN CERTIFICATE" in found.output:
-            return found.output
-        if time.monotonic() > end:
-            raise ServiceError(f"istiod did not publish its root certificate within {timeout:g} s: {found.output[-300:]}")
-        time.sleep(0.1)
+    waited = waiting.until(lambda: kube.run("get", "configmap", "istio-ca-root-cert", "-n", WORKLOAD["namespace"],
+                                            "-o", "jsonpath={.data.root-cert\\.pem}"),
+                           lambda found: found.ok and "BEGIN CERTIFICATE" in found.output, timeout=timeout, every=0.1)
+    text = waited.seen.output if waited.seen is not None else ""
+    if not waited.ready:
+        raise ServiceError(f"istiod did not publish its root certificate within {timeout:g} s: {text[-300:]}")
+    return text
 
 
 SIDECAR = Sidecar()

@@ -16,6 +16,13 @@ How tracking works (records, owners, reaping after a crash): see ``lifecycle`` a
 from __future__ import annotations
 
 from workshop.env.ports import Ports
+from workshop.env.service_records import (
+    DOCKER,
+    PROCESS,
+    YOURS,
+    ServiceError,
+    ServiceInfo,
+)
 from workshop.env.services.catalog import GROUPS, LAB_SERVICES, SERVICES
 from workshop.env.services.lifecycle import (
     BACKENDS,
@@ -27,13 +34,6 @@ from workshop.env.services.lifecycle import (
     reap,
     status,
     stop_owned,
-)
-from workshop.env.services.records import (
-    DOCKER,
-    PROCESS,
-    YOURS,
-    ServiceError,
-    ServiceInfo,
 )
 
 __all__ = [

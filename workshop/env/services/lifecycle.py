@@ -15,19 +15,21 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
+from workshop.core import waiting
 from workshop.core.errors import UsageError, WorkshopError
-from workshop.env import supervisor
+from workshop.env import http, supervisor
+from workshop.env import service_records as records
 from workshop.env.ports import Ports, how_to_change
-from workshop.env.services import catalog, containers, processes, records
-from workshop.env.services.catalog import SERVICES
-from workshop.env.services.records import (
+from workshop.env.service import Service
+from workshop.env.service_records import (
     DOCKER,
     PROCESS,
     YOURS,
     ServiceError,
     ServiceInfo,
 )
-from workshop.env.services.service import Service
+from workshop.env.services import catalog, containers, processes
+from workshop.env.services.catalog import SERVICES
 
 Progress = Callable[[str], None]
 READY_TIMEOUT = 30.0
@@ -85,8 +87,6 @@ def reap(*, sweep_docker: bool = False) -> list[str]:
 def _yours(service: Service, ports: Ports) -> ServiceInfo | None:
     """The same kind of service, already running on the service's ports and not started by the
     workshop (a learner's `docker run -p 5000:5000 registry:2`), or None."""
-    from workshop.env import http
-
     port_map = service.port_map(ports)
     if not service.yours_welcome or any(http.port_free(p) for p in port_map.values()):
         return None
@@ -94,8 +94,6 @@ def _yours(service: Service, ports: Ports) -> ServiceInfo | None:
 
 
 def _check_ports(to_start: list[Service], ports: Ports, taken_by_us: dict[int, str]) -> None:
-    from workshop.env import http
-
     seen: dict[int, str] = {}
     for service in to_start:
         for key, attr in service.ports.items():
@@ -121,11 +119,11 @@ def _failure(info: ServiceInfo, why: str) -> str:
 
 def _wait_ready(starting: list[ServiceInfo], timeout: float, say: Progress) -> None:
     began = time.monotonic()
-    waiting = list(starting)
+    not_ready = list(starting)
     failed: list[ServiceInfo] = []
 
     def ended() -> str | None:
-        for info in waiting:
+        for info in not_ready:
             why = _backend(info.backend).exited(info)
             if why:
                 failed.append(info)
@@ -133,17 +131,17 @@ def _wait_ready(starting: list[ServiceInfo], timeout: float, say: Progress) -> N
         return None
 
     def all_ready() -> bool:
-        for info in list(waiting):
+        for info in list(not_ready):
             if SERVICES[info.name].ready(info.ports):
                 say(f"{info.name} is ready on {info.url} ({time.monotonic() - began:.1f} s)")
-                waiting.remove(info)
-        return not waiting
+                not_ready.remove(info)
+        return not not_ready
 
-    waited = supervisor.wait_ready(all_ready, ended=ended, timeout=timeout)
+    waited = waiting.until(all_ready, ended=ended, timeout=timeout, every=0.02)
     if waited.ended:
         raise ServiceError(_failure(failed[0], waited.ended))
     if not waited.ready:
-        raise ServiceError(_failure(waiting[0], f"it was not ready within {timeout:g} s"))
+        raise ServiceError(_failure(not_ready[0], f"it was not ready within {timeout:g} s"))
 
 
 def ensure(

@@ -6,10 +6,10 @@ import os
 import subprocess
 
 from workshop.core.logs import read_tail
+from workshop.env import service_records as records
 from workshop.env import supervisor
-from workshop.env.services import records
-from workshop.env.services.records import PROCESS, ServiceError, ServiceInfo
-from workshop.env.services.service import Plan, Service
+from workshop.env.service import Plan, Service
+from workshop.env.service_records import PROCESS, ServiceError, ServiceInfo
 
 
 def launch(service: Service, plan: Plan, info: ServiceInfo) -> None:

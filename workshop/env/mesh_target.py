@@ -12,12 +12,14 @@ import contextlib
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from workshop.core import waiting
 from workshop.core.errors import UsageError, WorkshopError
 from workshop.core.logs import read_tail
+from workshop.env import http, services, supervisor
 from workshop.env.mesh.kube import Kube, local_kubeconfig
 from workshop.env.mesh.sidecar import WORKLOAD
 
@@ -47,8 +49,6 @@ class Reach:
 
     def close(self) -> None:
         for proc in self._forwards:
-            from workshop.env import supervisor
-
             supervisor.stop(proc, grace=1.0)
 
 
@@ -102,11 +102,7 @@ class Target:
 
     def istiod_metrics(self) -> str:
         """istiod's own metrics (its monitoring port's /metrics): through the API server's proxy in a cluster."""
-        from workshop.env import http
-
         if self.name == "local":
-            from workshop.env import services
-
             running = {i.name: i for i in services.status(wait=False)}
             if "istiod" not in running:
                 raise MeshUnreachable("istiod is not running: start the mesh with `workshop env up mesh`")
@@ -133,8 +129,6 @@ def choose(target: str | None = None, context: str | None = None) -> Target:
 
 def local_reach() -> Reach:
     """The local sidecar's addresses (from the service that runs it); MeshUnreachable when it is not up."""
-    from workshop.env import services
-
     running = {i.name: i for i in services.status(wait=False)}
     sidecar = running.get("sidecar")
     if sidecar is None or not local_kubeconfig().exists():
@@ -146,8 +140,6 @@ def local_reach() -> Reach:
 
 def local_gateway_reach() -> Reach:
     """The local ingress gateway's addresses; MeshUnreachable when it is not up."""
-    from workshop.env import services
-
     running = {i.name: i for i in services.status(wait=False)}
     gateway = running.get("ingress")
     if gateway is None or not local_kubeconfig().exists():
@@ -167,8 +159,6 @@ def _gateway_pod(kube: Kube) -> str:
 
 
 def _first(paths: str) -> os.PathLike[str] | None:
-    from pathlib import Path
-
     first = paths.split(os.pathsep)[0]
     return Path(first) if first else None
 
@@ -182,20 +172,17 @@ def _pod(kube: Kube) -> str:
 
 
 def _forward(kube: Kube, what: str, port: int, into: Reach, namespace: str = WORKLOAD["namespace"]) -> str:
-    from workshop.env import supervisor
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         local = s.getsockname()[1]
     proc = supervisor.spawn(kube.argv("port-forward", "-n", namespace, what, f"{local}:{port}",
                                       "--address", "127.0.0.1"), label="kubectl port-forward")
     into._forwards.append(proc)
-    end = time.monotonic() + 15
-    while time.monotonic() < end:
+
+    def answers() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", local)) == 0:
-                return f"http://127.0.0.1:{local}"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
+            return s.connect_ex(("127.0.0.1", local)) == 0
+
+    if waiting.until(answers, timeout=15, every=0.1, ended=lambda: None if proc.poll() is None else "it ended").ready:
+        return f"http://127.0.0.1:{local}"
     raise MeshUnreachable(f"`kubectl port-forward {what} {port}` did not come up: is the pod running?")

@@ -10,8 +10,9 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from workshop.env import envoy_config, http
-from workshop.env.mesh.target import MeshUnreachable, Reach, Target
+from workshop.checking import envoy_config
+from workshop.env import http
+from workshop.env.mesh_target import MeshUnreachable, Reach, Target
 
 KINDS = ("wasmplugins", "trafficextensions", "envoyfilters")
 ECDS_PREFIX = "extensions.istio.io/trafficextension/"

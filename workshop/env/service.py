@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from workshop.env import http
 from workshop.env.ports import Ports
-from workshop.env.services.records import ServiceError
+from workshop.env.service_records import ServiceError
+from workshop.env.tools import tool_path
 
 if TYPE_CHECKING:
-    from workshop.env.services.records import ServiceInfo
+    from workshop.env.service_records import ServiceInfo
 
 PREPARE_FIX = "run `workshop prepare` (it installs it), or put it on PATH"
 
@@ -52,8 +53,6 @@ class Service:
     yours_welcome = False  # the same kind of service already on its port (the learner's own) is used as it is
 
     def binary(self) -> Path:
-        from workshop.env.tools import tool_path
-
         path = tool_path(self.binary_name)
         if path is None:
             raise ServiceError(f"{self.title} is needed for {self.name} but `{self.binary_name}` was not found: {PREPARE_FIX}")

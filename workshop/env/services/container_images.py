@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workshop.env import supervisor
-from workshop.env.services.records import ServiceError
-from workshop.env.services.service import Service
+from workshop.env.service import Service
+from workshop.env.service_records import ServiceError
 
 if TYPE_CHECKING:
     from docker import DockerClient
