@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import LAB01
+from workshop.env.services import GROUPS, LAB_SERVICES, SERVICES
 
 
 def test_help_lists_every_command(workshop_cli) -> None:
@@ -16,6 +19,19 @@ def test_help_lists_every_command(workshop_cli) -> None:
     for command in ("list", "start", "check", "hint", "solve", "reset", "selftest", "validate", "doctor", "prepare"):
         assert command in out
     assert "--junit" in workshop_cli("check", "--help", check_code=0).stdout
+
+
+def test_env_help_names_the_catalogs_services_and_what_up_starts(workshop_cli) -> None:
+    out = workshop_cli("env", "--help", check_code=0).stdout
+    assert all(f"\n  {name} " in out for name in SERVICES), out  # every service, from the catalog
+    assert f"start {', '.join(LAB_SERVICES[:-1])} and {LAB_SERVICES[-1]} as local processes" in out
+    assert all(group in out for group in GROUPS) and "start them all" not in out
+    up = workshop_cli("env", "up", "--help", check_code=0).stdout
+    assert all(f"--{n.replace('_', '-')}-port N" in up for n in ("envoy", "envoy_admin", "registry", "httpbin"))
+    assert "--port NAME=N" in up and "ingress " in up
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from workshop.cli import build_parser; build_parser(); "
+                             "print('workshop.env.services' in sys.modules)"], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False", "building the parser (every `workshop` command) must not import the catalog"
 
 
 def test_unknown_lab_is_a_usage_error(workshop_cli) -> None:

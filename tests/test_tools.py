@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import pytest
 
 from workshop.core import chain
 from workshop.core.content import load_workshop
-from workshop.env import prepare, program_info, supervisor, tools
+from workshop.env import docker_engine, prepare, program_info, supervisor, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 GO = shutil.which("go")
@@ -114,13 +115,17 @@ def test_doctor_without_go_on_path_says_how_to_install_it(places: Path, monkeypa
 def test_a_probe_that_hangs_is_cut_short(places: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fakes = places / "fakes"
     fake_tool(fakes, "go", "/bin/sleep 30")  # not exec'd: the sleep holds the pipe unless the group is killed
-    fake_tool(fakes, "docker", "/bin/sleep 30")
+    fake_tool(fakes, "docker", "exit 0")
     monkeypatch.setenv("PATH", str(fakes))
     monkeypatch.setattr(tools, "PROBE_TIMEOUT", 0.5)
-    monkeypatch.setattr(tools, "DOCKER_TIMEOUT", 0.5)
-    start = time.monotonic()
-    found = by_name(tools.doctor())
-    assert time.monotonic() - start < 3
+    monkeypatch.setattr(docker_engine, "PING_TIMEOUT", 0.5)
+    with socket.socket(socket.AF_UNIX) as engine:  # an engine that takes the connection and never answers
+        engine.bind(str(places / "silent.sock"))
+        engine.listen()
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{places / 'silent.sock'}")
+        start = time.monotonic()
+        found = by_name(tools.doctor())
+        assert time.monotonic() - start < 3
     assert not found["Go"].found and "did not answer within 0.5 s" in found["Go"].fix
     assert not found["Docker Engine"].found and "does not answer" in found["Docker Engine"].fix
 
@@ -128,14 +133,26 @@ def test_a_probe_that_hangs_is_cut_short(places: Path, monkeypatch: pytest.Monke
 def test_old_go_and_silent_docker_daemon(places: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fakes = places / "fakes"
     fake_tool(fakes, "go", 'echo "go version go1.21.5 linux/amd64"')
-    fake_tool(fakes, "docker", 'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1')
+    fake_tool(fakes, "docker", "exit 0")
     fake_tool(fakes, "dockerd", "exit 0")
     monkeypatch.setenv("PATH", str(fakes))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{places / 'nothing.sock'}")  # nothing listens there
     found = by_name(tools.doctor())
     assert found["Go"].found and not found["Go"].ok and found["Go"].version == "1.21.5"
     assert "too old" in found["Go"].fix
     docker = found["Docker Engine"]
-    assert not docker.found and "Cannot connect" in docker.fix and "dockerd" in docker.fix
+    assert not docker.found and "does not answer at unix://" in docker.fix and "dockerd" in docker.fix
+
+
+def test_doctor_asks_the_engine_the_backend_asks(places: Path) -> None:
+    """One answer to "does Docker answer": doctor's row says what the Docker backend's client says."""
+    docker = by_name(tools.doctor())["Docker Engine"]
+    try:
+        version = docker_engine.version()
+    except docker_engine.EngineError as exc:
+        assert not docker.found and docker.fix == str(exc)
+    else:
+        assert docker.found == (shutil.which("docker") is not None) and (not docker.found or docker.version == version)
 
 
 def test_envoy_version_ignores_version_like_folders_in_its_path(places: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,11 +128,24 @@ def test_continues_must_name_an_earlier_lab(tmp_path: Path) -> None:
 def test_tools_and_services_are_names_the_workshop_knows(tmp_path: Path) -> None:
     root = make_content(tmp_path, GOOD)
     md = root / "labs" / "01-tiny" / "lab.md"
-    md.write_text(md.read_text().replace("minutes: 5\n", "minutes: 5\ntools: [go, hammer]\nservices: [mesh, moon]\n"))
+    md.write_text(md.read_text().replace("minutes: 5\n", "minutes: 5\ntools: [go, hammer]\nservices: [mesh, moon]\n"
+                                         "logins: {moon: {user: u, password: p}, private-registry: {user: u, password: p}}\n"))
     problems = [str(p) for p in validate(root)]
     assert any("lab.md:6: tools: 'hammer' is not a tool `workshop doctor` knows" in p for p in problems), problems
     assert any("lab.md:7: services: 'moon' is not a service" in p for p in problems), problems
-    assert len(problems) == 2, problems
+    assert any("lab.md:8: logins: 'moon' is not a service" in p for p in problems), problems
+    assert len(problems) == 3, problems
+
+
+def test_two_labs_giving_a_service_different_logins_are_named(tmp_path: Path) -> None:
+    root = make_content(tmp_path, GOOD)
+    shutil.copytree(root / "labs" / "01-tiny", root / "labs" / "02-tiny")
+    (root / "labs" / "02-tiny" / "lab.md").write_text((root / "labs" / "02-tiny" / "lab.md").read_text().replace("id: '01'", "id: '02'"))
+    for lab, password in (("01-tiny", "one"), ("02-tiny", "two")):
+        md = root / "labs" / lab / "lab.md"
+        md.write_text(md.read_text().replace("minutes: 5\n", f"minutes: 5\nlogins: {{private-registry: {{user: u, password: {password}}}}}\n"))
+    problems = [str(p) for p in validate(root) if "logins" in str(p)]
+    assert len(problems) == 1 and "02-tiny/lab.md:6: logins: gives private-registry another login than 01-tiny" in problems[0], problems
 
 
 def test_doctor_says_which_labs_need_each_tool() -> None:

@@ -291,7 +291,7 @@ def test_istio_accepts_the_envoyfilter(workspace, mesh):
     """the API server and istiod's webhook accept envoyfilter.yaml, which adds a Wasm filter (a dry run: nothing changes)"""
     answer = mesh.judge(workspace / FILE)
     if not answer.ok:
-        fail(f"the API server refused {FILE}", seen=answer.text[-600:], hint=_explain(answer.text))
+        fail(f"the API server refused {FILE}", seen=answer.output[-600:], hint=_explain(answer.output))
     _filter_patch(_documents(workspace / FILE))
 
 

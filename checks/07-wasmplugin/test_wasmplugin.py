@@ -75,7 +75,7 @@ def test_istio_accepts_the_wasmplugin(workspace, mesh):
              hint="pluginConfig is the JSON your filter reads in OnPluginStart, written as YAML")
     answer = mesh.judge(workspace / FILE)
     if not answer.ok:
-        fail("the API server refused wasmplugin.yaml", seen=answer.text[-600:], hint=explain_refusal(answer.text))
+        fail("the API server refused wasmplugin.yaml", seen=answer.output[-600:], hint=explain_refusal(answer.output))
 
 
 @pytest.mark.step("write", timeout=120)

@@ -65,14 +65,14 @@ def _lua_extension(workspace):
 def _judged(mesh, path):
     answer = mesh.judge(path)
     if not answer.ok:
-        hint = explain_refusal(answer.text)
-        if "exactly one of wasm or lua" in answer.text:
+        hint = explain_refusal(answer.output)
+        if "exactly one of wasm or lua" in answer.output:
             hint = "a TrafficExtension holds a wasm block or a lua block, never both"
-        elif "wasm.url" in answer.text and "at least 1 chars" in answer.text:
+        elif "wasm.url" in answer.output and "at least 1 chars" in answer.output:
             hint = "wasm.url is the image of lab 08: oci://127.0.0.1:5000/wasm-workshop/filter:v2"
-        elif "inlineCode" in answer.text and "at least 1 chars" in answer.text:
+        elif "inlineCode" in answer.output and "at least 1 chars" in answer.output:
             hint = "inlineCode: | and, indented below it, your Lua: function envoy_on_response(response_handle) ... end"
-        fail(f"the API server refused {path.name}", seen=answer.text[-600:], hint=hint)
+        fail(f"the API server refused {path.name}", seen=answer.output[-600:], hint=hint)
 
 
 def _refused_or(mesh, summary, **said):

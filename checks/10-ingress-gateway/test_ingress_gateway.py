@@ -37,11 +37,11 @@ def _show(headers):
 def _judged(mesh, path):
     answer = mesh.judge(path)
     if not answer.ok:
-        hint = explain_refusal(answer.text)
-        if "wasm.url" in answer.text and "at least 1 chars" in answer.text:
+        hint = explain_refusal(answer.output)
+        if "wasm.url" in answer.output and "at least 1 chars" in answer.output:
             hint = "wasm.url is the image to load: oci://127.0.0.1:5000/wasm-workshop/filter:v2 (or, for " \
                    "unfetchable.yaml, a tag never pushed)"
-        fail(f"the API server refused {path.name}", seen=answer.text[-600:], hint=hint)
+        fail(f"the API server refused {path.name}", seen=answer.output[-600:], hint=hint)
 
 
 def _wasm_resource(workspace, name):

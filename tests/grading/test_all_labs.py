@@ -16,7 +16,7 @@ from workshop.core.chain import solution_files, starter_files, write_files
 from workshop.core.content import load_workshop
 from workshop.core.locations import content_root
 from workshop.env import sandbox
-from workshop.env.service import Ports
+from workshop.env.ports import Ports
 
 # The check plugin (loaded through its entry point) gives every test a 60 s alarm; grading all labs takes longer.
 pytestmark = pytest.mark.slow

@@ -27,9 +27,9 @@ import pytest
 from tests.conftest import PREPARED, ROOT
 from tests.env.conftest import free_ports
 from workshop.core import chain
-from workshop.core.content import load_workshop
+from workshop.core.content import LAB_DIR, load_lab, load_workshop
+from workshop.core.locations import bundled_content
 from workshop.env.services import Ports
-from workshop.env.services.catalog import PrivateRegistry
 
 MESH = ("etcd", "kube-apiserver", "istiod", "sidecar")
 LAB = "07-wasmplugin"
@@ -227,7 +227,17 @@ def image(mesh: MeshUp, plugin: Plugin) -> Image:
     return _pushed(mesh, plugin, f"{mesh.registry}/wasm-workshop/filter:v1")
 
 
-LOGIN = (PrivateRegistry.USER, PrivateRegistry.PASSWORD)  # the login lab 08 gives the learner
+def labs_login(service: str) -> tuple[str, str]:
+    """The login the labs give the learner for ``service`` (front matter ``logins:``), read without the content
+    cache (which would be the user's, at import)."""
+    root = bundled_content()
+    given = {load_lab(root, d.name).logins.get(service) for d in (root / "labs").iterdir() if LAB_DIR.match(d.name)}
+    given.discard(None)
+    assert len(given) == 1, f"the labs give {len(given)} logins for {service}"
+    return given.pop()  # type: ignore[return-value]
+
+
+LOGIN = labs_login("private-registry")
 
 
 @pytest.fixture(scope="package")

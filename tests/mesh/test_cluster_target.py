@@ -23,7 +23,7 @@ def test_the_cluster_target_applies_reads_and_deletes_on_the_api_server(on_mesh:
     assert choose("cluster").kube.kubeconfig == on_mesh.kubeconfig, "with no --context, KUBECONFIG names the cluster"
     try:
         answer = target.kube.apply(wasmplugin(NAME, image.url, headers={"x-via": "cluster-target"}, extra="  phase: STATS\n"))
-        assert answer.ok, answer.text
+        assert answer.ok, answer.output
         got = target.kube.get("wasmplugins", NAME)
         assert got is not None and got["spec"]["url"] == image.url and got["spec"]["pluginConfig"] == {"headers": {"x-via": "cluster-target"}}
         listed = [r for r in status.resources(target) if r["name"] == NAME]
@@ -33,7 +33,7 @@ def test_the_cluster_target_applies_reads_and_deletes_on_the_api_server(on_mesh:
         # the same API server as the local target: the local sidecar gets the filter the cluster target applied
         assert wait_until(lambda: status.view(Target.local()).filter_for("WasmPlugin", NAME), timeout=60)
         refused = target.kube.apply(wasmplugin("bad-scheme", "ftp://example.invalid/filter:v1"), dry_run=True)
-        assert not refused.ok and "url must have schema one of" in refused.text, "the API server's words come back as they are"
+        assert not refused.ok and "url must have schema one of" in refused.output, "the API server's words come back as they are"
         assert target.kube.delete("wasmplugins", NAME).ok
         assert wait_until(lambda: target.kube.get("wasmplugins", NAME) is None, timeout=15)
         assert not [r for r in status.resources(target) if r["name"] == NAME]

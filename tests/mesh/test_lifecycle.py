@@ -16,7 +16,7 @@ import pytest
 
 from tests.env.conftest import free_ports
 from tests.mesh.conftest import MESH, mesh_built, mesh_ports, processes_under, still_running, tree, workshop
-from workshop.env.service import how_to_change
+from workshop.env.ports import how_to_change
 
 pytestmark = pytest.mark.slow
 

@@ -6,27 +6,11 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.checking.feedback import fail
 from workshop.env import supervisor
-
-
-@dataclass
-class Result:
-    argv: list[str]
-    code: int | None  # None when it was killed at its time limit
-    output: str  # stdout and stderr, interleaved
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
-
-    @property
-    def timed_out(self) -> bool:
-        return self.code is None
+from workshop.env.supervisor import Result
 
 
 class Deadline:
@@ -55,15 +39,13 @@ class Commands:
     ) -> Result:
         full_env = {**os.environ, **(env or {})}
         limit = self.deadline.left(timeout)
-        start = time.monotonic()
         try:
-            code, text = supervisor.run(argv, cwd=cwd or self.cwd, env=full_env, timeout=limit, label="check")
+            result = supervisor.run(argv, cwd=cwd or self.cwd, env=full_env, timeout=limit, label="check")
         except FileNotFoundError:
             fail(f"`{argv[0]}` is not installed or not on PATH", hint="run `workshop doctor` to see how to install it")
-        shown = " ".join(argv)
-        status = "killed: time limit" if code is None else f"exit {code}"
-        self.transcript.append(f"$ {shown}    ({status}, {time.monotonic() - start:.2f} s)\n{text}")
-        return Result(argv=list(argv), code=code, output=text, seconds=time.monotonic() - start)
+        status = "killed: time limit" if result.timed_out else f"exit {result.code}"
+        self.transcript.append(f"$ {' '.join(argv)}    ({status}, {result.seconds:.2f} s)\n{result.output}")
+        return result
 
 
 GO_ERROR = re.compile(r"^(?:\./)?[^\s:]+\.go:\d+(?::\d+)?: .*$", re.M)

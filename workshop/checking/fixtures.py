@@ -255,7 +255,7 @@ def envoy(tmp_path: Path, deadline: Deadline, transcript: list[str]) -> Iterator
 
 
 class Services:
-    """The workshop's own services (httpbin, the registry, the gateway), started when a check needs them.
+    """The workshop's own services (any of the catalog's), started when a check needs them.
 
     For a learner they stay up afterwards (their own Envoy talks to them); selftest, grading and tests
     set WORKSHOP_SERVICES=owned so that what a check starts goes away with it.

@@ -1,4 +1,4 @@
-"""The mesh's ingress gateway as checks see it (lab 10), beside the sidecar that ``mesh`` reaches:
+"""The mesh's ingress gateway as checks see it, beside the sidecar that ``mesh`` reaches:
 
     gateway.get("/get")            a request through the gateway's listener (gateway -> sidecar -> httpbin)
     gateway.until(seen)            ask again until the traffic shows what is expected

@@ -28,8 +28,8 @@ from workshop.core import waiting
 from workshop.core.logs import json_answer
 from workshop.env import http as httplib
 from workshop.env import wasm_images
-from workshop.env.mesh.kube import Answer
 from workshop.env.mesh_target import MeshUnreachable, Reach, Target, choose
+from workshop.env.supervisor import Result
 
 # What the API server and istiod say, and what to try: the explanation of their words, never the judgement.
 SAID = (
@@ -73,18 +73,18 @@ class Mesh:
 
     # -- the API server
 
-    def judge(self, path: Path) -> Answer:
+    def judge(self, path: Path) -> Result:
         """The API server's own answer to this file (its schema, its CEL rules and istiod's webhook), changing nothing."""
         return self._kubectl("apply", "--dry-run=server", "-f", str(path))
 
-    def apply(self, path: Path) -> Answer:
+    def apply(self, path: Path) -> Result:
         """`kubectl apply -f path`, as the learner does it; a refusal fails the check with the API server's words."""
         answer = self._kubectl("apply", "-f", str(path))
         if not answer.ok:
-            fail(f"`kubectl apply -f {path.name}` was refused", seen=answer.text[-600:], hint=explain_refusal(answer.text))
+            fail(f"`kubectl apply -f {path.name}` was refused", seen=answer.output[-600:], hint=explain_refusal(answer.output))
         return answer
 
-    def delete(self, path: Path) -> Answer:
+    def delete(self, path: Path) -> Result:
         return self._kubectl("delete", "--ignore-not-found", "--wait=true", "-f", str(path))
 
     def get(self, kind: str, name: str, namespace: str = "default") -> dict | None:
@@ -94,18 +94,18 @@ class Mesh:
         """The file's resources as the API server holds them now (``kubectl get -f``), of ``kind`` if given:
         their namespace is the one the API server gave them (the file's, or kubectl's default)."""
         answer = self._kubectl("get", "--ignore-not-found", "-o", "json", "-f", str(path))
-        if not answer.ok or not answer.text:
+        if not answer.ok or not answer.output:
             return []
         try:
-            found = json_answer(answer.text)  # kubectl's warnings may stand beside it
+            found = json_answer(answer.output)  # kubectl's warnings may stand beside it
         except ValueError:
             return []
         items = found.get("items", [found]) if isinstance(found, dict) else []
         return [i for i in items if isinstance(i, dict) and (not kind or i.get("kind") == kind)]
 
-    def _kubectl(self, *args: str) -> Answer:
+    def _kubectl(self, *args: str) -> Result:
         answer = self.target.kube.run(*args, timeout=self.deadline.left(60))
-        self.transcript.append(f"$ kubectl {' '.join(args)}    (exit {answer.code})\n{_no_secrets(answer.text)}")
+        self.transcript.append(f"$ kubectl {' '.join(args)}    (exit {answer.code})\n{_no_secrets(answer.output)}")
         return answer
 
     # -- the sidecar

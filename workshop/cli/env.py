@@ -14,47 +14,91 @@ from workshop.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from workshop.env.services import ServiceInfo
 
-NAMES = "envoy, registry, httpbin"
-
 HELP = """\
-The services the labs talk to, all on 127.0.0.1: envoy (the gateway: listener 10000, admin 9901,
-routing to httpbin), registry (the OCI registry, 5000) and httpbin (the upstream, 8080).
+The live services the labs use, all on 127.0.0.1 (their default ports; each can be moved):
+{services}
 
-  workshop env up                    start them all as local processes (they run until `env down`)
+  workshop env up                    start {default} as local processes (they run until `env down`)
+  workshop env up mesh modules       start those instead (a group, {groups}, starts its services)
   workshop env up registry --backend docker
   workshop env status                what runs, where, and who owns it
-  workshop env logs envoy --lines 50
+  workshop env logs {first:<16} the end of its log
   workshop env down                  stop everything that was started
 
-Ports: --envoy-port, --envoy-admin-port, --registry-port, --httpbin-port, any other with --port NAME=N
-(the mesh's: --port kube-api=7443), or WORKSHOP_PORT_ENVOY, WORKSHOP_PORT_KUBE_API and so on. Backend: --backend or
-WORKSHOP_BACKEND (process, the default; docker; auto = docker when an engine answers).
+Ports: --port NAME=N for any of them (--port kube-api=7443), or WORKSHOP_PORT_<NAME> (WORKSHOP_PORT_KUBE_API=7443);
+a few have a short form too: {short}.
+Backend: --backend or WORKSHOP_BACKEND (process, the default; docker; auto = docker when an engine answers).
 """
+
+
+class _Help(argparse.Action):
+    """-h/--help that names the services from the catalog: read only when help is asked for, since
+    importing it (with the mesh's modules) would cost every `workshop` command about 100 ms at start."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, default: str = argparse.SUPPRESS,
+                 help: str = "show this help message and exit") -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        parser.description = (parser.description or "").format(**_catalog_words())
+        parser.print_help()
+        parser.exit()
+
+
+def _catalog_words() -> dict[str, str]:
+    """The services, groups and default set as the help says them, from the catalog and the default ports."""
+    from workshop.env.ports import SHORT_FLAGS
+    from workshop.env.services import GROUPS, LAB_SERVICES, SERVICES, Ports
+
+    ports = Ports()
+
+    def where(service: Any) -> str:
+        found = service.port_map(ports)
+        if len(found) == 1:
+            return f"port {next(iter(found.values()))}"
+        return "ports " + ", ".join(f"{k} {p}" for k, p in found.items())
+
+    rows = [f"  {name:<17} {service.title}; {where(service)}" for name, service in SERVICES.items()]
+    return {"services": "\n".join(rows), "default": _listed(LAB_SERVICES),
+            "groups": ", ".join(f"{g} = {' + '.join(m)}" for g, m in GROUPS.items()), "first": next(iter(SERVICES)),
+            "short": ", ".join(f"--{n.replace('_', '-')}-port N" for n in SHORT_FLAGS)}
+
+
+def _listed(names: tuple[str, ...] | list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def add_parsers(subparsers: Any, common: argparse.ArgumentParser) -> None:
     """`env` and its actions, each naming its handler."""
+    from workshop.env import ports  # standard library and core.errors only: cheap enough for --help
+
     parents = [common, output.json_option()]
-    env = subparsers.add_parser("env", help="start, stop and inspect the live services (Envoy, registry, httpbin)",
-                                description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
+    env = subparsers.add_parser("env", help="start, stop and inspect the live services the labs use", description=HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common], add_help=False)
     env.set_defaults(func=lambda args: _no_action(env))
     sub = env.add_subparsers(dest="env_command", metavar="ACTION")
-    up = sub.add_parser("up", help="start services and wait until they are ready", parents=parents)
-    up.add_argument("services", nargs="*", metavar="SERVICE", help=f"{NAMES} (default: all)")
+    lines = "{services}\n\nWith no SERVICE it starts {default}. A group ({groups}) starts its services."
+    up = sub.add_parser("up", help="start services and wait until they are ready", parents=parents, add_help=False,
+                        description="Start services and wait until they are ready:\n" + lines,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    up.add_argument("services", nargs="*", metavar="SERVICE", help="services or groups (default: the set named above)")
     up.add_argument("--backend", choices=("process", "docker", "auto"),
                     help="local processes (default, or $WORKSHOP_BACKEND) or Docker containers")
-    for name in ("envoy", "envoy-admin", "registry", "httpbin"):
-        up.add_argument(f"--{name}-port", type=int, metavar="N", help=f"port for {name.replace('-', ' ')}")
-    up.add_argument("--port", action="append", default=[], metavar="NAME=N",
-                    help="any other port, e.g. --port kube-api=7443 or --port sidecar=15106 (repeatable; "
-                         "the names are those of `workshop env status --json`)")
+    ports.add_options(up)
     up.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for readiness (30)")
-    down = sub.add_parser("down", help="stop services (default: all) and remove their containers", parents=parents)
-    down.add_argument("services", nargs="*", metavar="SERVICE", help=f"{NAMES} (default: all)")
+    down = sub.add_parser("down", help="stop services (default: all) and remove their containers", parents=parents,
+                          add_help=False, description="Stop services and remove their containers:\n{services}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    down.add_argument("services", nargs="*", metavar="SERVICE", help="services or groups (default: every one running)")
     status = sub.add_parser("status", help="show what runs, where, and who owns it", parents=parents)
-    logs = sub.add_parser("logs", help="print the end of a service's log", parents=parents)
-    logs.add_argument("service", metavar="SERVICE", help=NAMES)
+    logs = sub.add_parser("logs", help="print the end of a service's log", parents=parents, add_help=False,
+                          description="Print the end of a service's log:\n{services}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    logs.add_argument("service", metavar="SERVICE", help="one of the services named above")
     logs.add_argument("--lines", "-n", type=int, default=50, metavar="N", help="how many lines (default 50; 0: all)")
+    for parser in (env, up, down, logs):
+        parser.add_argument("-h", "--help", action=_Help)
     for parser, action in ((up, _up), (down, _down), (status, _status), (logs, _logs)):
         parser.set_defaults(func=_reported(action))
 
@@ -103,12 +147,9 @@ def _up(args: argparse.Namespace) -> int:
     import time
 
     from workshop.env import services
-    from workshop.env.service import parse_port_options, ports_chosen
+    from workshop.env.ports import from_options
 
-    given = {"envoy": args.envoy_port, "envoy_admin": args.envoy_admin_port,
-             "registry": args.registry_port, "httpbin": args.httpbin_port, **parse_port_options(args.port)}
-    # chosen ports are held against what already runs; left to defaults, what runs is used wherever it is
-    ports = services.Ports.from_env(**given) if ports_chosen(**given) else None
+    ports = from_options(args)  # chosen ports are held against what already runs; else it is used where it is
     began = time.monotonic()
     up = services.ensure(args.services or None, backend=args.backend, ports=ports, progress=_say(args),
                          detached=True, timeout=args.timeout)

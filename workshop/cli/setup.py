@@ -22,7 +22,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
                                    "built from their Go modules: about 15 minutes the first time on two cores.",
                        parents=[common])
     p.add_argument("--without-mesh", action="store_true",
-                   help="skip the mesh's programs (labs 01-05 need none of them; run prepare again later for the rest)")
+                   help="skip the mesh's programs (only the labs with the mesh among their services need them; run prepare "
+                        "again later for those)")
     p.add_argument("--room", action="store_true",
                    help="also make what `workshop room serve` serves a room (the Python wheels need PyPI once)")
     p.add_argument("--from", dest="from_url", metavar="URL",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from workshop import __version__
@@ -75,6 +75,7 @@ class Lab:
     lab_md: Path = field(repr=False)
     formerly: list[str] = field(default_factory=list)  # folder names it had before a renumbering
     continues: str | None = None  # the lab whose solution this one's starter builds on (core/chain.py)
+    logins: dict[str, tuple[str, str]] = field(default_factory=dict)  # service -> (user, password) it wants
 
     @property
     def starter_dir(self) -> Path:
@@ -113,6 +114,21 @@ class Workshop:
                 return lab
         known = ", ".join(lab.slug for lab in self.labs) or "none"
         raise LookupError(f"there is no lab {ref!r}; the labs are: {known}")
+
+    def login(self, service: str) -> tuple[str, str] | None:
+        """The (user, password) the labs give for ``service`` (front matter ``logins:``), or None when none does;
+        two labs that give different ones are a ContentError."""
+        found: tuple[str, str] | None = None
+        first: Lab | None = None
+        for lab in self.labs:
+            given = lab.logins.get(service)
+            if given is None:
+                continue
+            if found is not None and first is not None and given != found:
+                raise ContentError(f"{lab.lab_md}:{_front_matter_line(lab.lab_md.read_text(encoding='utf-8'), 'logins')}",
+                                   f"logins: gives {service} another login than {first.slug} does: give one login in both")
+            found, first = given, lab
+        return found
 
     def resolve(self, ref: str) -> tuple[Lab, Step | None]:
         """Resolve ``LAB`` or ``LAB/STEP``."""
@@ -154,7 +170,7 @@ def load_workshop(root: Path) -> Workshop:
 
 
 def _cache_path(root: Path, slugs: list[str]) -> Path:
-    key = [__version__, str(root)]
+    key = [__version__, str(root), ",".join(f.name for f in fields(Lab))]  # a new field: a new parse
     for slug in slugs:
         try:
             st = (root / "labs" / slug / "lab.md").stat()
@@ -211,6 +227,7 @@ def load_lab(root: Path, slug: str) -> Lab:
         id=meta.id, slug=slug, title=meta.title, summary=meta.summary, minutes=meta.minutes,
         tools=meta.tools, services=meta.services, files=meta.files, runs=[Run(**r.model_dump()) for r in meta.runs], intro=intro, steps=steps, root=root, lab_md=path,
         formerly=meta.formerly, continues=meta.continues,
+        logins={name: (login.user, login.password) for name, login in meta.logins.items()},
     )
 
 

@@ -15,6 +15,14 @@ class RunSpec(BaseModel):
     timeout: float = 60
 
 
+class Login(BaseModel):
+    """One entry of ``logins:``: the user and password a service wants, which the lab gives the learner."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
 class FrontMatter(BaseModel):
     """What a lab.md declares about itself."""
 
@@ -27,6 +35,9 @@ class FrontMatter(BaseModel):
     services: list[str] = []
     files: dict[str, list[str]] = {}  # step id -> the files `workshop reset LAB/STEP` restores
     runs: list[RunSpec] = []
+    # service name -> the login it wants (the private registry's): the workshop sets the service up with
+    # it, so the login is written once, here, in the lab that gives it to the learner
+    logins: dict[str, Login] = {}
     # the folder names this lab had before a renumbering: a learner's progress and folder under such a
     # name carry over to this one (see core/workspace.migrate)
     formerly: list[str] = []

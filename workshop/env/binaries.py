@@ -21,6 +21,7 @@ from workshop.core.errors import WorkshopError
 from workshop.core.locations import cache_dir, tools_bin, tools_dir
 from workshop.core.logs import json_answer
 from workshop.env.program_info import go_binary_version
+from workshop.env.supervisor import Result
 
 Progress = Callable[[str], None]
 
@@ -130,7 +131,7 @@ def _go_env() -> dict[str, str]:
     return {**os.environ, "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"}
 
 
-def build(p: Program, progress: Progress, run: Callable[..., tuple[int | None, str]]) -> str:
+def build(p: Program, progress: Progress, run: Callable[..., Result]) -> str:
     """Build one program into the tools folder (written to a temporary name, then renamed: never half)."""
     go = shutil.which("go")
     if not go:
@@ -151,11 +152,11 @@ def build(p: Program, progress: Progress, run: Callable[..., tuple[int | None, s
     progress(f"Building {p.name} {_short(p.version)} (about {_minutes(p.minutes)} the first time on two cores)")
     started = time.monotonic()
     env = _go_env() | ({"GOBIN": str(where)} if not p.wrapper else {})
-    code, out = run(argv, cwd=where, env=env, timeout=BUILD_TIMEOUT, label=f"build {p.name}")
-    if code != 0:
+    built = run(argv, cwd=where, env=env, timeout=BUILD_TIMEOUT, label=f"build {p.name}")
+    if not built.ok:
         tmp.unlink(missing_ok=True)
-        why = "did not finish within the hour" if code is None else f"exited with {code}"
-        tail = "\n".join(out.strip().splitlines()[-12:])
+        why = "did not finish within the hour" if built.timed_out else f"exited with {built.code}"
+        tail = "\n".join(built.output.strip().splitlines()[-12:])
         raise BuildError(f"building {p.name} failed (`{' '.join(argv[1:3])} … {p.package}` {why}); what Go built so far "
                          f"is kept in its cache, so `workshop prepare` again resumes it.\n{tail}")
     if not p.wrapper:
@@ -166,13 +167,13 @@ def build(p: Program, progress: Progress, run: Callable[..., tuple[int | None, s
     return f"built {p.name} {_short(p.version)} in {time.monotonic() - started:.0f} s ({p.path})"
 
 
-def _vendored_patches(p: Program, where: Path, go: str, run: Callable[..., tuple[int | None, str]]) -> list[str]:
+def _vendored_patches(p: Program, where: Path, go: str, run: Callable[..., Result]) -> list[str]:
     """Vendor the wrapper's modules, write the patched files beside them, and return the build flags
     (``-mod=vendor -overlay=...``) that compile the patched files instead of the vendored ones."""
-    code, out = run([go, "mod", "vendor"], cwd=where, env=_go_env(), timeout=900, label=f"vendor {p.name}")
-    if code != 0:
+    vendored = run([go, "mod", "vendor"], cwd=where, env=_go_env(), timeout=900, label=f"vendor {p.name}")
+    if not vendored.ok:
         raise BuildError(f"vendoring {p.name}'s modules failed; check that the Go module proxy answers, then run "
-                         f"`workshop prepare` again\n{out.strip()[-600:]}")
+                         f"`workshop prepare` again\n{vendored.output.strip()[-600:]}")
     replace = {}
     for n, (rel, text, instead) in enumerate(p.patches):
         vendored = where / "vendor" / p.module / rel
@@ -220,19 +221,19 @@ def bootstrap_template() -> Path:
     return istio_files() / "envoy_bootstrap.json"
 
 
-def copy_istio_files(run: Callable[..., tuple[int | None, str]]) -> str:
+def copy_istio_files(run: Callable[..., Result]) -> str:
     """Istio's CRDs (every one: WasmPlugin, TrafficExtension, EnvoyFilter, Sidecar, ...) and the sidecar's
     bootstrap template, from the same Istio module the binaries are built from."""
     if crds().is_file() and bootstrap_template().is_file():
         return f"Istio's CRDs and bootstrap template (Istio {ISTIO_RELEASE}) are in {istio_files()}"
     go = shutil.which("go") or "go"
-    code, out = run([go, "mod", "download", "-json", f"{ISTIO}@{ISTIO_VERSION}"], cwd=tools_dir(), env=_go_env(),
-                    timeout=900, label="download istio")
+    done = run([go, "mod", "download", "-json", f"{ISTIO}@{ISTIO_VERSION}"], cwd=tools_dir(), env=_go_env(),
+               timeout=900, label="download istio")
     try:
-        src = Path(json_answer(out)["Dir"])
+        src = Path(json_answer(done.output)["Dir"])
     except (ValueError, KeyError, TypeError):
-        raise BuildError(f"Istio's module could not be downloaded ({code}): check that the Go module proxy answers, "
-                         f"then run `workshop prepare` again\n{out.strip()[-600:]}") from None
+        raise BuildError(f"Istio's module could not be downloaded ({done.code}): check that the Go module proxy answers, "
+                         f"then run `workshop prepare` again\n{done.output.strip()[-600:]}") from None
     istio_files().mkdir(parents=True, exist_ok=True)
     for rel in ("manifests/charts/base/files/crd-all.gen.yaml", "tools/packaging/common/envoy_bootstrap.json"):
         dest = istio_files() / Path(rel).name

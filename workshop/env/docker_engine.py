@@ -1,5 +1,8 @@
 """The Docker engine, when one answers: a client, what to do when it does not, and the few things the
-supervisor asks of a container (does it run, why did it end, remove it and keep its log)."""
+supervisor asks of a container (does it run, why did it end, remove it and keep its log).
+
+The one answer to "does Docker answer" is ``client()`` (its ping): ``available()``, ``version()``
+(`workshop doctor`), the Docker backend, the grading sandbox and the tests' skip all ask it."""
 
 from __future__ import annotations
 
@@ -27,10 +30,13 @@ class EngineError(WorkshopError):
     """The Docker engine does not answer, or failed mid-way; the message says how to get it going."""
 
 
+DOCKER_INSTALL = "`apt-get install -y docker.io && dockerd &`"
+
+
 def docker_fix() -> str:
     if shutil.which("dockerd"):
         return "start it with `dockerd > /var/log/dockerd.log 2>&1 &` (as root)"
-    return "install and start it with `apt-get install -y docker.io && dockerd &`"
+    return f"install and start it with {DOCKER_INSTALL}"
 
 
 def short(exc: BaseException) -> str:
@@ -49,7 +55,7 @@ def client() -> DockerClient:
     except ImportError:
         raise EngineError("the Docker backend needs the docker package: `pip install docker`") from None
     try:
-        c = docker.from_env(timeout=int(PING_TIMEOUT))  # asks the engine its API version: a ping
+        c = docker.from_env(timeout=PING_TIMEOUT)  # asks the engine its API version: a ping
         c.ping()
     except (DockerException, OSError) as exc:
         text = str(exc)
@@ -69,6 +75,12 @@ def available() -> bool:
     except EngineError:
         return False
     return True
+
+
+def version() -> str:
+    """The engine's version ("26.1.5"); EngineError with the fix when it does not answer."""
+    with engine_errors():
+        return str(client().version().get("Version") or "unknown")
 
 
 @contextmanager

@@ -40,7 +40,7 @@ def learner_env() -> dict[str, str]:
             pass  # no Envoy to give func-e yet: `workshop doctor` says why; the rest of the env still helps
     env = {**os.environ, **func_e_env(), "ENVOY_VERSIONS_URL": OFFLINE_VERSIONS_URL,
            "KUBECONFIG": str(local_kubeconfig()),  # kubectl and istioctl talk to the local mesh's API server
-           "WORKSHOP_MODULES": str(Modules().folder())}  # what the module server serves (lab 06's serve.sh copies there)
+           "WORKSHOP_MODULES": str(Modules().folder())}  # what the module server serves (a lab's serve.sh copies there)
     env["PATH"] = os.pathsep.join([*map(str, tool_dirs()), env.get("PATH", "")])
     return env
 
@@ -74,8 +74,8 @@ def running(lab: Lab, folder: Path, must_start: bool = True) -> Iterator[list[st
         for run in lab.runs:
             if run.ready is None:
                 env = {**learner_env(), **run.env}
-                code, out = supervisor.run(run.command, cwd=folder, env=env, timeout=run.timeout, label="learner")
-                error = None if code == 0 else f"`{' '.join(run.command)}` failed ({code}):\n{out.strip()[-800:]}"
+                done = supervisor.run(run.command, cwd=folder, env=env, timeout=run.timeout, label="learner")
+                error = None if done.ok else f"`{' '.join(run.command)}` failed ({done.code}):\n{done.output.strip()[-800:]}"
             else:
                 log = folder.parent / f".{folder.name}-{run.command[0]}.log"
                 with open(log, "wb") as out_file:

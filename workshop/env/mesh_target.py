@@ -45,7 +45,7 @@ class Reach:
             return "\n".join(read_tail(self.log).splitlines()[-lines:])
         pod = _pod(kube)
         answer = kube.run("logs", pod, "-c", "istio-proxy", "-n", WORKLOAD["namespace"], f"--tail={lines}")
-        return answer.text if answer.ok else ""
+        return answer.output if answer.ok else ""
 
     def close(self) -> None:
         for proc in self._forwards:
@@ -113,8 +113,8 @@ class Target:
                 raise MeshUnreachable(f"istiod's monitoring port does not answer ({exc})") from None
         answer = self.kube.run("get", "--raw", "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/metrics")
         if not answer.ok:
-            raise MeshUnreachable(f"istiod's metrics could not be read through the API server: {answer.text[-300:]}")
-        return answer.text
+            raise MeshUnreachable(f"istiod's metrics could not be read through the API server: {answer.output[-300:]}")
+        return answer.output
 
 
 def choose(target: str | None = None, context: str | None = None) -> Target:
@@ -152,10 +152,10 @@ def local_gateway_reach() -> Reach:
 def _gateway_pod(kube: Kube) -> str:
     answer = kube.run("get", "pods", "-n", GATEWAY_NAMESPACE, "-l", "istio=ingressgateway", "-o",
                       "jsonpath={.items[0].metadata.name}")
-    if not answer.ok or not answer.text:
+    if not answer.ok or not answer.output:
         raise MeshUnreachable("the cluster has no ingress gateway (a pod labelled istio=ingressgateway in istio-system): "
                               "install one with `istioctl install --set profile=default -y`, then try again")
-    return answer.text.strip()
+    return answer.output.strip()
 
 
 def _first(paths: str) -> os.PathLike[str] | None:
@@ -165,10 +165,10 @@ def _first(paths: str) -> os.PathLike[str] | None:
 
 def _pod(kube: Kube) -> str:
     answer = kube.run("get", "pods", "-n", WORKLOAD["namespace"], "-l", "app=httpbin", "-o", "jsonpath={.items[0].metadata.name}")
-    if not answer.ok or not answer.text:
+    if not answer.ok or not answer.output:
         raise MeshUnreachable("the cluster has no pod labelled app=httpbin in namespace default: deploy httpbin "
                               "with Istio's sidecar (Istio's samples/httpbin), then try again")
-    return answer.text.strip()
+    return answer.output.strip()
 
 
 def _forward(kube: Kube, what: str, port: int, into: Reach, namespace: str = WORKLOAD["namespace"]) -> str:

@@ -54,14 +54,14 @@ def _run(argv: Sequence[str], *, cwd: Path, what: str, fix: str, timeout: float,
     """Run a preparation command in its own process group; raises PrepareError with its output's tail."""
     shown = " ".join(str(a) for a in argv)
     try:
-        code, text = supervisor.run([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout,
-                               label="prepare")
+        done = supervisor.run([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout,
+                              label="prepare")
     except OSError as exc:
         raise PrepareError(f"{what} failed: `{shown}` could not run ({exc.strerror or exc}); {fix}") from None
-    if code != 0:
-        status = f"did not finish within {timeout:g} s" if code is None else f"exited with {code}"
-        raise PrepareError(f"{what} failed (`{shown}` {status}); {fix}.\n{_tail(text)}")
-    return text
+    if not done.ok:
+        status = f"did not finish within {timeout:g} s" if done.timed_out else f"exited with {done.code}"
+        raise PrepareError(f"{what} failed (`{shown}` {status}); {fix}.\n{_tail(done.output)}")
+    return done.output
 
 
 def _go() -> str:

@@ -67,9 +67,9 @@ def go_binary_version(path: Path, module: str) -> str:
     info = ""
     if go:
         try:
-            code, said = supervisor.run([go, "version", "-m", str(path)], cwd=Path(tempfile.gettempdir()), timeout=20,
-                                        label="go version")
-            info = said if code == 0 else ""
+            done = supervisor.run([go, "version", "-m", str(path)], cwd=Path(tempfile.gettempdir()), timeout=20,
+                                  label="go version")
+            info = done.output if done.ok else ""
         except OSError:
             info = ""
     if not info:

@@ -136,20 +136,20 @@ def ensure_image() -> str:
     if not cli:
         raise SandboxError("the docker command is not installed: install Docker, or grade with --sandbox none")
     tag = f"{IMAGE}:{_identity()}"
-    if supervisor.run([cli, "image", "inspect", tag], timeout=30, label="docker")[0] == 0:
+    if supervisor.run([cli, "image", "inspect", tag], timeout=30, label="docker").ok:
         return tag
-    code, said = supervisor.run([cli, "build", "--quiet", "--label", f"{LABEL}=image", "-t", tag, "-"],
-                                input=_context().read(), timeout=600, label="docker build")
-    if code != 0:
-        reason = said.strip().splitlines()[-1:] or ["no output" if code is not None else "no answer within 600 s"]
+    built = supervisor.run([cli, "build", "--quiet", "--label", f"{LABEL}=image", "-t", tag, "-"],
+                           input=_context().read(), timeout=600, label="docker build")
+    if not built.ok:
+        reason = built.output.strip().splitlines()[-1:] or ["no answer within 600 s" if built.timed_out else "no output"]
         raise SandboxError(f"building the sandbox image failed ({reason[0]}): check `docker info` and the disk space")
     return tag
 
 
 def _go_env() -> dict[str, str]:
-    code, out = run(["go", "env", "GOROOT", "GOMODCACHE"], env=os.environ, timeout=30, label="grade")
-    lines = out.strip().splitlines()
-    if code != 0 or len(lines) < 2:
+    done = run(["go", "env", "GOROOT", "GOMODCACHE"], env=os.environ, timeout=30, label="grade")
+    lines = done.output.strip().splitlines()
+    if not done.ok or len(lines) < 2:
         raise SandboxError("`go env` failed on this machine: install Go >= 1.24, or see `workshop doctor`")
     return {"GOROOT": lines[0], "GOMODCACHE": lines[1]}
 
@@ -319,9 +319,10 @@ def _stand_in(lab: Path, work: Path, env: dict[str, str]) -> None:
     for name in ("go.mod", "go.sum"):
         if (lab / name).exists():
             shutil.copy2(lab / name, work / name)
-    code, out = run(["go", "list", "-f", "{{join .Imports \" \"}}|{{join .TestImports \" \"}}", "."], cwd=lab, env=env,
-                    timeout=120, label="grade")
-    imports, _, tests = out.strip().splitlines()[-1].partition("|") if code == 0 and out.strip() else ("", "", "")
+    listed = run(["go", "list", "-f", "{{join .Imports \" \"}}|{{join .TestImports \" \"}}", "."], cwd=lab, env=env,
+                 timeout=120, label="grade")
+    out = listed.output.strip()
+    imports, _, tests = out.splitlines()[-1].partition("|") if listed.ok and out else ("", "", "")
 
     def blank(names: str) -> str:
         return "".join(f'\t_ "{n}"\n' for n in names.split() if n != "testing")

@@ -348,13 +348,32 @@ def stop(target: subprocess.Popen[bytes] | Child, grace: float = 3.0) -> int | N
     return code
 
 
+@dataclass(frozen=True)
+class Result:
+    """What a program that ran to completion did: the one shape every run of one has (a check's `go build`,
+    kubectl, a probe of `go version`, a step of `workshop prepare`)."""
+
+    argv: list[str]
+    code: int | None  # None when it was killed at its time limit
+    output: str  # stdout and stderr, interleaved
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    @property
+    def timed_out(self) -> bool:
+        return self.code is None
+
+
 def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float,
-        label: str = "", input: str | bytes | None = None) -> tuple[int | None, str]:
-    """Run to completion in its own group, ``input`` on its stdin; (exit code, or None when killed at
-    ``timeout``; its output, stdout and stderr together).
+        label: str = "", input: str | bytes | None = None) -> Result:
+    """Run to completion in its own group, ``input`` on its stdin (its code is None when killed at ``timeout``).
 
     Raises OSError when the program cannot be started. Whatever it started is stopped too.
     """
+    began = time.monotonic()
     with clock.tool_time():
         proc = spawn(argv, cwd=cwd, env=env, label=label or Path(str(argv[0])).name,
                      stdin=subprocess.DEVNULL if input is None else subprocess.PIPE)
@@ -368,7 +387,7 @@ def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
             out = proc.stdout.read() if proc.stdout else b""
         finally:
             stop(proc, grace=0.5)
-        return code, out.decode("utf-8", errors="replace")
+        return Result([str(a) for a in argv], code, out.decode("utf-8", errors="replace"), time.monotonic() - began)
 
 
 def reap() -> list[Child]:

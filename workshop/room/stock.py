@@ -60,10 +60,10 @@ def _go_env(**extra: str) -> dict[str, str]:
 
 
 def _go_env_value(name: str) -> str:
-    code, out = supervisor.run(["go", "env", name], timeout=30, label="room stock")
-    if code != 0 or not out.strip():
-        raise RoomError(f"`go env {name}` failed: {out.strip()[-200:]}", "check that Go works (`workshop doctor`)")
-    return out.strip().splitlines()[-1]
+    done = supervisor.run(["go", "env", name], timeout=30, label="room stock")
+    if not done.ok or not done.output.strip():
+        raise RoomError(f"`go env {name}` failed: {done.output.strip()[-200:]}", "check that Go works (`workshop doctor`)")
+    return done.output.strip().splitlines()[-1]
 
 
 # ---------------------------------------------------------------- Go modules
@@ -91,10 +91,10 @@ def stock_modules(workshop: Workshop, home: RoomHome, progress: Progress) -> Pat
     env = _go_env(GOPROXY=source.as_uri(), GOMODCACHE=str(work), GOSUMDB="off")
     for d in dirs:
         progress(f"Listing the Go modules of {d.parent.name}/{d.name} for the room")
-        code, out = supervisor.run(["go", "mod", "download", "all"], cwd=d, env=env, timeout=300, label="room stock")
-        if code != 0:
+        listed = supervisor.run(["go", "mod", "download", "all"], cwd=d, env=env, timeout=300, label="room stock")
+        if not listed.ok:
             shutil.rmtree(work, ignore_errors=True)
-            raise RoomError(f"the Go modules of {d} are not all in this machine's module cache:\n{out.strip()[-600:]}",
+            raise RoomError(f"the Go modules of {d} are not all in this machine's module cache:\n{listed.output.strip()[-600:]}",
                             "run `workshop prepare` (it downloads them), then `workshop room serve` again")
     if home.go_folder.exists():
         shutil.rmtree(home.go_folder)
@@ -222,16 +222,16 @@ def stock_wheels(home: RoomHome, progress: Progress) -> list[str]:
     for old in wheels.glob("wasm_workshop-*.whl"):
         old.unlink()
     progress("Building the workshop's wheel for the room")
-    code, out = supervisor.run([sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(wheels)], cwd=source,
-                               timeout=300, label="room stock")
+    wheel = supervisor.run([sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(wheels)], cwd=source,
+                           timeout=300, label="room stock")
     built = sorted(wheels.glob("wasm_workshop-*.whl"))
-    if code != 0 or not built:
-        raise RoomError(f"building the workshop's wheel failed:\n{out.strip()[-600:]}", "pip install hatchling, then try again")
+    if not wheel.ok or not built:
+        raise RoomError(f"building the workshop's wheel failed:\n{wheel.output.strip()[-600:]}", "pip install hatchling, then try again")
     progress("Downloading the wheels the workshop installs, for learners with no route out (pip download)")
-    code, out = supervisor.run([sys.executable, "-m", "pip", "download", "--only-binary=:all:", "-d", str(wheels),
-                                f"{built[-1]}[go]"], cwd=wheels, timeout=900, label="room stock")
-    if code != 0:
-        raise RoomError(f"`pip download` of the workshop's wheels failed:\n{out.strip()[-600:]}",
+    downloaded = supervisor.run([sys.executable, "-m", "pip", "download", "--only-binary=:all:", "-d", str(wheels),
+                                 f"{built[-1]}[go]"], cwd=wheels, timeout=900, label="room stock")
+    if not downloaded.ok:
+        raise RoomError(f"`pip download` of the workshop's wheels failed:\n{downloaded.output.strip()[-600:]}",
                         "this needs PyPI once, on the instructor's machine: connect it, then `workshop room serve` again")
     write_atomic(done, "ok\n")
     return sorted(p.name for p in wheels.glob("*.whl"))

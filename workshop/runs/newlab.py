@@ -79,6 +79,8 @@ files:  # step id -> the files `workshop reset {lab_id}/STEP` puts back from the
 runs: []  # what the learner runs before checking (a build, a program they keep running); selftest and grading
           # run them too, in order: - command: [go, build, ...]  env: {{GOOS: wasip1}}  ready: http://127.0.0.1:PORT/  timeout: 60
 formerly: []  # folder names this lab had before a renumbering: a learner's folder and progress under them carry over
+logins: {{}}  # service -> the login it wants, which this lab gives the learner: {{private-registry: {{user: U, password: P}}}};
+            # the workshop sets the service up with it
 ---
 
 # A new lab

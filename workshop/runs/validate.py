@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.core import chain
-from workshop.core.content import LAB_DIR, ContentError, Lab, load_lab
+from workshop.core.content import LAB_DIR, ContentError, Lab, Workshop, load_lab
 from workshop.env.services.catalog import GROUPS, SERVICES
 from workshop.env.tools import LAB_TOOLS
 from workshop.runs.checks import collect
@@ -34,6 +34,7 @@ def validate(root: Path) -> list[Problem]:
     if not slugs:
         problems.append(Problem(str(labs_dir), "there are no labs"))
     ids: dict[str, str] = {}
+    loaded: list[Lab] = []
     for slug in slugs:
         if not LAB_DIR.match(slug):
             problems.append(Problem(str(labs_dir / slug), "a lab folder is named NN-slug, like 01-first-filter"))
@@ -46,7 +47,13 @@ def validate(root: Path) -> list[Problem]:
         if lab.id in ids:
             problems.append(Problem(f"{lab.lab_md}:2", f"lab id {lab.id} is also used by {ids[lab.id]}"))
         ids[lab.id] = slug
+        loaded.append(lab)
         problems += validate_lab(lab)
+    for service in sorted({s for lab in loaded for s in lab.logins}):  # one login per service, whoever gives it
+        try:
+            Workshop(root=root, labs=loaded).login(service)
+        except ContentError as exc:
+            problems.append(Problem(exc.where, exc.message))
     return problems
 
 
@@ -96,14 +103,17 @@ def _line(lab: Lab, key: str) -> str:
 
 
 def _names(lab: Lab) -> list[Problem]:
-    """tools: are what `workshop doctor` probes; services: what the workshop can start."""
-    line = {key: _line(lab, key).rpartition(":")[2] for key in ("tools", "services")}
+    """tools: are what `workshop doctor` probes; services: (and logins:) what the workshop can start."""
+    line = {key: _line(lab, key).rpartition(":")[2] for key in ("tools", "services", "logins")}
     problems = [Problem(f"{lab.lab_md}:{line['tools']}", f"tools: {t!r} is not a tool `workshop doctor` knows "
                                                          f"(choose from {', '.join(LAB_TOOLS)})")
                 for t in lab.tools if t not in LAB_TOOLS]
     problems += [Problem(f"{lab.lab_md}:{line['services']}", f"services: {s!r} is not a service the workshop can start "
                                                                f"(choose from {', '.join([*SERVICES, *GROUPS])})")
                  for s in lab.services if s not in SERVICES and s not in GROUPS]
+    problems += [Problem(f"{lab.lab_md}:{line['logins']}", f"logins: {s!r} is not a service the workshop can start "
+                                                             f"(choose from {', '.join(SERVICES)})")
+                 for s in lab.logins if s not in SERVICES]
     return problems
 
 

@@ -18,7 +18,8 @@ from workshop.core import waiting
 from workshop.core.atomic import write_atomic
 from workshop.env import binaries, http
 from workshop.env.mesh.kube import Kube, local_kubeconfig, mesh_data
-from workshop.env.service import IN_CONTAINER, Plan, Ports, Service, get
+from workshop.env.ports import Ports
+from workshop.env.service import IN_CONTAINER, Plan, Service, get
 from workshop.env.service_records import HOST, ServiceError, work_dir
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class KubeAPIServer(_MeshProgram):
         # The API server keeps what was applied (in etcd): on a warm start the same setup is not applied again.
         applied = kube.run("get", "configmap", "istio", "-n", "istio-system", "-o",
                            f"jsonpath={{.metadata.annotations.{_ESCAPED}}}")
-        if applied.ok and applied.text.strip() == digest:
+        if applied.ok and applied.output.strip() == digest:
             say("Istio's CRDs, istio-system, the mesh configuration and istiod's webhook are in place from the last start")
             return
         say("applying Istio's CRDs, the istio-system namespace, the mesh configuration and istiod's webhook")
@@ -215,7 +216,7 @@ class Istiod(_MeshProgram):
         def fail_closed() -> bool:
             found = kube.run("get", "validatingwebhookconfiguration", "istio-validator-istio-system",
                              "-o", "jsonpath={.webhooks[0].failurePolicy}")
-            return found.ok and found.text.strip() == "Fail"
+            return found.ok and found.output.strip() == "Fail"
 
         if not waiting.until(fail_closed, timeout=60, every=0.2).ready:
             raise ServiceError("istiod's validating webhook did not come up within 60 s (its log says why)")
@@ -236,7 +237,7 @@ def _indent(text: str, n: int) -> str:
 
 def _must(answer, what: str) -> None:  # type: ignore[no-untyped-def]
     if not answer.ok:
-        raise ServiceError(f"{what} failed: {answer.text[-600:]}")
+        raise ServiceError(f"{what} failed: {answer.output[-600:]}")
 
 
 ETCD, KUBE_API, ISTIOD = Etcd(), KubeAPIServer(), Istiod()

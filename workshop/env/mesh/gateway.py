@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from workshop.env.mesh.kube import Kube
 from workshop.env.mesh.sidecar import AgentRun, _Agent
-from workshop.env.service import Plan, Ports, get
+from workshop.env.ports import Ports
+from workshop.env.service import Plan, get
 from workshop.env.service_records import HOST, ServiceError
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class IngressGateway(_Agent):
         applied = kube.apply(gateway_resources(ports.ingress, sidecar), force=True)
         if not applied.ok:
             raise ServiceError(f"the ingress gateway's Gateway, ServiceEntry and VirtualService could not be applied: "
-                               f"{applied.text[-400:]}")
+                               f"{applied.output[-400:]}")
         run = AgentRun(mode="router", pod=GATEWAY_WORKLOAD["name"], namespace=GATEWAY_WORKLOAD["namespace"],
                        service_account=GATEWAY_WORKLOAD["name"], labels=GATEWAY_WORKLOAD["labels"],
                        config_dir=GATEWAY_CONFIG, cache="wasm-ingress",  # its own Wasm cache, as each gateway pod has

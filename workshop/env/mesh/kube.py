@@ -8,30 +8,19 @@ the API server (its schema and CEL rules) and istiod's webhook do, and their wor
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from workshop.core.errors import WorkshopError
 from workshop.core.locations import cache_dir, data_dir
 from workshop.core.logs import json_answer
 from workshop.env import supervisor
+from workshop.env.supervisor import Result
 from workshop.env.tools import tool_path
 
 
 class KubeError(WorkshopError):
     """kubectl could not be run, or the API server did not answer."""
-
-
-@dataclass
-class Answer:
-    """What kubectl said: its exit code and its output, stdout and stderr together."""
-
-    code: int | None
-    text: str
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
 
 
 def mesh_data() -> Path:
@@ -69,19 +58,20 @@ class Kube:
             base += ["--context", self.context]
         return [*base, *args]
 
-    def run(self, *args: str, stdin: str | None = None, timeout: float = 60.0) -> Answer:
-        """``kubectl ARGS`` (``stdin`` given as ``-f -``); never raises for what the API server refuses."""
+    def run(self, *args: str, stdin: str | None = None, timeout: float = 60.0) -> Result:
+        """``kubectl ARGS`` (``stdin`` given as ``-f -``), its output stripped; never raises for what the API
+        server refuses."""
         try:
-            code, said = supervisor.run(self.argv(*args), input=stdin, timeout=timeout, label="kubectl",
-                                        env={**os.environ, "KUBECTL_COMMAND_HEADERS": "false",
-                                             "KUBECACHEDIR": str(cache_dir() / "kube")})  # not ~/.kube: one per API server port
+            done = supervisor.run(self.argv(*args), input=stdin, timeout=timeout, label="kubectl",
+                                  env={**os.environ, "KUBECTL_COMMAND_HEADERS": "false",
+                                       "KUBECACHEDIR": str(cache_dir() / "kube")})  # not ~/.kube: one per API server port
         except OSError as exc:
             raise KubeError(f"kubectl could not run ({exc.strerror or exc}): run `workshop prepare`") from None
-        if code is None:
-            return Answer(None, f"kubectl {' '.join(args[:3])} did not answer within {timeout:g} s")
-        return Answer(code, said.strip())
+        if done.timed_out:
+            return replace(done, output=f"kubectl {' '.join(args[:3])} did not answer within {timeout:g} s")
+        return replace(done, output=done.output.strip())
 
-    def apply(self, manifest: str, *, server_side: bool = True, force: bool = False, dry_run: bool = False) -> Answer:
+    def apply(self, manifest: str, *, server_side: bool = True, force: bool = False, dry_run: bool = False) -> Result:
         args = ["apply", "-f", "-"]
         if server_side:
             args += ["--server-side", "--field-manager", "wasm-workshop"]
@@ -97,10 +87,10 @@ class Kube:
         args += ["-n", namespace] if namespace else ["--all-namespaces"]
         answer = self.run(*args)
         if not answer.ok:
-            if "NotFound" in answer.text or "not found" in answer.text:
+            if "NotFound" in answer.output or "not found" in answer.output:
                 return None
-            raise KubeError(f"kubectl get {kind} failed: {answer.text.splitlines()[-1] if answer.text else answer.code}")
-        return json_answer(answer.text)  # a warning of kubectl's may stand beside it
+            raise KubeError(f"kubectl get {kind} failed: {answer.output.splitlines()[-1] if answer.output else answer.code}")
+        return json_answer(answer.output)  # a warning of kubectl's may stand beside it
 
-    def delete(self, kind: str, name: str, namespace: str = "default") -> Answer:
+    def delete(self, kind: str, name: str, namespace: str = "default") -> Result:
         return self.run("delete", kind, name, "-n", namespace, "--ignore-not-found", "--wait=false")

@@ -25,7 +25,8 @@ from workshop.env import binaries, supervisor
 from workshop.env.envoy import find_envoy
 from workshop.env.mesh.control_plane import NEVER_THE_CLOUD, _MeshProgram
 from workshop.env.mesh.kube import Kube, mesh_data
-from workshop.env.service import IN_CONTAINER, Plan, Ports, get
+from workshop.env.ports import Ports
+from workshop.env.service import IN_CONTAINER, Plan, get
 from workshop.env.service_records import HOST, ServiceError, work_dir
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ class _Agent(_MeshProgram):
         token = kube.run("create", "token", run.service_account, "-n", run.namespace, "--audience", "istio-ca",
                          "--duration", "24h")
         if not token.ok:
-            raise ServiceError(f"{self.title}: its identity token could not be made: {token.text[-400:]}")
-        write_atomic(here / "var/run/secrets/tokens/istio-token", token.text.strip())
+            raise ServiceError(f"{self.title}: its identity token could not be made: {token.output[-400:]}")
+        write_atomic(here / "var/run/secrets/tokens/istio-token", token.output.strip())
         write_atomic(here / "var/run/secrets/istio/root-cert.pem", _root_cert(kube))
         proxy_config = {
             "discoveryAddress": f"localhost:{ports.istiod_xds}",
@@ -135,13 +136,14 @@ class Sidecar(_Agent):
     ports: ClassVar[dict[str, str]] = {"listener": "sidecar", "admin": "sidecar_admin", "status": "sidecar_status",
                                        "health": "sidecar_health", "metrics": "sidecar_metrics"}
     needs = ("istiod", "httpbin")
+    upstream = ("httpbin", "httpbin")
 
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
-        upstream = up["httpbin"].port if "httpbin" in up else ports.httpbin
+        upstream = self.upstream_port(ports, up)
         kube = Kube.local()
         applied = kube.apply(WORKLOAD_RESOURCES.format(port=ports.sidecar, upstream=upstream), force=True)
         if not applied.ok:
-            raise ServiceError(f"the workload's ServiceAccount and Sidecar could not be applied: {applied.text[-400:]}")
+            raise ServiceError(f"the workload's ServiceAccount and Sidecar could not be applied: {applied.output[-400:]}")
         run = AgentRun(mode="sidecar", pod=WORKLOAD["name"], namespace=WORKLOAD["namespace"], service_account="httpbin",
                        labels=WORKLOAD["labels"], config_dir=AGENT_CONFIG, cache="wasm", admin=ports.sidecar_admin,
                        status=ports.sidecar_status, health=ports.sidecar_health, metrics=ports.sidecar_metrics,
@@ -167,10 +169,10 @@ def private_var_lib() -> list[str]:
     machine allows no unprivileged user namespaces."""
     unshare = shutil.which("unshare")
     wrap = [unshare or "unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
-    code, said = supervisor.run([*wrap, "sh", "-c", "mount -t tmpfs tmpfs /var/lib"], timeout=10,
-                                label="unshare") if unshare else (None, "")
-    if code != 0:
-        why = "unshare is missing (util-linux)" if not unshare else (said.strip() or f"exit {code}")
+    tried = supervisor.run([*wrap, "sh", "-c", "mount -t tmpfs tmpfs /var/lib"], timeout=10,
+                           label="unshare") if unshare else None
+    if tried is None or not tried.ok:
+        why = "unshare is missing (util-linux)" if tried is None else (tried.output.strip() or f"exit {tried.code}")
         raise ServiceError(f"the sidecar needs its own /var/lib/istio/data, which the istio-agent cannot be told to "
                            f"move, and this machine gives no private one without root ({why}): run the mesh in "
                            "containers (`workshop env up mesh --backend docker`), or allow unprivileged user "
@@ -194,8 +196,8 @@ def _root_cert(kube: Kube, timeout: float = 30.0) -> str:
     """The mesh's root certificate, which istiod publishes in every namespace (ConfigMap istio-ca-root-cert)."""
     waited = waiting.until(lambda: kube.run("get", "configmap", "istio-ca-root-cert", "-n", WORKLOAD["namespace"],
                                             "-o", "jsonpath={.data.root-cert\\.pem}"),
-                           lambda found: found.ok and "BEGIN CERTIFICATE" in found.text, timeout=timeout, every=0.1)
-    text = waited.seen.text if waited.seen is not None else ""
+                           lambda found: found.ok and "BEGIN CERTIFICATE" in found.output, timeout=timeout, every=0.1)
+    text = waited.seen.output if waited.seen is not None else ""
     if not waited.ready:
         raise ServiceError(f"istiod did not publish its root certificate within {timeout:g} s: {text[-300:]}")
     return text

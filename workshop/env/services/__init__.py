@@ -15,7 +15,7 @@ How tracking works (records, owners, reaping after a crash): see ``lifecycle`` a
 
 from __future__ import annotations
 
-from workshop.env.service import Ports
+from workshop.env.ports import Ports
 from workshop.env.service_records import (
     DOCKER,
     PROCESS,

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from workshop.core.atomic import write_atomic
+from workshop.core.content import load_workshop
 from workshop.core.errors import UsageError
-from workshop.core.locations import data_dir
+from workshop.core.locations import content_root, data_dir
 from workshop.env.envoy import EnvoyError, bootstrap, find_envoy
 from workshop.env.mesh.control_plane import ETCD, ISTIOD, KUBE_API
 from workshop.env.mesh.gateway import INGRESS
 from workshop.env.mesh.sidecar import SIDECAR
-from workshop.env.service import IN_CONTAINER, Plan, Ports, Service, get
+from workshop.env.ports import Ports
+from workshop.env.service import IN_CONTAINER, Plan, Service, get
 from workshop.env.service_records import HOST, ServiceError, work_dir
 from workshop.env.services.container_images import shared_libraries
 from workshop.env.tools import HTTPBIN, REGISTRY, ProbeFailed, envoy_version
@@ -80,12 +82,12 @@ class Registry(Service):
 
 
 class PrivateRegistry(Registry):
-    """A second registry that wants a login (lab 08): the same program, with htpasswd (bcrypt) logins."""
+    """A second registry that wants a login: the same program, with htpasswd (bcrypt) logins. The login is
+    the one the labs give the learner (their front matter's ``logins:``), read from the content in use."""
 
     name, title = "private-registry", "the private OCI registry (a login required)"
     ports: ClassVar[dict[str, str]] = {"http": "private_registry"}
     yours_welcome = False
-    USER, PASSWORD = "learner", "wasm-in-the-mesh"  # the lab's login: lab 08 gives the learner these
     # Istio's agent refuses a challenge whose realm is not an http(s) URL to a public-looking host (its
     # guard against request forgery), Basic ones too: so the realm looks like one. Nothing ever contacts it.
     REALM = "https://registry.workshop.invalid"
@@ -95,13 +97,25 @@ class PrivateRegistry(Registry):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def login(self) -> tuple[str, str]:
+        """(user, password): what a lab of the content in use gives the learner for this registry."""
+        root = content_root()
+        found = load_workshop(root).login(self.name)
+        if found is None:
+            raise ServiceError(f"no lab in {root} gives a login for {self.name}: add `logins: {{{self.name}: "
+                               "{user: U, password: P}}` to the front matter of the lab that uses it")
+        return found
+
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
         import bcrypt
 
         here = work_dir(self.name)
-        if not (here / "htpasswd").exists():
-            hashed = bcrypt.hashpw(self.PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
-            write_atomic(here / "htpasswd", f"{self.USER}:{hashed}\n")
+        user, password = self.login()
+        written = (here / "htpasswd").read_text().strip() if (here / "htpasswd").exists() else ""
+        name, _, hashed = written.partition(":")
+        if name != user or not hashed or not bcrypt.checkpw(password.encode(), hashed.encode()):  # the lab's login changed
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+            write_atomic(here / "htpasswd", f"{user}:{hashed}\n")
         seen = IN_CONTAINER if in_container else str(here)
         root = "/var/lib/registry" if in_container else str(self.storage())
         config = {
@@ -121,8 +135,8 @@ class PrivateRegistry(Registry):
 
 
 class Modules(Service):
-    """A plain HTTP server for Wasm modules (lab 06): Envoy fetches a module by URL from it, as with an
-    EnvoyFilter in Istio 1.5. The workshop's own Python serves one folder (``folder()``), read-only."""
+    """A plain HTTP server for Wasm modules: Envoy fetches a module by URL from it, as with an EnvoyFilter
+    in Istio 1.5. The workshop's own Python serves one folder (``folder()``), read-only."""
 
     name, title, binary_name = "modules", "the Wasm module server (HTTP)", "python3"
     ports: ClassVar[dict[str, str]] = {"http": "modules"}
@@ -174,6 +188,7 @@ class Gateway(Service):
     name, title, binary_name = "envoy", "Envoy", "envoy"
     ports: ClassVar[dict[str, str]] = {"listener": "envoy", "admin": "envoy_admin"}
     needs = ("httpbin",)
+    upstream = ("httpbin", "httpbin")
 
     def binary(self) -> Path:
         try:
@@ -189,7 +204,7 @@ class Gateway(Service):
 
     def plan(self, ports: Ports, *, in_container: bool, up: dict[str, ServiceInfo]) -> Plan:
         here = work_dir(self.name)
-        target = up["httpbin"].port if "httpbin" in up else ports.httpbin
+        target = self.upstream_port(ports, up)
         config = bootstrap([], listen_port=ports.envoy, admin_port=ports.envoy_admin, upstream=(HOST, target))
         write_atomic(here / "envoy.json", json.dumps(config, indent=1))
         seen = IN_CONTAINER if in_container else str(here)

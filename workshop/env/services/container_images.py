@@ -53,7 +53,7 @@ def shared_libraries(binary: Path) -> list[str]:
     ldd = shutil.which("ldd")
     if not ldd:
         return []
-    _code, out = supervisor.run([ldd, str(binary)], timeout=20, label="ldd")
+    out = supervisor.run([ldd, str(binary)], timeout=20, label="ldd").output
     if "not a dynamic executable" in out or "statically linked" in out:
         return []
     missing = re.findall(r"^\s*(\S+) => not found", out, re.MULTILINE)

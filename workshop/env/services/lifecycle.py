@@ -19,7 +19,8 @@ from workshop.core import waiting
 from workshop.core.errors import UsageError, WorkshopError
 from workshop.env import http, supervisor
 from workshop.env import service_records as records
-from workshop.env.service import Ports, Service, how_to_change
+from workshop.env.ports import Ports, how_to_change
+from workshop.env.service import Service
 from workshop.env.service_records import (
     DOCKER,
     PROCESS,
@@ -164,13 +165,12 @@ def ensure(
         to_start: list[Service] = []
         for service in wanted:
             info = current.get(service.name)
-            if info is not None and "httpbin" in service.needs:
-                upstream = result["httpbin"].port if "httpbin" in result else use.httpbin
-                if info.details.get("upstream") != upstream:  # httpbin moved: Envoy must follow it
-                    say(f"restarting {service.name}: its upstream httpbin is now on port {upstream}")
-                    _stop(info)
-                    del current[service.name]
-                    info = None
+            why = service.outdated(info, use, result) if info is not None else None
+            if info is not None and why:  # what it was set up against moved: it must follow
+                say(f"restarting {service.name}: {why}")
+                _stop(info)
+                del current[service.name]
+                info = None
             if info is None:
                 to_start.append(service)
                 continue

@@ -1,4 +1,4 @@
-"""The live services (Envoy, registry, httpbin): which are up, which the lab needs, start, stop, logs.
+"""The live services (every one of the catalog): which are up, which the lab needs, start, stop, logs.
 
 Everything that talks to the services runs in thread workers (``status(wait=False)`` never waits on
 another program's start or stop), so the panel never freezes the app; it refreshes on a timer while
