@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, left_behind
 from workshop.core import chain
 from workshop.core.content import load_workshop
-from workshop.env import supervisor
 from workshop.runs.checks import run_checks
 
 pytestmark = [pytest.mark.slow, pytest.mark.own_network]  # the lab's fixed ports: free in a namespace of its own
@@ -33,7 +32,7 @@ def _solution(tmp_path: Path, lab_id: str, edits: list[tuple[str, str]], name: s
 
 def _verdict(lab, folder: Path, step: str, name: str):  # type: ignore[no-untyped-def]
     run = run_checks(lab, folder, steps=[step])
-    assert supervisor.tracked() == []  # no Envoy, go or pytest left behind
+    assert left_behind() == []  # no Envoy, go or pytest left behind (the warm check worker waits on purpose)
     return {v.name: v for v in run.verdicts}[name]
 
 
