@@ -139,7 +139,9 @@ def test_on_a_terminal_the_running_check_is_shown_then_replaced_by_its_verdict(w
 
     workshop_cli("start", "01", check_code=0)
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "workshop", "check", "01/build"], stdout=follower, stderr=follower)
+    # a terminal that says what it is (CI runs with TERM unset or dumb, where nothing is redrawn)
+    proc = subprocess.Popen([sys.executable, "-m", "workshop", "check", "01/build"], stdout=follower, stderr=follower,
+                            env={**os.environ, "TERM": "xterm-256color"})
     os.close(follower)
     out = b""
     while True:
