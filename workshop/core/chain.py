@@ -2,10 +2,11 @@
 
 A lab.md that says ``continues: 05-oci-image`` starts from the whole solution of 05-oci-image; its
 ``labs/<lab>/starter/`` then holds only what the lab adds or changes (its TODO versions of files, its
-new files), and its ``solutions/<lab>/`` only the files its solution adds or changes over that starter. ``starter_files`` and ``solution_files`` assemble the whole starter and the whole solution, and
-every user of either (``workshop start``, ``reset`` and ``solve``, the app, selftest, grading, the room)
-reads them through these functions, so a file shared by many labs (the filter, a script) is written once,
-in the folder of the lab that made or last changed it. ``repeated_files`` and ``repeated_solution_files``
+new files), and its ``solutions/<lab>/`` only the files its solution adds or changes over that starter.
+``starter_files`` and ``solution_files`` assemble the whole starter and the whole solution, and every
+user of either (``workshop start``, ``reset`` and ``solve``, the app, selftest, grading, the room) reads
+them through these functions, so a file shared by many labs (the filter, a script) is written once, in
+the folder of the lab that made or last changed it. ``repeated_files`` and ``repeated_solution_files``
 find the files that only repeat what the chain brings already.
 """
 
@@ -66,17 +67,18 @@ def base_files(lab: Lab) -> dict[str, Path]:
 def starter_files(lab: Lab) -> dict[str, Path]:
     """The whole starter a learner gets, by path in the lab folder: the continued solution's files, with the
     lab's own starter files over them."""
-    files = base_files(lab)
-    files.update(files_in(lab.starter_dir))
-    return dict(sorted(files.items()))
+    return _overlaid(base_files(lab), lab.starter_dir)
 
 
 def solution_files(lab: Lab) -> dict[str, Path]:
     """The whole solution, by path in the lab folder: the whole starter with the lab's own solution files
     over it (the learner's work done)."""
-    files = starter_files(lab)
-    files.update(files_in(lab.solution_dir))
-    return dict(sorted(files.items()))
+    return _overlaid(starter_files(lab), lab.solution_dir)
+
+
+def _overlaid(base: Mapping[str, Path], folder: Path) -> dict[str, Path]:
+    """``base`` with the files under ``folder`` over it, in name order."""
+    return dict(sorted({**base, **files_in(folder)}.items()))
 
 
 def go_solutions(workshop: Workshop) -> dict[str, dict[str, Path]]:
@@ -88,16 +90,17 @@ def go_solutions(workshop: Workshop) -> dict[str, dict[str, Path]]:
 def repeated_files(lab: Lab) -> list[str]:
     """The lab's own starter files that are byte for byte the continued solution's: they belong to that
     solution alone (delete them from the starter; the chain brings them)."""
-    base = base_files(lab)
-    own = files_in(lab.starter_dir)
-    return [rel for rel, path in own.items() if rel in base and base[rel].read_bytes() == path.read_bytes()]
+    return _repeating(lab.starter_dir, base_files(lab))
 
 
 def repeated_solution_files(lab: Lab) -> list[str]:
     """The lab's own solution files that are byte for byte the starter's (delete them: the chain brings them)."""
-    base = starter_files(lab)
-    own = files_in(lab.solution_dir)
-    return [rel for rel, path in own.items() if rel in base and base[rel].read_bytes() == path.read_bytes()]
+    return _repeating(lab.solution_dir, starter_files(lab))
+
+
+def _repeating(own_dir: Path, base: Mapping[str, Path]) -> list[str]:
+    """The files under ``own_dir`` that are byte for byte what ``base`` brings at the same path."""
+    return [rel for rel, path in files_in(own_dir).items() if rel in base and base[rel].read_bytes() == path.read_bytes()]
 
 
 def write_files(files: Mapping[str, Path], dest: Path) -> Path:

@@ -37,7 +37,6 @@ from workshop.core.locations import tools_dir
 from workshop.env import binaries, docker_engine, supervisor
 from workshop.env.envoy import EnvoyError, find_envoy
 from workshop.env.mesh.sidecar import OWN_AGENT_DATA
-from workshop.env.supervisor import run
 from workshop.env.tools import GO_TOOLS, func_e_home, tool_path
 
 IMAGE = "wasm-workshop/grade-sandbox"
@@ -147,7 +146,7 @@ def ensure_image() -> str:
 
 
 def _go_env() -> dict[str, str]:
-    done = run(["go", "env", "GOROOT", "GOMODCACHE"], env=os.environ, timeout=30, label="grade")
+    done = supervisor.run(["go", "env", "GOROOT", "GOMODCACHE"], env=os.environ, timeout=30, label="grade")
     lines = done.output.strip().splitlines()
     if not done.ok or len(lines) < 2:
         raise SandboxError("`go env` failed on this machine: install Go >= 1.24, or see `workshop doctor`")
@@ -308,9 +307,9 @@ def warm_gocache(solutions: Mapping[str, Mapping[str, Path]], gocache: Path, lab
         for n, files in enumerate(solutions.values()):
             work = Path(tmp) / str(n)
             _stand_in(write_files(files, Path(tmp) / f"{n}-solution"), work, wasm)
-            run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=work, env=wasm, timeout=600,
-                label=label)
-            run(["go", "test", "-count=1", "-run", "^$", "./..."], cwd=work, env=env, timeout=600, label=label)
+            supervisor.run(["go", "build", "-buildmode=c-shared", "-o", "plugin.wasm", "."], cwd=work, env=wasm,
+                           timeout=600, label=label)
+            supervisor.run(["go", "test", "-count=1", "-run", "^$", "./..."], cwd=work, env=env, timeout=600, label=label)
 
 
 def _stand_in(lab: Path, work: Path, env: dict[str, str]) -> None:
@@ -319,8 +318,8 @@ def _stand_in(lab: Path, work: Path, env: dict[str, str]) -> None:
     for name in ("go.mod", "go.sum"):
         if (lab / name).exists():
             shutil.copy2(lab / name, work / name)
-    listed = run(["go", "list", "-f", "{{join .Imports \" \"}}|{{join .TestImports \" \"}}", "."], cwd=lab, env=env,
-                 timeout=120, label="grade")
+    listed = supervisor.run(["go", "list", "-f", "{{join .Imports \" \"}}|{{join .TestImports \" \"}}", "."], cwd=lab,
+                            env=env, timeout=120, label="grade")
     out = listed.output.strip()
     imports, _, tests = out.splitlines()[-1].partition("|") if listed.ok and out else ("", "", "")
 

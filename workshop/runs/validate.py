@@ -128,8 +128,9 @@ def validate_chain(lab: Lab) -> list[Problem]:
     """The starter is the continued lab's solution plus this lab's own files, and nothing drifted.
 
     Named by file: an own starter file that only repeats the continued solution's, an own solution file
-    that only repeats the starter's (delete either: the chain brings it), and a solution file that differs from the starter's where no step of the lab works on it
-    (a change made in one solution and not carried on, or a file the chain lost).
+    that only repeats the starter's (delete either: the chain brings it), and an own solution file that
+    changes a file the starter takes unchanged where no step of the lab works on it (a change made in a
+    later lab's solution instead of where the file comes from).
     """
     problems: list[Problem] = []
     if lab.continues:
