@@ -15,7 +15,8 @@ import yaml
 
 from workshop.checking import CheckFailed, fail
 from workshop.checking import envoy_config as ec
-from workshop.checking.mesh import explain_refusal, headers_in, read_resources
+from workshop.checking.mesh import admin_answer, explain_refusal, headers_in, read_resources
+from workshop.checking.mesh_status import ADMIN_TIMEOUT
 from workshop.core import waiting
 from workshop.env import http as httplib
 
@@ -116,17 +117,11 @@ def _count(response, headers) -> int:
 def _admin(mesh, path: str, timeout: float = 20.0) -> str:
     """An answer from the sidecar's Envoy admin. Envoy answers it on its main thread, which is busy for a
     few seconds while it compiles a module just fetched: so ask again until it answers."""
-    with mesh.reach() as reach:
-        def look():
-            try:
-                return httplib.request(reach.admin + path, timeout=5).text, None
-            except httplib.NoResponse as exc:
-                return None, exc
-
-        text, error = waiting.until(look, lambda seen: seen[1] is None, timeout=timeout).seen
-        if error is not None:
-            fail(f"the sidecar's Envoy admin does not answer: {error}", hint="`workshop mesh status` shows the sidecar")
-        return text
+    text, error = admin_answer(mesh.reach, lambda reach: httplib.request(reach.admin + path, timeout=ADMIN_TIMEOUT).text,
+                               timeout=timeout, every=0.05, busy=(httplib.NoResponse,))
+    if error is not None:
+        fail(f"the sidecar's Envoy admin does not answer: {error}", hint="`workshop mesh status` shows the sidecar")
+    return text
 
 
 def _inbound(mesh) -> tuple[list[dict], list[tuple[str, str]]]:

@@ -22,7 +22,7 @@ import pytest
 
 from workshop.checking import mesh_status as status
 from workshop.checking.feedback import fail
-from workshop.checking.mesh import Mesh
+from workshop.checking.mesh import Mesh, admin_answer, requests_until
 from workshop.core import waiting
 from workshop.env import http as httplib
 from workshop.env.mesh_target import MeshUnreachable, Reach
@@ -61,15 +61,7 @@ class Gateway:
 
     def until(self, seen: Callable[[httplib.Response], bool], timeout: float = 30.0, path: str = "/get") -> httplib.Response:
         """Requests through the gateway until one is ``seen``; the last response either way."""
-        def look() -> httplib.Response | None:
-            try:
-                with self.reach() as reach:
-                    return httplib.request(reach.inbound + path, timeout=self.mesh.deadline.left(5))
-            except httplib.NoResponse:
-                return None
-
-        last = waiting.until(look, lambda response: response is not None and seen(response),
-                             timeout=self.mesh.deadline.left(timeout), every=0.2).seen
+        last = requests_until(self.reach, self.mesh.deadline, seen, path=path, timeout=timeout, every=0.2)
         return last if last is not None else self.get(path)
 
     # -- what its Envoy runs
@@ -77,15 +69,7 @@ class Gateway:
     def _admin(self, read: Callable[[Reach], Any], timeout: float = 20.0) -> Any:
         """``read(reach)`` from the gateway's Envoy admin; asked again while it is busy (it compiles a new
         module on its main thread, and the admin waits meanwhile)."""
-        def look() -> tuple[Any, Exception | None]:
-            with self.reach() as reach:
-                try:
-                    return read(reach), None
-                except (httplib.NoResponse, ValueError) as exc:
-                    return None, exc
-
-        answer, error = waiting.until(look, lambda seen: seen[1] is None, timeout=self.mesh.deadline.left(timeout),
-                                      every=0.2).seen or (None, None)
+        answer, error = admin_answer(self.reach, read, timeout=self.mesh.deadline.left(timeout), every=0.2)
         if error is not None:
             fail(f"the ingress gateway's Envoy admin does not answer: {error}",
                  hint="`workshop env logs ingress` shows what Envoy is doing")

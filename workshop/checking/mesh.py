@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -151,15 +151,7 @@ class Mesh:
     def until(self, seen: Callable[[httplib.Response], bool], timeout: float = 30.0, path: str = "/get") -> httplib.Response:
         """Requests through the sidecar until one is ``seen``; the last response either way. A request
         with no answer (Envoy draining a listener while a new filter comes in) is tried again until then."""
-        def look() -> httplib.Response | None:
-            try:
-                with self.reach() as reach:
-                    return httplib.request(reach.inbound + path, timeout=self.deadline.left(5))
-            except httplib.NoResponse:
-                return None
-
-        last = waiting.until(look, lambda response: response is not None and seen(response),
-                             timeout=self.deadline.left(timeout), every=POLL).seen
+        last = requests_until(self.reach, self.deadline, seen, path=path, timeout=timeout, every=POLL)
         return last if last is not None else self.get_through(path)  # answers at last, or fails in plain words
 
     def uptime(self) -> int:
@@ -200,6 +192,35 @@ class Mesh:
                                      timeout=min(30.0, self.deadline.left(30)))
         except wasm_images.FetcherMissing as exc:
             fail(str(exc), hint="`workshop prepare` builds it")
+
+
+def requests_until(reach: Callable[[], AbstractContextManager[Reach]], deadline: Deadline,
+                   seen: Callable[[httplib.Response], bool], *, path: str, timeout: float, every: float) -> httplib.Response | None:
+    """Requests to a proxy's inbound listener (``reach().inbound``) until one is ``seen``: the last response,
+    or None when the last request got no answer (Envoy draining a listener while a new filter comes in)."""
+    def look() -> httplib.Response | None:
+        try:
+            with reach() as found:
+                return httplib.request(found.inbound + path, timeout=deadline.left(5))
+        except httplib.NoResponse:
+            return None
+
+    return waiting.until(look, lambda response: response is not None and seen(response),
+                         timeout=deadline.left(timeout), every=every).seen
+
+
+def admin_answer(reach: Callable[[], AbstractContextManager[Reach]], read: Callable[[Reach], Any], *, timeout: float,
+                 every: float, busy: tuple[type[Exception], ...] = (httplib.NoResponse, ValueError)) -> tuple[Any, Exception | None]:
+    """``read(reach())`` from a proxy's Envoy admin, asked again while it is ``busy`` (Envoy answers its admin on
+    the main thread, which also compiles a module just fetched): (the answer, None), or (None, the last error)."""
+    def look() -> tuple[Any, Exception | None]:
+        with reach() as found:
+            try:
+                return read(found), None
+            except busy as exc:
+                return None, exc
+
+    return waiting.until(look, lambda answered: answered[1] is None, timeout=timeout, every=every).seen or (None, None)
 
 
 def read_resource(path: Path, kind: str = "") -> dict:
