@@ -11,11 +11,10 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from workshop.checking import CheckFailed, fail
 from workshop.checking import envoy_config as ec
-from workshop.checking.mesh import admin_answer, explain_refusal, headers_in, read_resources
+from workshop.checking.mesh import admin_answer, explain_refusal, headers_in, read_resources, write_stored
 from workshop.checking.mesh_status import ADMIN_TIMEOUT
 from workshop.core import waiting
 from workshop.env import http as httplib
@@ -336,19 +335,18 @@ def test_the_sidecar_runs_your_filter_before_the_router(workspace, mesh, service
 def test_a_module_envoy_cannot_have_leaves_traffic_flowing(workspace, mesh, services, tmp_path):
     """with a module Envoy cannot verify (the file with another sha256), requests still pass, without the filter"""
     services.ensure("modules")
-    documents = [d for d in yaml.safe_load_all((workspace / FILE).read_text()) if isinstance(d, dict)]
-    resources = [d for d in documents if d.get("kind") == KIND]
-    running, response = _apply_and_see(mesh, workspace / FILE, resources)
+    running, response = _apply_and_see(mesh, workspace / FILE, _documents(workspace / FILE))
     headers = _headers(running)
     baseline = _count(response, headers)
+    documents = mesh.stored(workspace / FILE)  # the file's resources as Istio reads them
+    if not documents:
+        fail(f"the API server holds nothing of {FILE} after `kubectl apply`", hint="`kubectl get envoyfilters -A`")
     wrong = secrets.token_hex(32)  # a module nobody serves: Envoy fetches the uri and refuses what it gets
-    for wasm in _wasm_filters(resources):
+    for wasm in _wasm_filters([d for d in documents if d.get("kind") == KIND]):
         if wasm.sha256 == running.sha256 and wasm.config is not None:
             wasm.config["vm_config"]["code"]["remote"]["sha256"] = wrong
-    broken = tmp_path / FILE
-    broken.write_text(yaml.safe_dump_all(documents))
     try:
-        _apply(mesh, broken)
+        _apply(mesh, write_stored(documents, tmp_path / FILE))
         _in_chain(mesh, {wrong})
         response = mesh.until(lambda r: r.status == 200 and _count(r, headers) < baseline, timeout=5)
         if response.status != 200:

@@ -4,10 +4,18 @@
 import secrets
 
 import pytest
-import yaml
 
 from workshop.checking import fail
-from workshop.checking.mesh import agent_url, explain_refusal, headers_in, pinned, plugin_headers, read_resource, where
+from workshop.checking.mesh import (
+    agent_url,
+    explain_refusal,
+    headers_in,
+    pinned,
+    plugin_headers,
+    read_resource,
+    where,
+    write_stored,
+)
 from workshop.env import wasm_images
 
 FILE = "wasmplugin.yaml"
@@ -36,10 +44,11 @@ def _stored(mesh, path):
 
 def _apply_and_see(mesh, workspace, plugin, path=None):
     """Apply the learner's file as they would; their filter in the sidecar's Envoy, and the headers of the
-    configuration Envoy hands it on the traffic. Returns what it became, and where the API server keeps it."""
+    configuration Envoy hands it on the traffic. Returns what it became, and the WasmPlugin as the API server keeps it."""
     path = path or workspace / FILE
     mesh.apply(path)
-    namespace, name = where(_stored(mesh, path))
+    stored = _stored(mesh, path)
+    namespace, name = where(stored)
     became = mesh.in_force(KIND, name, namespace)
     if became is None or became.kind != "wasm":
         errors = mesh.fetch_errors()
@@ -63,7 +72,7 @@ def _apply_and_see(mesh, workspace, plugin, path=None):
              seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in _lacks(response, headers)}),
              hint="does your filter read pluginConfig's headers (lab 03)? `workshop mesh status` shows what is in force"
                   + mesh.others_in_force(plugin))
-    return became, (namespace, name)
+    return became, stored
 
 
 @pytest.mark.step("write", timeout=120)
@@ -110,15 +119,12 @@ def test_the_sidecar_runs_your_filter(workspace, mesh, services):
 def test_a_new_plugin_config_applies_without_restarting_envoy(workspace, mesh, services, tmp_path):
     """applying a changed pluginConfig changes the headers live, in the same Envoy"""
     services.ensure("registry")
-    plugin = _plugin(workspace)
-    _apply_and_see(mesh, workspace, plugin)
+    _became, stored = _apply_and_see(mesh, workspace, _plugin(workspace))
     before = mesh.uptime()
-    token = secrets.token_hex(4)
-    plugin["spec"].setdefault("pluginConfig", {}).setdefault("headers", {})["x-workshop-check"] = token
-    changed = tmp_path / FILE
-    changed.write_text(yaml.safe_dump(plugin))
+    token = f"check-{secrets.token_hex(4)}"
+    stored["spec"].setdefault("pluginConfig", {}).setdefault("headers", {})["x-workshop-check"] = token
     try:
-        mesh.apply(changed)
+        mesh.apply(write_stored([stored], tmp_path / FILE))  # the learner's WasmPlugin as Istio has it, one header more
         response = mesh.until(lambda r: r.headers.get("x-workshop-check") == token)
         if response.headers.get("x-workshop-check") != token:
             fail("after applying a new pluginConfig, the response does not carry the new header",
@@ -135,7 +141,8 @@ def test_deleting_the_wasmplugin_removes_the_filter(workspace, mesh, services):
     """`kubectl delete -f wasmplugin.yaml` takes the filter out: traffic still flows, without the headers"""
     services.ensure("registry")
     plugin = _plugin(workspace)
-    became, (namespace, name) = _apply_and_see(mesh, workspace, plugin)
+    became, stored = _apply_and_see(mesh, workspace, plugin)
+    namespace, name = where(stored)
     before = mesh.uptime()
     mesh.delete(workspace / FILE)
     headers = headers_in(became.config) or plugin_headers(plugin)

@@ -7,10 +7,9 @@ import secrets
 from contextlib import contextmanager
 
 import pytest
-import yaml
 
 from workshop.checking import fail
-from workshop.checking.mesh import agent_url, pinned, plugin_headers, read_resource, where
+from workshop.checking.mesh import agent_url, pinned, plugin_headers, read_resource, where, write_stored
 from workshop.env import wasm_images
 
 KIND = "WasmPlugin"
@@ -21,11 +20,13 @@ def _lacks(response, headers):
 
 
 def _in_force(mesh, path, want="wasm"):
-    """Apply ``path``; what its WasmPlugin became in the sidecar once it is ``want`` (or what it is)."""
+    """Apply ``path``; its WasmPlugin as the API server stored it (what Istio reads: its namespace and the
+    values' types as the API server gave them), and what it became in the sidecar once it is ``want`` (or what it is)."""
     plugin = read_resource(path, KIND)
     mesh.apply(path)
-    stored = mesh.stored(path, KIND)  # its namespace as the API server has it: any where Istio applies it
-    namespace, name = where(stored[0] if stored else plugin)
+    stored = mesh.stored(path, KIND)
+    plugin = stored[0] if stored else plugin
+    namespace, name = where(plugin)
     return plugin, mesh.in_force(KIND, name, namespace, want=want)
 
 
@@ -65,12 +66,10 @@ def test_always_pulls_a_tag_pushed_again(workspace, mesh, services, go, tmp_path
     # the tag pushed again (the same module, a new manifest), then a change to the WasmPlugin
     wasm_images.push_module(url.removeprefix("oci://"), go.build_wasm(inspect=False).path.read_bytes(), note=secrets.token_hex(4))
     pulls = mesh.agent_fetches()
-    token = secrets.token_hex(4)
+    token = f"check-{secrets.token_hex(4)}"
     spec.setdefault("pluginConfig", {}).setdefault("headers", {})["x-workshop-check"] = token
-    changed = tmp_path / "wasmplugin.yaml"
-    changed.write_text(yaml.safe_dump(plugin))
     try:
-        mesh.apply(changed)
+        mesh.apply(write_stored([plugin], tmp_path / "wasmplugin.yaml"))  # as Istio has it, one header more
         response = mesh.until(lambda r: r.headers.get("x-workshop-check") == token)
         if response.headers.get("x-workshop-check") != token:
             fail("the changed WasmPlugin did not reach the sidecar", seen="\n".join(mesh.fetch_errors()[-2:]) or "-")
@@ -157,8 +156,7 @@ def test_a_private_image_pulls_with_the_secret(workspace, mesh, services):
         fail(message, seen=f"Istio's fetcher, with the login of secret.yaml: {answer.error}", hint=hint)
     mesh.apply(workspace / "secret.yaml")
     try:
-        _running(mesh, workspace / "private.yaml")
-        headers = plugin_headers(plugin)
+        headers = plugin_headers(_running(mesh, workspace / "private.yaml"))
         response = mesh.until(lambda r: not _lacks(r, headers))
         if _lacks(response, headers):
             fail("the plugin from the private registry is not in force", expected=", ".join(f"{k}: {v}" for k, v in headers.items()))

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.mesh.conftest import ECDS, Applied, Image, MeshUp, envoy_of, wait_until, wasmplugin, workshop
+from workshop.checking.mesh import write_stored
 from workshop.env import http
 
 pytestmark = pytest.mark.slow
@@ -114,3 +117,27 @@ def test_a_check_names_the_other_extensions_applied(applied: Applied, image: Ima
     assert "default/mine" not in said
     alone = checks_see.others_in_force({"kind": "WasmPlugin", "metadata": {"name": "older"}})
     assert "WasmPlugin default/mine" in alone and "default/older" not in alone
+
+
+def _stored(mesh: MeshUp, name: str, *dry_run: str, path: Path | None = None) -> dict:
+    args = ("apply", *dry_run, "-o", "json", "-f", str(path)) if path else ("get", "wasmplugin", name, "-o", "json")
+    answer = mesh.kubectl(*args)
+    assert answer.returncode == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def test_a_resource_a_check_applies_again_keeps_what_the_api_server_stored(applied: Applied, image: Image) -> None:
+    """Lab 07's and 08's update steps apply the learner's WasmPlugin again with one header more, and lab 06's breaks
+    step its EnvoyFilter with another sha256: written from what the API server stored, every value keeps its type.
+    A string like 1e5 is one PyYAML writes bare, and the API server's reader takes for a number."""
+    mesh = applied.mesh
+    assert applied.apply("typed", wasmplugin("typed", image.url, headers={"x-run": "1e5"})).returncode == 0
+    stored = _stored(mesh, "typed")
+    stored["spec"]["pluginConfig"]["headers"]["x-check"] = "2e3"
+    bare = applied.folder / "bare.yaml"
+    bare.write_text(yaml.safe_dump(stored))
+    assert _stored(mesh, "typed", "--dry-run=server", path=bare)["spec"]["pluginConfig"]["headers"] == {"x-run": 1e5, "x-check": 2e3}
+    mesh.kubectl("apply", "-f", str(write_stored([stored], applied.folder / "typed.yaml")))
+    again = _stored(mesh, "typed")
+    assert again["spec"]["pluginConfig"]["headers"] == {"x-run": "1e5", "x-check": "2e3"}
+    assert again["metadata"]["uid"] == stored["metadata"]["uid"], "the same resource, changed (not a new one)"

@@ -7,6 +7,7 @@
     mesh.until(...)             ask again until the traffic shows what is expected (Envoy takes a change in ~1 s)
     mesh.image(url, ...)        Istio's own fetcher: would the agent load this image?
     mesh.stored(path)           what the API server holds of the file's resources (their namespaces too)
+    write_stored(resources, p)  those resources (changed by a check) as a file to apply, every value as stored
 """
 
 from __future__ import annotations
@@ -221,6 +222,21 @@ def admin_answer(reach: Callable[[], AbstractContextManager[Reach]], read: Calla
                 return None, exc
 
     return waiting.until(look, lambda answered: answered[1] is None, timeout=timeout, every=every).seen or (None, None)
+
+
+def write_stored(resources: list[dict], path: Path) -> Path:
+    """Resources as the API server stored them (``mesh.stored``), perhaps changed by a check, written to ``path`` for
+    `kubectl apply`: one JSON document each, so every value keeps the type the API server gave it. A YAML dump of
+    what PyYAML read would not: it writes the string 1e5 bare, and the API server's reader takes that for a number."""
+    documents = []
+    for resource in resources:
+        meta = resource.get("metadata") or {}
+        kept = {k: meta[k] for k in ("name", "namespace", "labels") if meta.get(k)}
+        notes = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")}
+        kept |= {"annotations": notes} if notes else {}
+        documents.append({k: v for k, v in resource.items() if k not in ("metadata", "status")} | {"metadata": kept})
+    path.write_text("\n---\n".join(json.dumps(d, indent=1) for d in documents) + "\n")
+    return path
 
 
 def read_resource(path: Path, kind: str = "") -> dict:
