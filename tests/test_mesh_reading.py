@@ -9,6 +9,8 @@ import pytest
 from workshop.checking import CheckFailed
 from workshop.checking import envoy_config as ec
 from workshop.checking.mesh import agent_url, headers_in, pinned, read_resources, where
+from workshop.checking.mesh_status import refused_filters
+from workshop.env.mesh_target import Reach
 
 WASM = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 CONFIG = {"name": "add-headers", "configuration": {"value": '{"headers": {"X-Team": "blue"}}'},
@@ -51,3 +53,48 @@ def test_every_document_of_a_kind_is_read(tmp_path: Path) -> None:
     assert [where(r) for r in found] == [("default", "a"), ("istio-system", "b")]
     with pytest.raises(CheckFailed):
         read_resources(path, "WasmPlugin")
+
+
+# The sidecar's log (the agent passes Envoy's lines on) when a Wasm filter's OnPluginStart failed with its
+# pluginConfig: the filter's own words, then Envoy's, which refuses the ECDS update (twice: two layers say so)
+REFUSED_LOG = "\n".join("\t".join(fields) for fields in [
+    ("2026-12-07T20:57:30.576864Z", "info", "envoy wasm source/extensions/common/wasm/context.cc:1151",
+     "wasm log: wasm-workshop: adding 1 response header(s): [[x-team blue]]", "thread=17168"),
+    ("2026-12-07T20:57:34.352655Z", "critical", "envoy wasm source/extensions/common/wasm/context.cc:1160",
+     "wasm log: wasm-workshop: invalid plugin configuration: json: cannot unmarshal number into Go struct field "
+     "config.headers of type string", "thread=17168"),
+    ("2026-12-07T20:57:34.352693Z", "error", "envoy wasm source/extensions/common/wasm/wasm.cc:104",
+     "Wasm VM failed Failed to configure base Wasm plugin", "thread=17168"),
+    ("2026-12-07T20:57:34.359303Z", "warning", "envoy config source/extensions/config_subscription/grpc/delta_subscription_state.cc:282",
+     "delta config for type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig rejected: Unable to create "
+     "Wasm plugin default.add-headers~istio-translated-wasmplugin", "thread=17160"),
+    ("2026-12-07T20:57:34.359313Z", "warning", "envoy config source/extensions/config_subscription/grpc/grpc_subscription_impl.cc:160",
+     "gRPC config for type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig rejected: Unable to create "
+     "Wasm plugin default.add-headers~istio-translated-wasmplugin", "thread=17160"),
+])
+
+
+def test_a_refused_filter_is_told_in_envoys_words_and_the_filters() -> None:
+    held = [{"kind": "WasmPlugin", "namespace": "default", "name": "add-headers", "changed": "2026-12-07T20:57:34Z"}]
+    assert refused_filters(REFUSED_LOG, held) == [
+        "Unable to create Wasm plugin default.add-headers~istio-translated-wasmplugin (the filter said: wasm-workshop: "
+        "invalid plugin configuration: json: cannot unmarshal number into Go struct field config.headers of type string)"]
+
+
+@pytest.mark.parametrize("held", [
+    [{"kind": "WasmPlugin", "namespace": "default", "name": "add-headers", "changed": "2026-12-07T20:58:00Z"}],  # changed since
+    [{"kind": "WasmPlugin", "namespace": "default", "name": "other", "changed": "2026-12-07T20:57:00Z"}],  # not held any more
+    [],
+], ids=["changed-since", "another-resource", "none-held"])
+def test_a_refusal_before_the_last_change_or_of_a_resource_gone_is_history(held: list[dict]) -> None:
+    assert refused_filters(REFUSED_LOG, held) == []
+
+
+def test_the_proxys_own_words_stay_in_view_however_much_traffic_follows(tmp_path: Path) -> None:
+    """A check waits on traffic at 20 requests a second, and Envoy writes a line for each to the same log."""
+    access = '[2026-12-07T20:57:36.901Z] "GET /get HTTP/1.1" 500 - via_upstream - "-" 0 0 0 - "-" "-" "id" "127.0.0.1:15006"'
+    log = tmp_path / "sidecar.log"
+    log.write_text(REFUSED_LOG + "\n" + "\n".join([access] * 3000) + "\n")
+    held = [{"kind": "WasmPlugin", "namespace": "default", "name": "add-headers", "changed": "2026-12-07T20:57:34Z"}]
+    seen = Reach(admin="", inbound="", log=str(log)).agent_log(kube=None)  # type: ignore[arg-type]
+    assert len(refused_filters(seen, held)) == 1 and "[2026" not in seen

@@ -51,6 +51,9 @@ def _apply_and_see(mesh, workspace, plugin, path=None):
     namespace, name = where(stored)
     became = mesh.in_force(KIND, name, namespace)
     if became is None or became.kind != "wasm":
+        if became is None:
+            mesh.explain_refused_filter(f"the sidecar's Envoy could not start the filter of {namespace}/{name} with its pluginConfig",
+                                          namespace, name)
         errors = mesh.fetch_errors()
         if became is not None or errors:
             fail(f"the istio-agent could not load the image of {namespace}/{name}: the sidecar runs "
@@ -68,6 +71,8 @@ def _apply_and_see(mesh, workspace, plugin, path=None):
     headers = headers_in(became.config) or plugin_headers(plugin)
     response = mesh.until(lambda r: r.status == 200 and not _lacks(r, headers))
     if response.status != 200 or _lacks(response, headers):
+        mesh.explain_refused_filter(f"the sidecar's Envoy could not start the filter of {namespace}/{name} with its pluginConfig",
+                                      namespace, name)
         fail("the response through the sidecar lacks the headers from pluginConfig", expected=_show(headers),
              seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in _lacks(response, headers)}),
              hint="does your filter read pluginConfig's headers (lab 03)? `workshop mesh status` shows what is in force"
@@ -127,6 +132,7 @@ def test_a_new_plugin_config_applies_without_restarting_envoy(workspace, mesh, s
         mesh.apply(write_stored([stored], tmp_path / FILE))  # the learner's WasmPlugin as Istio has it, one header more
         response = mesh.until(lambda r: r.headers.get("x-workshop-check") == token)
         if response.headers.get("x-workshop-check") != token:
+            mesh.explain_refused_filter("the sidecar's Envoy could not start the filter with the new pluginConfig", *where(stored))
             fail("after applying a new pluginConfig, the response does not carry the new header",
                  expected=f"x-workshop-check: {token}", seen=response.headers.get("x-workshop-check", "no such header"),
                  hint="does your filter read its configuration in OnPluginStart, each time it starts?")

@@ -32,6 +32,9 @@ def _in_force(mesh, path, want="wasm"):
 
 def _running(mesh, path):
     plugin, became = _in_force(mesh, path)
+    if became is None:
+        mesh.explain_refused_filter(f"the sidecar's Envoy could not start the filter of {path.name} with its pluginConfig",
+                                      *where(plugin))
     if became is None or became.kind != "wasm":
         fail(f"the sidecar does not run the filter of {path.name}",
              seen="\n".join(mesh.fetch_errors()[-2:]) or (became.kind if became else "nothing for it"),
@@ -72,6 +75,8 @@ def test_always_pulls_a_tag_pushed_again(workspace, mesh, services, go, tmp_path
         mesh.apply(write_stored([plugin], tmp_path / "wasmplugin.yaml"))  # as Istio has it, one header more
         response = mesh.until(lambda r: r.headers.get("x-workshop-check") == token)
         if response.headers.get("x-workshop-check") != token:
+            mesh.explain_refused_filter("the sidecar's Envoy could not start the filter with the changed pluginConfig",
+                                         *where(plugin))
             fail("the changed WasmPlugin did not reach the sidecar", seen="\n".join(mesh.fetch_errors()[-2:]) or "-")
         if mesh.agent_fetches() <= pulls:
             policy = spec.get("imagePullPolicy", "unset: IfNotPresent for a tag other than :latest")
@@ -159,6 +164,8 @@ def test_a_private_image_pulls_with_the_secret(workspace, mesh, services):
         headers = plugin_headers(_running(mesh, workspace / "private.yaml"))
         response = mesh.until(lambda r: not _lacks(r, headers))
         if _lacks(response, headers):
+            mesh.explain_refused_filter("the sidecar's Envoy could not start the filter of private.yaml with its pluginConfig",
+                                         *where(plugin))
             fail("the plugin from the private registry is not in force", expected=", ".join(f"{k}: {v}" for k, v in headers.items()))
     finally:
         mesh.delete(workspace / "private.yaml")

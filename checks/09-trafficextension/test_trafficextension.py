@@ -126,6 +126,9 @@ def _running_wasm(mesh, path, resource, kind=KIND):
     namespace, name = placed = _placed(mesh, path, kind)
     became = mesh.in_force(kind, name, namespace)
     if became is None or became.kind != "wasm":
+        if became is None:
+            mesh.explain_refused_filter(f"the sidecar's Envoy could not start the filter of {path.name} with its pluginConfig",
+                                          namespace, name)
         errors = mesh.fetch_errors()
         _refused_or(mesh, f"the sidecar does not run the module of {path.name}",
                     seen="\n".join(errors[-2:]) or (f"{became.kind} in its place" if became else "nothing for it yet"),
@@ -133,6 +136,8 @@ def _running_wasm(mesh, path, resource, kind=KIND):
     headers = headers_in(became.config) or plugin_headers(resource)  # the configuration Envoy hands the module
     response = mesh.until(lambda r: r.status == 200 and not _lacks(r, headers))
     if response.status != 200 or _lacks(response, headers):
+        mesh.explain_refused_filter(f"the sidecar's Envoy could not start the filter of {path.name} with its pluginConfig",
+                                      namespace, name)
         fail(f"the responses through the sidecar lack the headers of {path.name}'s pluginConfig", expected=_show(headers),
              seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in _lacks(response, headers)}))
     return became, placed

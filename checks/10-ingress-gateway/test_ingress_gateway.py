@@ -158,6 +158,9 @@ def test_match_keeps_the_module_to_the_workloads_inbound_traffic(workspace, mesh
     mesh.apply(path)
     namespace, name = _where(resource)
     became = mesh.in_force(KIND, name, namespace)
+    if became is None:
+        mesh.explain_refused_filter(f"the sidecar's Envoy could not start the filter of {MATCH_FILE} with its pluginConfig",
+                                      namespace, name)
     if became is None or became.kind != "wasm" or _filter_name(resource) not in mesh.view().chain:
         fail("the sidecar does not run the module of inbound-only.yaml in its inbound chain",
              seen=(became.kind if became else "no filter for it"),

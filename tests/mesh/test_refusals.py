@@ -4,6 +4,7 @@ server's schema and CEL rules, istiod's webhook), an image the agent cannot fetc
 from __future__ import annotations
 
 import base64
+import os
 import re
 import secrets
 
@@ -109,3 +110,24 @@ def test_a_wrong_pull_secret_is_refused_and_the_right_one_pulls(applied: Applied
     for shown in (workshop("mesh", "status").stdout, workshop("mesh", "status", "--json").stdout):
         for secret in (LOGIN[1], wrong_password, base64.b64encode(f"{LOGIN[0]}:{LOGIN[1]}".encode()).decode()):
             assert secret not in shown, "`workshop mesh status` must never show a registry credential"
+
+
+def test_a_filter_that_cannot_take_its_plugin_config_is_explained_in_envoys_words(applied: Applied, image: Image) -> None:
+    """A bare number in pluginConfig reaches the filter as a JSON number; its OnPluginStart fails, Envoy refuses
+    the filter, and `workshop mesh status` and a check's verdict give Envoy's words and the filter's."""
+    from workshop.checking import CheckFailed
+    from workshop.checking.commands import Deadline
+    from workshop.checking.fixtures import Services
+    from workshop.checking.mesh import Mesh
+
+    mesh = applied.mesh
+    done = applied.apply("numbered", wasmplugin("numbered", image.url, extra="  pluginConfig: {headers: {x-version: 2}}\n"))
+    assert done.returncode == 0, done.stderr
+    refused = wait_until(lambda: mesh.status()["refused_filters"], timeout=60)
+    assert refused and "default.numbered" in refused[-1] and "cannot unmarshal number" in refused[-1], mesh.status()
+    assert "refused a filter's configuration" in workshop("mesh", "status", env={**os.environ, **mesh.env}).stdout
+    checks_see = Mesh(Services(), Deadline(60), [])
+    with pytest.raises(CheckFailed) as failed:
+        checks_see.explain_refused_filter("the filter could not start", "default", "numbered")
+    assert "cannot unmarshal number" in failed.value.seen and "quote" in failed.value.hint
+    checks_see.explain_refused_filter("another resource's filter was not refused", "default", "add-headers")  # no verdict

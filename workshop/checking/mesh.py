@@ -178,6 +178,16 @@ class Mesh:
     def fetch_errors(self) -> list[str]:
         return self.view().fetch_errors
 
+    def explain_refused_filter(self, summary: str, namespace: str, name: str) -> None:
+        """A failing verdict in Envoy's words when it refused the filter of the resource namespace/name since
+        the resource last changed (a Wasm filter whose OnPluginStart fails is refused); nothing when it did not."""
+        refused = [r for r in self.view().refused_filters if f" {namespace}.{name}" in r]
+        if refused:
+            fail(summary, seen=f"Envoy: {refused[-1][-500:]}",
+                 hint="pluginConfig reaches the filter's OnPluginStart as JSON, where a bare 2 or 1e5 is a number: "
+                      "quote a value you mean as a string (\"2\"). When OnPluginStart fails, Envoy refuses the "
+                      "filter and keeps what it ran before (nothing, the first time)")
+
     def agent_fetches(self) -> int:
         """How many modules the istio-agent has pulled from a registry so far (its own counter)."""
         with self.reach() as reach:

@@ -25,6 +25,10 @@ RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
 AGENT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+\t\w+\t(?!envoy )")  # the agent's own lines, not Envoy's it passes on
 MODULE_URL = re.compile(r"\b(?:oci|https?)://\S+")
 FETCH_ERROR = re.compile(r"cannot fetch Wasm module|error in converting the wasm config|failed to fetch|wasm.*error", re.I)
+# Envoy's words when it refuses a filter's configuration that came through ECDS (it keeps the last good one, or
+# none): ECDS's own config dump keeps no failure state, so its log is where Envoy says why
+FILTER_REFUSED = re.compile(r"TypedExtensionConfig rejected: (.+)")
+FILTER_SAID = re.compile(r"^wasm log[^:]*: (.+)")  # a filter's own log line, as Envoy writes it
 
 
 @dataclass
@@ -56,6 +60,7 @@ class MeshView:
     chain: list[str] = field(default_factory=list)  # the inbound listener's HTTP filters, in order
     envoy_uptime: int = -1  # seconds since Envoy (re)started: it never drops while filters are swapped
     fetch_errors: list[str] = field(default_factory=list)
+    refused_filters: list[str] = field(default_factory=list)  # filter configurations Envoy refused: its words and the filter's
     refused: list[str] = field(default_factory=list)  # listener updates Envoy refused and still holds: its words
     problem: str = ""
 
@@ -70,7 +75,7 @@ def resources(target: Target) -> list[dict]:
     """The extension resources the API server holds, all namespaces, with what matters of each spec."""
     found = []
     for kind in KINDS:
-        listed = target.kube.get(kind, namespace=None) or {}
+        listed = target.kube.get(kind, namespace=None, managed_fields=True) or {}
         for item in listed.get("items", []):
             spec = item.get("spec") or {}
             wasm = spec.get("wasm") or spec  # a TrafficExtension keeps the module in its wasm block
@@ -160,7 +165,8 @@ def view(target: Target, log_lines: int = 400, *, partial: bool = False) -> Mesh
                 seen.refused = refused(dump)
             except (http.NoResponse, ValueError) as exc:
                 seen.problem = f"the sidecar's Envoy does not answer ({exc})"
-            seen.fetch_errors = current_fetch_errors(reach.agent_log(target.kube, log_lines), seen.resources)
+            log = reach.agent_log(target.kube, log_lines)
+            seen.fetch_errors, seen.refused_filters = current_fetch_errors(log, seen.resources), refused_filters(log, seen.resources)
     except MeshUnreachable as exc:
         if not partial:
             raise
@@ -257,3 +263,32 @@ def gateway_view(target: Target) -> GatewayView | None:
     except MeshUnreachable as exc:
         seen.problem = seen.problem or str(exc)
     return seen
+
+
+def refused_filters(log: str, held: list[dict], keep: int = 4) -> list[str]:
+    """Envoy's words about filter configurations it refused (an ECDS update it NACKed), for the resources the
+    API server holds now and newer than their last change; each with what the filter itself logged as an error
+    just before (a Wasm filter whose OnPluginStart fails makes Envoy refuse it)."""
+    found: list[str] = []
+    said: list[tuple[str, str]] = []  # (second, words) of the filters' own error lines
+    for line in log.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 4 or not parts[2].startswith("envoy "):
+            continue
+        when, level, words = parts[0][:19], parts[1], parts[3].strip()
+        filter_said = FILTER_SAID.match(words)
+        if filter_said and level in ("critical", "error"):
+            said.append((when, filter_said.group(1)))
+            continue
+        refused = FILTER_REFUSED.search(words)
+        if not refused:
+            continue
+        names = [r for r in held if f"{r['namespace']}.{r['name']}" in words]
+        if not any(when >= r["changed"][:19] for r in names):
+            continue  # a filter no longer held, or refused before its resource last changed: history
+        why = refused.group(1)
+        own = [w for t, w in said if t == when]
+        text = why + (f" (the filter said: {own[-1]})" if own else "")
+        if not found or found[-1] != text:  # Envoy says it twice, once per subscription layer
+            found.append(text)
+    return found[-keep:]

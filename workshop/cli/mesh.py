@@ -75,6 +75,10 @@ def _status(args: argparse.Namespace) -> int:
         print("\nThe sidecar's Envoy refused the last listener update, and runs the one before it:")
         for reason in seen.refused:
             print(f"  {reason[-300:]}")
+    if seen.refused_filters:
+        print("\nThe sidecar's Envoy refused a filter's configuration, and runs what it ran before (or nothing):")
+        for reason in seen.refused_filters:
+            print(f"  {reason[-400:]}")
     if seen.fetch_errors:
         print("\nThe istio-agent could not fetch:")
         for line in seen.fetch_errors:

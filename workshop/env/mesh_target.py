@@ -24,6 +24,7 @@ from workshop.env.mesh.kube import Kube, local_kubeconfig
 from workshop.env.mesh.sidecar import WORKLOAD
 
 GATEWAY_NAMESPACE = "istio-system"
+ACCESS_LOG_ROOM = 4_000_000  # bytes of a proxy's log read to find its last lines among its access log's
 
 
 class MeshUnreachable(WorkshopError):
@@ -41,11 +42,14 @@ class Reach:
     _forwards: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def agent_log(self, kube: Kube, lines: int = 400) -> str:
+        """The last ``lines`` of what the agent and its Envoy said, without Envoy's access log: a check that
+        waits on traffic sends 20 requests a second, whose lines would push every other out of the window."""
         if self.log:
-            return "\n".join(read_tail(self.log).splitlines()[-lines:])
-        pod = _pod(kube)
-        answer = kube.run("logs", pod, "-c", "istio-proxy", "-n", WORKLOAD["namespace"], f"--tail={lines}")
-        return answer.output if answer.ok else ""
+            text = read_tail(self.log, max_bytes=ACCESS_LOG_ROOM)
+        else:
+            answer = kube.run("logs", _pod(kube), "-c", "istio-proxy", "-n", WORKLOAD["namespace"], f"--tail={lines * 20}")
+            text = answer.output if answer.ok else ""
+        return "\n".join([line for line in text.splitlines() if not line.startswith("[")][-lines:])
 
     def close(self) -> None:
         for proc in self._forwards:

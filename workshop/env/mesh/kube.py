@@ -81,9 +81,10 @@ class Kube:
             args.append("--dry-run=server")
         return self.run(*args, stdin=manifest)
 
-    def get(self, kind: str, name: str = "", namespace: str | None = "default") -> dict | None:
-        """The resource (or the list of them, ``{"items": [...]}``) as JSON; None when there is none."""
-        args = ["get", kind, *([name] if name else []), "-o", "json"]
+    def get(self, kind: str, name: str = "", namespace: str | None = "default", *, managed_fields: bool = False) -> dict | None:
+        """The resource (or the list of them, ``{"items": [...]}``) as JSON; None when there is none. With
+        ``managed_fields``, each with its metadata.managedFields (when each writer last changed it)."""
+        args = ["get", kind, *([name] if name else []), "-o", "json", *(["--show-managed-fields"] if managed_fields else [])]
         args += ["-n", namespace] if namespace else ["--all-namespaces"]
         answer = self.run(*args)
         if not answer.ok:
