@@ -138,6 +138,13 @@ def _chains(mesh: MeshUp) -> tuple[list[str], list[str]]:
     return listener_chain(dump, mesh.port("ingress")), mesh.status()["chain"]
 
 
+def _ecds(mesh: MeshUp, admin: str) -> list[tuple[str, str]]:
+    """The filters a proxy's Envoy got through ECDS: (name, last updated), for a failure's words."""
+    answer = http.request(f"http://127.0.0.1:{mesh.port(admin)}/config_dump?resource=ecds_filters", timeout=10)
+    configs = json.loads(answer.text).get("configs") or [] if answer.status == 200 else []
+    return [((c.get("ecds_filter") or {}).get("name", ""), c.get("last_updated", "")) for c in configs]
+
+
 @pytest.mark.parametrize(("namespace", "extra", "on_gateway", "on_sidecar"), [
     ("istio-system", "", True, True),  # the root namespace, no selector: every proxy
     ("istio-system", "  match: [{mode: SERVER}]\n", False, True),  # gateway listeners are CLIENT to istiod
@@ -157,14 +164,17 @@ def test_where_a_traffic_extension_lands(on_mesh: MeshUp, ingress: dict, tmp_pat
         gateway_chain, sidecar_chain = _chains(on_mesh)
         assert (name in gateway_chain, name in sidecar_chain) == (on_gateway, on_sidecar), \
             f"expected gateway {on_gateway}, sidecar {on_sidecar}: {gateway_chain} / {sidecar_chain}"
-        def hops() -> int:
-            return len(http.request(f"http://127.0.0.1:{on_mesh.port('ingress')}/get", timeout=5).header_values("x-probe-hops"))
+        def hops() -> list[str]:
+            return http.request(f"http://127.0.0.1:{on_mesh.port('ingress')}/get", timeout=5).header_values("x-probe-hops")
 
         # a connection opened before the update (the gateway's pooled one to the sidecar) keeps the old chain
-        # until Envoy drains it, so the traffic may take a moment to follow what both proxies run
-        wait_until(lambda: hops() == on_gateway + on_sidecar, timeout=30)
+        # until Envoy drains it (drain time 1 s), so the traffic may take a moment to follow what both proxies run
+        wait_until(lambda: len(hops()) == on_gateway + on_sidecar, timeout=30)
         direct = http.request(f"http://127.0.0.1:{on_mesh.port('sidecar')}/get", timeout=5).header_values("x-probe-hops")
-        assert hops() == on_gateway + on_sidecar, f"the sidecar alone adds {direct}; chains: {_chains(on_mesh)}"
+        through = hops()
+        assert len(through) == on_gateway + on_sidecar, (
+            f"through the gateway {through}, the sidecar alone {direct}; chains: {_chains(on_mesh)}; "
+            f"ECDS filters (gateway, sidecar): {[_ecds(on_mesh, port) for port in ('ingress_admin', 'sidecar_admin')]}")
     finally:
         on_mesh.kubectl("delete", "--ignore-not-found", "-f", str(path))
         wait_until(lambda: not any(name in c or MARKED in c for c in _chains(on_mesh)), timeout=30)
