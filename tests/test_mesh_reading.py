@@ -8,7 +8,7 @@ import pytest
 
 from workshop.checking import CheckFailed
 from workshop.checking import envoy_config as ec
-from workshop.checking.mesh import agent_url, headers_in, pinned, read_resources, where
+from workshop.checking.mesh import agent_url, explain_refused_filter, headers_in, pinned, read_resources, where
 from workshop.checking.mesh_status import refused_filters
 from workshop.env.mesh_target import Reach
 
@@ -98,3 +98,15 @@ def test_the_proxys_own_words_stay_in_view_however_much_traffic_follows(tmp_path
     held = [{"kind": "WasmPlugin", "namespace": "default", "name": "add-headers", "changed": "2026-12-07T20:57:34Z"}]
     seen = Reach(admin="", inbound="", log=str(log)).agent_log(kube=None)  # type: ignore[arg-type]
     assert len(refused_filters(seen, held)) == 1 and "[2026" not in seen
+
+
+@pytest.mark.parametrize(("refusal", "hint"), [
+    ("Unable to create Wasm plugin default.add-headers~istio-translated-wasmplugin (the filter said: invalid "
+     "plugin configuration: json: cannot unmarshal number)", "quote a value you mean as a string"),
+    ("Unable to create Wasm plugin default.add-headers~istio-translated-wasmplugin", "could not start the module itself"),
+], ids=["the-filter-refused-its-configuration", "the-module-did-not-start"])
+def test_a_refusal_is_explained_by_who_refused(refusal: str, hint: str) -> None:
+    explain_refused_filter([refusal], "not in force", "default", "other")  # another resource's: no verdict
+    with pytest.raises(CheckFailed) as failed:
+        explain_refused_filter([refusal], "not in force", "default", "add-headers")
+    assert hint in failed.value.hint and failed.value.seen == f"Envoy: {refusal}"

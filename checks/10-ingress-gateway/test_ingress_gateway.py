@@ -70,6 +70,9 @@ def test_the_gateway_runs_your_module(workspace, mesh, gateway, services):
     mesh.apply(path)
     namespace, name = _where(resource)
     became = gateway.in_force(KIND, name, namespace)
+    if became is None:
+        gateway.explain_refused_filter(f"the gateway's Envoy could not start the filter of {GATEWAY_FILE} with its pluginConfig",
+                                       namespace, name)
     if became is None or became.kind != "wasm":
         on_sidecar = mesh.view().filter_for(KIND, name, namespace)
         fail("the gateway's Envoy does not run the module of gateway.yaml",
@@ -83,6 +86,8 @@ def test_the_gateway_runs_your_module(workspace, mesh, gateway, services):
     response = gateway.until(lambda r: r.status == 200 and all(v in r.header_values(k) for k, v in headers.items()))
     missing = {k: v for k, v in headers.items() if v not in response.header_values(k)}
     if response.status != 200 or missing or not headers:
+        gateway.explain_refused_filter(f"the gateway's Envoy could not start the filter of {GATEWAY_FILE} with its pluginConfig",
+                                       namespace, name)
         fail("the responses through the gateway lack the headers of gateway.yaml's pluginConfig",
              expected=_show(headers) if headers else "pluginConfig: {headers: {x-edge: ingress}}",
              seen=f"HTTP {response.status}; " + _show({k: response.headers.get(k, "(none)") for k in missing}))

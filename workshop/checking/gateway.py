@@ -5,6 +5,7 @@
     gateway.filters()              the filters its Envoy got through ECDS (wasm, deny-all, allow-all)
     gateway.chain()                the HTTP filters of its listener, in order (Lua is inline there)
     gateway.in_force(kind, name)   what a resource became in the gateway's Envoy, waited for
+    gateway.explain_refused_filter a failing verdict in Envoy's words when it refused a filter's configuration
     gateway.agent_metric(name)     a counter of its istio-agent (the merged Prometheus page of its status port)
     gateway.sidecar_metric(name)   the same counter of the sidecar's agent
     gateway.istiod_metric(name)    a counter of istiod (its monitoring port), such as pilot_total_xds_rejects
@@ -22,7 +23,7 @@ import pytest
 
 from workshop.checking import mesh_status as status
 from workshop.checking.feedback import fail
-from workshop.checking.mesh import Mesh, admin_answer, requests_until
+from workshop.checking.mesh import Mesh, admin_answer, explain_refused_filter, requests_until
 from workshop.core import waiting
 from workshop.env import http as httplib
 from workshop.env.mesh_target import MeshUnreachable, Reach
@@ -83,6 +84,13 @@ class Gateway:
 
     def refused(self) -> list[str]:
         return self._admin(lambda reach: status.refused(status.listeners(reach)))
+
+    def explain_refused_filter(self, summary: str, namespace: str, name: str) -> None:
+        """A failing verdict in Envoy's words when the gateway's Envoy refused the filter of namespace/name."""
+        target = self.mesh.target
+        with self.reach() as reach:
+            log = reach.agent_log(target.kube)
+        explain_refused_filter(status.refused_filters(log, status.resources(target)), summary, namespace, name)
 
     def inline_code(self, name: str) -> str | None:
         """The Lua code of the filter ``name`` in the gateway's listener (None: no such filter)."""

@@ -179,14 +179,9 @@ class Mesh:
         return self.view().fetch_errors
 
     def explain_refused_filter(self, summary: str, namespace: str, name: str) -> None:
-        """A failing verdict in Envoy's words when it refused the filter of the resource namespace/name since
-        the resource last changed (a Wasm filter whose OnPluginStart fails is refused); nothing when it did not."""
-        refused = [r for r in self.view().refused_filters if f" {namespace}.{name}" in r]
-        if refused:
-            fail(summary, seen=f"Envoy: {refused[-1][-500:]}",
-                 hint="pluginConfig reaches the filter's OnPluginStart as JSON, where a bare 2 or 1e5 is a number: "
-                      "quote a value you mean as a string (\"2\"). When OnPluginStart fails, Envoy refuses the "
-                      "filter and keeps what it ran before (nothing, the first time)")
+        """A failing verdict in Envoy's words when the sidecar's Envoy refused the filter of namespace/name since
+        the resource last changed; nothing when it did not."""
+        explain_refused_filter(self.view().refused_filters, summary, namespace, name)
 
     def agent_fetches(self) -> int:
         """How many modules the istio-agent has pulled from a registry so far (its own counter)."""
@@ -232,6 +227,23 @@ def admin_answer(reach: Callable[[], AbstractContextManager[Reach]], read: Calla
                 return None, exc
 
     return waiting.until(look, lambda answered: answered[1] is None, timeout=timeout, every=every).seen or (None, None)
+
+
+def explain_refused_filter(refused: list[str], summary: str, namespace: str, name: str) -> None:
+    """A failing verdict when a proxy's Envoy refused the filter of the resource namespace/name (``refused``:
+    ``mesh_status.refused_filters``, Envoy's words and the filter's); nothing when it did not. A Wasm filter
+    whose OnPluginStart fails with its configuration is refused."""
+    mine = [r for r in refused if f" {namespace}.{name}" in r]
+    if not mine:
+        return
+    if "(the filter said:" in mine[-1]:
+        hint = ("pluginConfig reaches the filter's OnPluginStart as JSON, where a bare 2 or 1e5 is a number: quote a "
+                "value you mean as a string (\"2\"). When OnPluginStart fails, Envoy refuses the filter and keeps what "
+                "it ran before (nothing, the first time)")
+    else:
+        hint = ("Envoy could not start the module itself: does the image hold the build that passes in lab 02's Envoy "
+                "(`sh push.sh` after `go build`)? `workshop env logs sidecar` (or `ingress`) shows all Envoy said")
+    fail(summary, seen=f"Envoy: {mine[-1][-500:]}", hint=hint)
 
 
 def write_stored(resources: list[dict], path: Path) -> Path:

@@ -39,6 +39,7 @@ class Reach:
     inbound: str
     agent_stats: str = ""  # the istio-agent's own counters (its status port's /stats/prometheus)
     log: str = ""  # the agent's (and Envoy's) log file, when it is on this machine
+    pod: tuple[str, str] = ("", "")  # (namespace, name) of its pod, in a cluster
     _forwards: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def agent_log(self, kube: Kube, lines: int = 400) -> str:
@@ -47,7 +48,8 @@ class Reach:
         if self.log:
             text = read_tail(self.log, max_bytes=ACCESS_LOG_ROOM)
         else:
-            answer = kube.run("logs", _pod(kube), "-c", "istio-proxy", "-n", WORKLOAD["namespace"], f"--tail={lines * 20}")
+            namespace, pod = self.pod if self.pod[1] else (WORKLOAD["namespace"], _pod(kube))
+            answer = kube.run("logs", pod, "-c", "istio-proxy", "-n", namespace, f"--tail={lines * 20}")
             text = answer.output if answer.ok else ""
         return "\n".join([line for line in text.splitlines() if not line.startswith("[")][-lines:])
 
@@ -97,6 +99,7 @@ class Target:
         found = Reach(admin="", inbound="")
         try:
             pod = _gateway_pod(self.kube)
+            found.pod = (GATEWAY_NAMESPACE, pod)
             found.admin = _forward(self.kube, f"pod/{pod}", 15000, found, GATEWAY_NAMESPACE)
             found.inbound = _forward(self.kube, f"pod/{pod}", 8080, found, GATEWAY_NAMESPACE)  # its http2 targetPort
             found.agent_stats = _forward(self.kube, f"pod/{pod}", 15020, found, GATEWAY_NAMESPACE) + "/stats/prometheus"
