@@ -161,11 +161,12 @@ def test_a_private_image_pulls_with_the_secret(workspace, mesh, services):
         fail(message, seen=f"Istio's fetcher, with the login of secret.yaml: {answer.error}", hint=hint)
     mesh.apply(workspace / "secret.yaml")
     try:
-        headers = plugin_headers(_running(mesh, workspace / "private.yaml"))
+        running = _running(mesh, workspace / "private.yaml")
+        headers = plugin_headers(running)
         response = mesh.until(lambda r: not _lacks(r, headers))
         if _lacks(response, headers):
             mesh.explain_refused_filter("the sidecar's Envoy could not start the filter of private.yaml with its pluginConfig",
-                                         *where(plugin))
+                                         *where(running))
             fail("the plugin from the private registry is not in force", expected=", ".join(f"{k}: {v}" for k, v in headers.items()))
     finally:
         mesh.delete(workspace / "private.yaml")

@@ -87,10 +87,8 @@ class Gateway:
 
     def explain_refused_filter(self, summary: str, namespace: str, name: str) -> None:
         """A failing verdict in Envoy's words when the gateway's Envoy refused the filter of namespace/name."""
-        target = self.mesh.target
         with self.reach() as reach:
-            log = reach.agent_log(target.kube)
-        explain_refused_filter(status.refused_filters(log, status.resources(target)), summary, namespace, name)
+            explain_refused_filter(status.refused_filters_of(self.mesh.target, reach), summary, namespace, name)
 
     def inline_code(self, name: str) -> str | None:
         """The Lua code of the filter ``name`` in the gateway's listener (None: no such filter)."""

@@ -181,7 +181,8 @@ class Mesh:
     def explain_refused_filter(self, summary: str, namespace: str, name: str) -> None:
         """A failing verdict in Envoy's words when the sidecar's Envoy refused the filter of namespace/name since
         the resource last changed; nothing when it did not."""
-        explain_refused_filter(self.view().refused_filters, summary, namespace, name)
+        with self.reach() as reach:
+            explain_refused_filter(status.refused_filters_of(self.target, reach), summary, namespace, name)
 
     def agent_fetches(self) -> int:
         """How many modules the istio-agent has pulled from a registry so far (its own counter)."""

@@ -265,6 +265,11 @@ def gateway_view(target: Target) -> GatewayView | None:
     return seen
 
 
+def refused_filters_of(target: Target, reach: Reach) -> list[str]:
+    """``refused_filters`` of the proxy at ``reach`` (the sidecar or the gateway), for the resources ``target`` holds."""
+    return refused_filters(reach.agent_log(target.kube), resources(target))
+
+
 def refused_filters(log: str, held: list[dict], keep: int = 4) -> list[str]:
     """Envoy's words about filter configurations it refused (an ECDS update it NACKed), for the resources the
     API server holds now and newer than their last change; each with what the filter itself logged as an error
